@@ -1,0 +1,3 @@
+from atomo.cli.main import main
+
+main()

@@ -1,0 +1,68 @@
+"""`atomo projections rebuild [--model NAME]... [--check]`."""
+
+from __future__ import annotations
+
+import asyncio
+
+import click
+
+from atomo.cli.main import CliContext
+from atomo.cli.progress import Progress
+from atomo.project import resolve_project
+from atomo.runtime import Runtime
+from atomo.storage.projections import RebuildReport, rebuild
+
+
+@click.group()
+def projections() -> None:
+    """Projection tables (the model tables) and the event log."""
+
+
+@projections.command("rebuild")
+@click.option("--model", "models", multiple=True, help="Rebuild only this model (repeatable).")
+@click.option("--check", is_flag=True, help="Compare with the live tables instead of replacing them.")
+@click.pass_obj
+def rebuild_cmd(obj: CliContext, models: tuple[str, ...], check: bool) -> None:
+    """Rebuild the model tables from the event log."""
+    settings = obj.settings()
+    project = resolve_project(settings, project_dir=obj.project)
+    bars: dict[str, Progress] = {}
+
+    def progress(model: str, done: int, total: int) -> None:
+        bar = bars.get(model)
+        if bar is None:
+            for other in bars.values():
+                other.finish()
+            bar = bars[model] = Progress(model, total, plain=settings.no_progress)
+        bar.update(done)
+
+    async def run() -> RebuildReport:
+        runtime = await Runtime(settings, project).start()
+        try:
+            for name in models:
+                if runtime.schema.model(name) is None:  # type: ignore[union-attr]
+                    raise click.BadParameter(f"model '{name}' does not exist", param_hint="--model")
+            conn = runtime.db.connect(query_only=False)  # type: ignore[union-attr]
+            try:
+                return await asyncio.to_thread(rebuild, conn, runtime.schema, list(models) or None, check=check,
+                                               progress=progress)
+            finally:
+                conn.close()
+        finally:
+            await runtime.close()
+
+    report = asyncio.run(run())
+    if bars:
+        list(bars.values())[-1].finish()
+    for m in report.models:
+        click.echo(f"{m.model:<9} {m.rows:>4} rows {m.events:>6} events")
+    if report.skipped_events:
+        click.echo(f"skipped {report.skipped_events} events of models no longer in the schema")
+    if check:
+        for line in report.differences:
+            click.echo(line)
+        if report.differences:
+            raise SystemExit(1)
+        click.echo("no differences")
+    else:
+        click.echo(f"rebuilt {len(report.models)} tables from {report.events} events in {report.seconds:.2f} s")

@@ -1,0 +1,323 @@
+"""The data service: every model operation of the GraphQL API, for any caller.
+
+Order of work for a write: resolve the model -> access decision -> normalise input (on the event
+loop) -> one write unit on the single writer (row checks, rows, events, in one transaction) ->
+the caller's answer after COMMIT. Reads go to reader connections.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from atomo.auth.principal import SYSTEM_CALLER, Caller
+from atomo.auth.rbac import Access, decide
+from atomo.data.query import check_page, compile_order_by, compile_where
+from atomo.data.validation import normalize_input
+from atomo.data.values import codec_for, now_iso
+from atomo.data.writes import RecordWriter, WriteResult
+from atomo.errors import (
+    AtomoError, ConflictError, NotFoundError, PermissionDeniedError, UnauthenticatedError, ValidationError,
+)
+from atomo.schema.model import Model, Schema
+from atomo.storage.database import Database
+from atomo.storage.events import EventAppender, StoredEvent, read_all, read_stream
+from atomo.storage.tables import q
+
+INLINE_READ_LIMIT = 100
+MAX_EVENTS_LIMIT = 1000
+
+
+def _one_target(id: Any, where: Any) -> None:
+    if (id is None) == (where is None):
+        raise ValidationError.single("id", "give exactly one of id and where", "invalid_target")
+    if where is not None and (not isinstance(where, dict) or not where):
+        raise ValidationError.single("where", "where must be a non-empty object on mutations", "invalid_filter")
+    if id is not None and (not isinstance(id, str) or not id):
+        raise ValidationError.single("id", "id must be a non-empty string", "type")
+
+
+class DataService:
+    def __init__(self, schema: Schema, db: Database, *, appender: EventAppender, default_access: str = "authenticated",
+                 max_page_size: int = 1000) -> None:
+        self.schema = schema
+        self.db = db
+        self.writer = RecordWriter(schema, appender)
+        self.default_access = default_access
+        self.max_page_size = max_page_size
+
+    # -- shared pieces -----------------------------------------------------------------------
+    def model(self, name: Any) -> Model:
+        model = self.schema.model(name) if isinstance(name, str) else None
+        if model is None:
+            raise ValidationError.single("model", f"model '{name}' does not exist", "unknown_model")
+        return model
+
+    def access(self, model: Model, operation: str, caller: Caller) -> Access:
+        p = caller.principal
+        return decide(model, operation, user_id=p.user_id, role=p.role, tenant=caller.tenant, system=p.system,
+                      default_rule=self.default_access)
+
+    def _visible(self, model: Model, operation: str, caller: Caller) -> Access | None:
+        """Read access of a caller for matching rows in writes; None when nothing is readable."""
+        try:
+            return self.access(model, "read", caller)
+        except AtomoError:
+            return None
+
+    @staticmethod
+    def scope_sql(caller: Caller, access: Access | None, params: list[Any], *, deleted: bool | None) -> list[str]:
+        parts = []
+        if deleted is False:
+            parts.append('"deleted_at" IS NULL')
+        elif deleted is True:
+            parts.append('"deleted_at" IS NOT NULL')
+        if caller.tenant is not None and not caller.principal.system:
+            parts.append('"tenant_id" = ?')
+            params.append(caller.tenant)
+        if access is None:
+            parts.append("0")
+        else:
+            row = access.sql(params)
+            if row:
+                parts.append(row)
+        return parts
+
+    def _filter(self, model: Model, caller: Caller, access: Access | None, where: Any, *,
+                deleted: bool | None) -> tuple[str, list[Any]]:
+        params: list[Any] = []
+        parts = self.scope_sql(caller, access, params, deleted=deleted)
+        if where is not None:
+            parts.append(compile_where(model, where, params))
+        return " AND ".join(parts) if parts else "1", params
+
+    # -- reads -------------------------------------------------------------------------------
+    async def records(self, model_name: str, *, where: Any = None, order_by: Any = None, limit: int | None = None,
+                      offset: int | None = None, caller: Caller = SYSTEM_CALLER) -> list[dict[str, Any]]:
+        model = self.model(model_name)
+        access = self.access(model, "read", caller)
+        limit, offset = check_page(limit, offset, max_page_size=self.max_page_size, default_limit=None)
+        sql_where, params = self._filter(model, caller, access, where, deleted=False)
+        sql = f"SELECT * FROM {q(model.table)} WHERE {sql_where} ORDER BY {compile_order_by(model, order_by)}"
+        if limit is not None or offset:
+            sql += " LIMIT ? OFFSET ?"
+            params += [-1 if limit is None else limit, offset]
+        codec = codec_for(model)
+
+        def run(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+            return [codec.record(r) for r in conn.execute(sql, params)]
+        return await self.db.read(run, inline=limit is not None and limit <= INLINE_READ_LIMIT)
+
+    async def record(self, model_name: str, id: str, *, caller: Caller = SYSTEM_CALLER) -> dict[str, Any] | None:
+        model = self.model(model_name)
+        access = self.access(model, "read", caller)
+        sql_where, params = self._filter(model, caller, access, None, deleted=False)
+        sql = f"SELECT * FROM {q(model.table)} WHERE id = ? AND {sql_where}"
+        codec = codec_for(model)
+
+        def run(conn: sqlite3.Connection) -> dict[str, Any] | None:
+            row = conn.execute(sql, [id, *params]).fetchone()
+            return codec.record(row) if row is not None else None
+        return await self.db.read(run, inline=True)
+
+    async def count(self, model_name: str, *, where: Any = None, caller: Caller = SYSTEM_CALLER) -> int:
+        model = self.model(model_name)
+        access = self.access(model, "read", caller)
+        sql_where, params = self._filter(model, caller, access, where, deleted=False)
+        sql = f"SELECT count(*) FROM {q(model.table)} WHERE {sql_where}"
+        return await self.db.read(lambda conn: int(conn.execute(sql, params).fetchone()[0]))
+
+    async def paginated_records(self, model_name: str, *, where: Any = None, order_by: Any = None, limit: int = 20,
+                                offset: int = 0, caller: Caller = SYSTEM_CALLER,
+                                deleted: bool = False) -> dict[str, Any]:
+        model = self.model(model_name)
+        access = self.access(model, "read", caller)
+        limit, offset = check_page(limit, offset, max_page_size=self.max_page_size, default_limit=20)
+        assert limit is not None
+        sql_where, params = self._filter(model, caller, access, where, deleted=deleted)
+        order = compile_order_by(model, order_by)
+        page_sql = f"SELECT * FROM {q(model.table)} WHERE {sql_where} ORDER BY {order} LIMIT ? OFFSET ?"
+        count_sql = f"SELECT count(*) FROM {q(model.table)} WHERE {sql_where}"
+        codec = codec_for(model)
+
+        def run(conn: sqlite3.Connection) -> dict[str, Any]:
+            rows = [codec.record(r) for r in conn.execute(page_sql, [*params, limit, offset])]
+            total = int(conn.execute(count_sql, params).fetchone()[0])
+            return {"data": rows, "pageInfo": {"totalCount": total, "hasNextPage": offset + limit < total,
+                                               "hasPreviousPage": offset > 0, "pageSize": limit, "offset": offset}}
+        return await self.db.read(run)
+
+    async def deleted_records(self, model_name: str, *, where: Any = None, order_by: Any = None, limit: int = 20,
+                              offset: int = 0, caller: Caller = SYSTEM_CALLER) -> dict[str, Any]:
+        return await self.paginated_records(model_name, where=where, order_by=order_by, limit=limit, offset=offset,
+                                            caller=caller, deleted=True)
+
+    async def history(self, model_name: str, id: str, *, caller: Caller = SYSTEM_CALLER) -> list[StoredEvent]:
+        model = self.model(model_name)
+        access = self.access(model, "read", caller)
+        stream = f"{model.name}/{id}"
+
+        def run(conn: sqlite3.Connection) -> list[StoredEvent]:
+            events = read_stream(conn, stream)
+            if not events:
+                return []
+            if caller.tenant is not None and not caller.principal.system:
+                events = [e for e in events if e.tenant_id == caller.tenant]
+                if not events:
+                    return []
+            if not access.unrestricted:
+                row = conn.execute(f"SELECT * FROM {q(model.table)} WHERE id = ?", (id,)).fetchone()
+                state = codec_for(model).record(row) if row is not None else _last_state(events)
+                if state is None or not access.allows(state):
+                    return []
+            return events
+        return await self.db.read(run)
+
+    async def events(self, *, after: int = 0, limit: int = 100, model: str | None = None,
+                     caller: Caller = SYSTEM_CALLER) -> list[StoredEvent]:
+        if type(limit) is not int or not 0 <= limit <= MAX_EVENTS_LIMIT:
+            raise ValidationError.single("limit", f"limit must be between 0 and {MAX_EVENTS_LIMIT}", "invalid_limit")
+        if type(after) is not int or after < 0:
+            raise ValidationError.single("after", "after must be at least 0", "invalid_limit")
+        p = caller.principal
+        if model is None:
+            if not p.system and (p.role or "") != "admin":
+                if not p.authenticated:
+                    raise UnauthenticatedError("Authentication required for 'read' on events")
+                raise PermissionDeniedError("Access denied for 'read' on 'events'", {"model": None, "action": "read"})
+        else:
+            m = self.model(model)
+            if not self.access(m, "read", caller).unrestricted:
+                raise PermissionDeniedError.for_action(m.name, "read")
+        tenant = caller.tenant if not p.system else None
+        return await self.db.read(lambda conn: read_all(conn, after=after, limit=limit, model=model, tenant_id=tenant))
+
+    # -- writes ------------------------------------------------------------------------------
+    async def _write(self, fn: Any) -> Any:
+        result: WriteResult = await self.db.write(fn)
+        return result.value
+
+    async def create(self, model_name: str, data: Any, *, caller: Caller = SYSTEM_CALLER) -> dict[str, Any]:
+        model = self.model(model_name)
+        access = self.access(model, "create", caller)
+        now = now_iso()
+        values = normalize_input(model, data, mode="create", now=now)
+        writer = self.writer
+        return await self._write(lambda conn: writer.create(conn, model, values, caller, now, access))  # type: ignore[no-any-return]
+
+    async def update(self, model_name: str, *, id: str | None = None, where: Any = None, data: Any,
+                     expected_version: int | None = None, caller: Caller = SYSTEM_CALLER) -> dict[str, Any]:
+        model = self.model(model_name)
+        _one_target(id, where)
+        if expected_version is not None and id is None:
+            raise ValidationError.single("expectedVersion", "expectedVersion needs id", "invalid_target")
+        if not isinstance(data, dict):
+            raise ValidationError.single(None, "data must be an object", "type")
+        access = self.access(model, "update", caller)
+        read = self._visible(model, "update", caller)
+        sql_where, params = self._filter(model, caller, read, where if id is None else {"id": id}, deleted=False)
+        writer = self.writer
+
+        def unit(conn: sqlite3.Connection) -> WriteResult:
+            now = now_iso()
+            rows = writer.select_rows(conn, model, sql_where, params)
+            if id is not None:
+                if not rows:
+                    raise NotFoundError(f"{model.name} {id} not found", {"model": model.name, "id": id})
+                if not access.allows(rows[0]):
+                    raise PermissionDeniedError.for_action(model.name, "update")
+            events: list[StoredEvent] = []
+            first: dict[str, Any] | None = None
+            for row in rows:
+                if not access.allows(row):
+                    continue
+                done = writer.update_one(conn, model, row, data, caller, now, access, expected_version)
+                events += done.events
+                first = first or done.value
+            return WriteResult(first or {}, events)
+        return await self._write(unit)  # type: ignore[no-any-return]
+
+    async def update_many(self, model_name: str, items: Any = None, *, updates: Any = None,
+                          caller: Caller = SYSTEM_CALLER) -> list[dict[str, Any]]:
+        model = self.model(model_name)
+        if (items is None) == (updates is None):
+            raise ValidationError.single("items", "give exactly one of items and updates", "invalid_target")
+        entries = items if items is not None else updates
+        if not isinstance(entries, list):
+            raise ValidationError.single("items", "items must be a list", "type")
+        ids = []
+        for i, entry in enumerate(entries):
+            if not isinstance(entry, dict) or not isinstance(entry.get("id"), str) or not isinstance(entry.get("data"), dict):
+                raise ValidationError.single(f"items[{i}]", f"items[{i}] must be {{id, data, expectedVersion?}}", "type")
+            ids.append(entry["id"])
+        if len(set(ids)) != len(ids):
+            raise ValidationError.single("items", "duplicate ids in items", "duplicate")
+        access = self.access(model, "update", caller)
+        read = self._visible(model, "update", caller)
+        sql_where, params = self._filter(model, caller, read, None, deleted=False)
+        writer = self.writer
+
+        def unit(conn: sqlite3.Connection) -> WriteResult:
+            now = now_iso()
+            out, events = [], []
+            for entry in entries:
+                rows = writer.select_rows(conn, model, f"id = ? AND {sql_where}", [entry["id"], *params])
+                if not rows:
+                    raise NotFoundError(f"{model.name} {entry['id']} not found", {"model": model.name, "id": entry["id"]})
+                if not access.allows(rows[0]):
+                    raise PermissionDeniedError.for_action(model.name, "update")
+                done = writer.update_one(conn, model, rows[0], entry["data"], caller, now, access,
+                                         entry.get("expectedVersion", entry.get("expected_version")))
+                out.append(done.value)
+                events += done.events
+            return WriteResult(out, events)
+        return await self._write(unit)  # type: ignore[no-any-return]
+
+    async def _lifecycle(self, model_name: str, operation: str, id: str | None, where: Any,
+                         expected_version: int | None, caller: Caller, deleted: bool | None) -> int:
+        model = self.model(model_name)
+        _one_target(id, where)
+        if expected_version is not None and id is None:
+            raise ValidationError.single("expectedVersion", "expectedVersion needs id", "invalid_target")
+        access = self.access(model, operation, caller)
+        read = self._visible(model, operation, caller)
+        sql_where, params = self._filter(model, caller, read, where if id is None else {"id": id}, deleted=deleted)
+        writer = self.writer
+        op = {"delete": writer.soft_delete, "restore": writer.restore, "hardDelete": writer.hard_delete}[operation]
+
+        def unit(conn: sqlite3.Connection) -> WriteResult:
+            now = now_iso()
+            rows = writer.select_rows(conn, model, sql_where, params)
+            if id is not None and rows:
+                if not access.allows(rows[0]):
+                    raise PermissionDeniedError.for_action(model.name, "delete")
+                current = rows[0]["_version"]
+                if expected_version is not None and current != expected_version:
+                    raise ConflictError(f"{model.name} {id} is at version {current}, not {expected_version}",
+                                        current_version=current, expected_version=expected_version)
+            events = [op(conn, model, row, caller, now) for row in rows if access.allows(row)]
+            return WriteResult(len(events), events)
+        return await self._write(unit)  # type: ignore[no-any-return]
+
+    async def delete(self, model_name: str, *, id: str | None = None, where: Any = None,
+                     expected_version: int | None = None, caller: Caller = SYSTEM_CALLER) -> int:
+        return await self._lifecycle(model_name, "delete", id, where, expected_version, caller, deleted=False)
+
+    async def restore(self, model_name: str, *, id: str | None = None, where: Any = None,
+                      caller: Caller = SYSTEM_CALLER) -> int:
+        return await self._lifecycle(model_name, "restore", id, where, None, caller, deleted=True)
+
+    async def hard_delete(self, model_name: str, *, id: str | None = None, where: Any = None,
+                          caller: Caller = SYSTEM_CALLER) -> int:
+        return await self._lifecycle(model_name, "hardDelete", id, where, None, caller, deleted=None)
+
+
+def _last_state(events: list[StoredEvent]) -> dict[str, Any] | None:
+    """The last known full record of a stream (for history access checks after a hard delete)."""
+    for event in reversed(events):
+        if event.type in ("Created", "Updated") and isinstance(event.data, dict):
+            return event.data  # type: ignore[no-any-return]
+        if isinstance(event.previous_data, dict) and "id" in event.previous_data:
+            return event.previous_data  # type: ignore[no-any-return]
+    return None
+

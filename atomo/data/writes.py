@@ -1,0 +1,194 @@
+"""Write units: synchronous functions that run on the writer connection inside a transaction.
+
+Each one changes projection rows and appends one event per changed row, so rows and events commit
+together. They raise Atomo errors (validation, not found, conflict, permission); the writer rolls
+back that unit's savepoint and hands the error to its caller alone.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import uuid
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from atomo.auth.principal import Caller
+from atomo.auth.rbac import Access
+from atomo.data.validation import normalize_input
+from atomo.data.values import codec_for
+from atomo.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
+from atomo.schema.model import Model, Schema
+from atomo.storage.events import EventAppender, StoredEvent, stream_version
+from atomo.storage.tables import q
+
+_UNIQUE = re.compile(r"UNIQUE constraint failed: (.+)")
+_CHECK = re.compile(r"check (chk_\w+) failed")
+
+
+@dataclass
+class WriteResult:
+    """What a unit returns: its answer for the caller, and the events it appended."""
+
+    value: Any
+    events: list[StoredEvent]
+
+
+def integrity_error(model: Model, exc: sqlite3.IntegrityError) -> ValidationError:
+    """Translate a constraint failure of a model table into the documented validation error."""
+    text = str(exc)
+    m = _CHECK.search(text)
+    if m:
+        return ValidationError.single(None, f"check {m.group(1)} failed", "check")
+    m = _UNIQUE.search(text)
+    if m:
+        codec = codec_for(model)
+        keys = []
+        for part in m.group(1).split(","):
+            column = part.strip().split(".")[-1]
+            col = codec.by_name.get(column)
+            keys.append(col.key if col else column)
+        if len(keys) == 1:
+            return ValidationError.single(keys[0], f"{keys[0]} must be unique", "unique")
+        joined = ", ".join(keys)
+        return ValidationError.single(joined, f"{joined} must be unique together", "unique")
+    return ValidationError.single(None, "the write breaks a database constraint", "constraint")
+
+
+class RecordWriter:
+    """Row + event changes for one schema. Stateless apart from the schema and the event encoding."""
+
+    def __init__(self, schema: Schema, appender: EventAppender) -> None:
+        self.schema = schema
+        self.appender = appender
+        self._referencing: dict[str, list[tuple[Model, str, str]]] = {}
+        for m in schema.models:
+            for rel in m.belongs_to:
+                f = m.field(rel.foreign_key)
+                if f is not None:
+                    self._referencing.setdefault(rel.model, []).append((m, f.column, f.key))
+
+    # -- helpers ---------------------------------------------------------------------------
+    def check_references(self, conn: sqlite3.Connection, model: Model, values: dict[str, Any]) -> None:
+        problems = []
+        for rel in model.belongs_to:
+            f = model.field(rel.foreign_key)
+            target = self.schema.model(rel.model)
+            if f is None or target is None:
+                continue
+            value = values.get(f.key)
+            if value is None:
+                continue
+            if conn.execute(f"SELECT 1 FROM {q(target.table)} WHERE id = ?", (value,)).fetchone() is None:
+                problems.append({"field": f.key, "code": "exists",
+                                 "message": f"{f.key} must reference an existing {target.name}"})
+        if problems:
+            raise ValidationError(details=problems)
+
+    def _event(self, conn: sqlite3.Connection, model: Model, record_id: str, version: int, type_: str,
+               data: Any, previous: Any, caller: Caller, tenant: str | None, now: str) -> StoredEvent:
+        return self.appender.append(conn, f"{model.name}/{record_id}", version, type_, data, previous,
+                                    actor=caller.event_actor, tenant_id=tenant, origin=caller.origin,
+                                    recorded_at=now, model=model.name, record_id=record_id)
+
+    # -- create ----------------------------------------------------------------------------
+    def create(self, conn: sqlite3.Connection, model: Model, values: dict[str, Any], caller: Caller,
+               now: str, access: Access) -> WriteResult:
+        """``values``: normalised input keyed by record key (defaults applied)."""
+        codec = codec_for(model)
+        supplied = values.get("id")
+        record_id = supplied if supplied else str(uuid.uuid4())
+        version = stream_version(conn, f"{model.name}/{record_id}") + 1 if supplied else 1
+        row = dict(values)
+        row["id"] = record_id
+        row.setdefault("createdAt", now)
+        row.setdefault("updatedAt", now)
+        row["tenantId"] = caller.tenant
+        row["_version"] = version
+        for key in access.owner_keys:
+            if row.get(key) is None:
+                row[key] = caller.principal.user_id
+        columns = codec.column_values(row)
+        record = codec.record(columns)
+        if not access.allows(record):
+            raise PermissionDeniedError.for_action(model.name, "create")
+        self.check_references(conn, model, record)
+        names = ", ".join(q(c) for c in columns)
+        marks = ", ".join("?" for _ in columns)
+        try:
+            conn.execute(f"INSERT INTO {q(model.table)} ({names}) VALUES ({marks})", tuple(columns.values()))
+        except sqlite3.IntegrityError as exc:
+            raise integrity_error(model, exc) from None
+        event = self._event(conn, model, record_id, version, "Created", record, None, caller, caller.tenant, now)
+        return WriteResult(record, [event])
+
+    # -- row selection -----------------------------------------------------------------------
+    def select_rows(self, conn: sqlite3.Connection, model: Model, where_sql: str, params: list[Any],
+                    order: str = '"created_at" ASC, "id" ASC') -> list[dict[str, Any]]:
+        codec = codec_for(model)
+        sql = f"SELECT * FROM {q(model.table)} WHERE {where_sql} ORDER BY {order}"
+        return [codec.record(r) for r in conn.execute(sql, params)]
+
+    # -- update ------------------------------------------------------------------------------
+    def update_one(self, conn: sqlite3.Connection, model: Model, current: dict[str, Any], patch: Any,
+                   caller: Caller, now: str, access: Access, expected_version: int | None) -> WriteResult:
+        if expected_version is not None and current["_version"] != expected_version:
+            raise ConflictError(f"{model.name} {current['id']} is at version {current['_version']}, "
+                                f"not {expected_version}", current_version=current["_version"],
+                                expected_version=expected_version)
+        values = normalize_input(model, patch, mode="update", current=current, now=now)
+        after = dict(current)
+        after.update(values)
+        changed = [k for k in values if values[k] != current.get(k)]
+        if not changed:
+            return WriteResult(current, [])
+        if not access.allows(after):
+            raise PermissionDeniedError.for_action(model.name, "update")
+        after["updatedAt"] = now
+        after["_version"] = current["_version"] + 1
+        codec = codec_for(model)
+        self.check_references(conn, model, {k: after[k] for k in changed})
+        cols = codec.column_values({k: after[k] for k in [*changed, "updatedAt", "_version"]})
+        assignments = ", ".join(f"{q(c)} = ?" for c in cols)
+        try:
+            conn.execute(f"UPDATE {q(model.table)} SET {assignments} WHERE id = ?", (*cols.values(), current["id"]))
+        except sqlite3.IntegrityError as exc:
+            raise integrity_error(model, exc) from None
+        after = codec.record(codec.column_values(after))
+        event = self._event(conn, model, current["id"], after["_version"], "Updated", after, current, caller,
+                            current["tenantId"], now)
+        return WriteResult(after, [event])
+
+    # -- lifecycle: delete / restore / hard delete ----------------------------------------------
+    def soft_delete(self, conn: sqlite3.Connection, model: Model, current: dict[str, Any], caller: Caller,
+                    now: str) -> StoredEvent:
+        version = current["_version"] + 1
+        conn.execute(f"UPDATE {q(model.table)} SET deleted_at = ?, _version = ? WHERE id = ?",
+                     (now, version, current["id"]))
+        return self._event(conn, model, current["id"], version, "Deleted", {"id": current["id"], "deletedAt": now},
+                           current, caller, current["tenantId"], now)
+
+    def restore(self, conn: sqlite3.Connection, model: Model, current: dict[str, Any], caller: Caller,
+                now: str) -> StoredEvent:
+        version = current["_version"] + 1
+        conn.execute(f"UPDATE {q(model.table)} SET deleted_at = NULL, _version = ? WHERE id = ?",
+                     (version, current["id"]))
+        return self._event(conn, model, current["id"], version, "Restored", {"id": current["id"]}, current, caller,
+                           current["tenantId"], now)
+
+    def hard_delete(self, conn: sqlite3.Connection, model: Model, current: dict[str, Any], caller: Caller,
+                    now: str) -> StoredEvent:
+        referenced = []
+        for other, column, key in self._referencing.get(model.name, []):
+            sql = f"SELECT 1 FROM {q(other.table)} WHERE {q(column)} = ? LIMIT 1"
+            if conn.execute(sql, (current["id"],)).fetchone() is not None:
+                referenced.append(f"{other.name}.{key}")
+        if referenced:
+            raise ConflictError(f"{model.name} {current['id']} is still referenced by {', '.join(referenced)}",
+                                {"referencedBy": referenced})
+        conn.execute(f"DELETE FROM {q(model.table)} WHERE id = ?", (current["id"],))
+        return self._event(conn, model, current["id"], current["_version"] + 1, "HardDeleted", {"id": current["id"]},
+                           current, caller, current["tenantId"], now)
+
+
+LifecycleOp = Callable[[sqlite3.Connection, Model, dict[str, Any], Caller, str], StoredEvent]

@@ -1,0 +1,134 @@
+"""The running core of one project: schema, storage, event feed, data service, users.
+
+Both the embedded library (``atomo.Atomo``) and the HTTP server build one ``Runtime`` and share
+its boot order: schema -> open the file -> platform tables + boot migration -> feed -> services.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from atomo.auth.principal import Caller
+from atomo.auth.rbac import UNRESTRICTED
+from atomo.auth.users import Users
+from atomo.config import Settings
+from atomo.data.query import register_functions
+from atomo.data.service import DataService
+from atomo.data.validation import normalize_input
+from atomo.data.values import now_iso
+from atomo.data.writes import RecordWriter, WriteResult
+from atomo.errors import ValidationError
+from atomo.project import Project
+from atomo.schema import Schema, load_schema, require_valid
+from atomo.storage.database import Database
+from atomo.storage.events import EventAppender, StoredEvent
+from atomo.storage.feed import EventFeed
+from atomo.storage.migrate import Plan, apply_boot_migration
+from atomo.storage.tables import q
+
+SEED_CALLER = Caller(origin="seed")
+
+
+@dataclass
+class SeedReport:
+    created: Counter[str]
+    skipped: int
+
+    def summary(self) -> str:
+        total = sum(self.created.values())
+        parts = ", ".join(f"{m} {n}" for m, n in self.created.items())
+        return f"Seeded {total} records ({parts}), {self.skipped} skipped"
+
+
+def seed_unit(schema: Schema, writer: RecordWriter, data: Any, source: str = "seed.json") -> Any:
+    """A write unit applying a seed object (model -> list of records) in one transaction."""
+    if not isinstance(data, dict):
+        raise ValidationError.single(None, f"{source}: expected an object mapping model names to lists", "type")
+
+    def unit(conn: sqlite3.Connection) -> WriteResult:
+        report = SeedReport(Counter(), 0)
+        events: list[StoredEvent] = []
+        for model_name, records in data.items():
+            model = schema.model(model_name)
+            if model is None or not isinstance(records, list):
+                raise ValidationError.single(None, f"{source}: {model_name} is not a model with a list of records",
+                                             "unknown_model")
+            for i, record in enumerate(records):
+                rid = record.get("id") if isinstance(record, dict) else None
+                if rid and conn.execute(f"SELECT 1 FROM {q(model.table)} WHERE id = ?", (rid,)).fetchone():
+                    report.skipped += 1
+                    continue
+                now = now_iso()
+                try:
+                    values = normalize_input(model, record, mode="create", now=now)
+                    done = writer.create(conn, model, values, SEED_CALLER, now, UNRESTRICTED)
+                except ValidationError as exc:
+                    raise ValidationError(f"{source}: {model_name}[{i}]: {exc.message}", exc.details) from None
+                events += done.events
+                report.created[model_name] += 1
+        return WriteResult(report, events)
+    return unit
+
+
+class Runtime:
+    def __init__(self, settings: Settings, project: Project, *, schema: Schema | None = None) -> None:
+        self.settings = settings
+        self.project = project
+        self.schema = schema
+        self.data_file_created = False
+        self.migration: Plan | None = None
+        self.seeded: SeedReport | None = None
+        self.db: Database | None = None
+
+    async def start(self) -> "Runtime":
+        s = self.settings
+        schema = self.schema or load_schema(self.project.schema_path)
+        self.schema = require_valid(schema, strict=s.strict_schema)
+        path = self.project.data_file
+        self.data_file_created = not path.exists()
+        self.db = Database(path, synchronous=s.synchronous, busy_timeout_ms=s.busy_timeout_ms,
+                           read_connections=s.read_connections, write_batch_max=s.write_batch_max,
+                           write_queue_max=s.write_queue_max, on_connect=register_functions)
+        await self.db.start()
+        try:
+            self.migration = await self.db.write(lambda c: apply_boot_migration(c, self.schema), exclusive=True)
+            self.feed = EventFeed(self.db, poll_ms=s.event_poll_ms)
+            await self.feed.start()
+            self.appender = EventAppender(s.event_encoding)
+            self.data = DataService(self.schema, self.db, appender=self.appender, default_access=s.default_access,
+                                    max_page_size=s.max_page_size)
+            self.users = Users(self.db, min_length=s.password_min_length,
+                               require_complexity=s.password_require_complexity)
+            if self.data_file_created and self.project.is_sample and self.project.seed_file:
+                self.seeded = await self.seed_file(self.project.seed_file)
+        except BaseException:
+            await self.db.close()
+            raise
+        return self
+
+    async def seed(self, data: Any, source: str = "seed.json") -> SeedReport:
+        assert self.db is not None and self.schema is not None
+        result: WriteResult = await self.db.write(seed_unit(self.schema, self.data.writer, data, source))
+        return result.value  # type: ignore[no-any-return]
+
+    async def seed_file(self, path: Path) -> SeedReport:
+        text = await asyncio.to_thread(path.read_text, encoding="utf-8")
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValidationError.single(None, f"{path.name}: invalid JSON: {exc}", "json") from None
+        return await self.seed(data, path.name)
+
+    async def close(self) -> None:
+        if self.db is None:
+            return
+        if hasattr(self, "feed"):
+            await self.feed.close()
+        await self.db.close()
+        self.db = None

@@ -1,0 +1,290 @@
+"""One SQLite file: a single writer thread with group commit, and a pool of read-only connections.
+
+The writer loop takes every queued write unit (up to ``write_batch_max``), runs them in one
+``BEGIN IMMEDIATE`` transaction, each inside its own SAVEPOINT so one unit's failure is its own,
+commits once, then resolves every caller's future in queue order. Exclusive units (migrations,
+rebuild swaps) run alone. Readers never touch the writer connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, TypeVar
+
+from atomo.errors import AtomoError, ConfigError, StorageError
+
+log = logging.getLogger("atomo.storage")
+T = TypeVar("T")
+WriteFn = Callable[[sqlite3.Connection], Any]
+_STOP = object()
+_LOCK_RETRY_SECS = 60.0
+
+
+@dataclass
+class _Unit:
+    fn: WriteFn
+    future: asyncio.Future[Any]
+    exclusive: bool = False
+
+
+@dataclass
+class WriterStats:
+    transactions: int = 0
+    units: int = 0
+    batch_sizes: list[int] = field(default_factory=list)
+
+
+def configure(conn: sqlite3.Connection, *, synchronous: str, busy_timeout_ms: int, query_only: bool) -> None:
+    conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    if str(mode).lower() != "wal":
+        raise ConfigError(f"the file system does not support SQLite WAL mode (journal_mode={mode})")
+    conn.execute(f"PRAGMA synchronous = {'FULL' if synchronous == 'FULL' else 'NORMAL'}")
+    conn.execute("PRAGMA foreign_keys = OFF")
+    conn.execute("PRAGMA cache_size = -16000")
+    conn.execute("PRAGMA temp_store = MEMORY")
+    if query_only:
+        conn.execute("PRAGMA query_only = ON")
+
+
+class Database:
+    """The storage engine of one data file. Create, ``await start()``, use, ``await close()``."""
+
+    def __init__(self, path: Path, *, synchronous: str = "NORMAL", busy_timeout_ms: int = 5000,
+                 read_connections: int = 4, write_batch_max: int = 256, write_queue_max: int = 10000,
+                 group_commit: bool = True, on_connect: Callable[[sqlite3.Connection], None] | None = None) -> None:
+        self.path = Path(path)
+        self._sync = synchronous
+        self._busy = busy_timeout_ms
+        self._n_readers = read_connections
+        self._batch_max = write_batch_max if group_commit else 1
+        self._queue_max = write_queue_max
+        self._on_connect = on_connect
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._readers: list[sqlite3.Connection] = []
+        self._idle: list[sqlite3.Connection] = []
+        self._reader_wait: asyncio.Semaphore | None = None
+        self._space: asyncio.Semaphore | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.after_commit: list[Callable[[list[Any]], None]] = []
+        self.stats = WriterStats()
+        self.queue_depth = 0
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def connect(self, *, query_only: bool) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise ConfigError(f"cannot open data file {self.path}: {exc}") from None
+        conn.row_factory = sqlite3.Row
+        configure(conn, synchronous=self._sync, busy_timeout_ms=self._busy, query_only=query_only)
+        if self._on_connect:
+            self._on_connect(conn)
+        return conn
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        writer = self.connect(query_only=False)
+        self._readers = [self.connect(query_only=True) for _ in range(self._n_readers)]
+        self._idle = list(self._readers)
+        self._reader_wait = asyncio.Semaphore(len(self._readers))
+        self._space = asyncio.Semaphore(self._queue_max)
+        self._executor = ThreadPoolExecutor(max_workers=len(self._readers), thread_name_prefix="atomo-read")
+        self._thread = threading.Thread(target=self._run_writer, args=(writer,), name="atomo-writer", daemon=True)
+        self._thread.start()
+
+    async def close(self) -> None:
+        if self._thread is None:
+            return
+        self._queue.put(_STOP)
+        await asyncio.get_running_loop().run_in_executor(None, self._thread.join)
+        self._thread = None
+        if self._executor:
+            self._executor.shutdown(wait=True)
+        for conn in self._readers:
+            conn.close()
+        self._readers = []
+
+    # -- writes ------------------------------------------------------------------------------
+    async def write(self, fn: Callable[[sqlite3.Connection], T], *, exclusive: bool = False) -> T:
+        """Run ``fn(conn)`` inside the writer's transaction; resolves after COMMIT."""
+        if self._thread is None or self._loop is None or self._space is None:
+            raise StorageError("database is not open")
+        await self._space.acquire()
+        future: asyncio.Future[Any] = self._loop.create_future()
+        self.queue_depth += 1
+        self._queue.put(_Unit(fn, future, exclusive))
+        try:
+            return await future  # type: ignore[no-any-return]
+        finally:
+            self.queue_depth -= 1
+            self._space.release()
+
+    def _run_writer(self, conn: sqlite3.Connection) -> None:
+        pending: list[_Unit] = []
+        try:
+            while True:
+                item = pending.pop(0) if pending else self._queue.get()
+                if item is _STOP:
+                    break
+                batch = [item]
+                stop = False
+                if not item.exclusive:
+                    while len(batch) < self._batch_max:
+                        try:
+                            nxt = self._queue.get_nowait()
+                        except queue.Empty:
+                            break
+                        if nxt is _STOP:
+                            stop = True
+                            break
+                        if nxt.exclusive:
+                            pending.append(nxt)
+                            break
+                        batch.append(nxt)
+                self._run_batch(conn, batch)
+                if stop:
+                    break
+            while pending:  # exclusive units queued behind the stop marker still get an answer
+                self._run_batch(conn, [pending.pop(0)])
+        finally:
+            try:
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.Error:
+                pass
+            conn.close()
+
+    def _begin(self, conn: sqlite3.Connection) -> None:
+        deadline = time.monotonic() + _LOCK_RETRY_SECS
+        while True:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def _run_batch(self, conn: sqlite3.Connection, batch: list[_Unit]) -> None:
+        results: list[tuple[bool, Any]] = []
+        try:
+            self._begin(conn)
+            if len(batch) == 1:
+                results.append(self._run_unit_alone(conn, batch[0]))
+            else:
+                for unit in batch:
+                    results.append(self._run_unit(conn, unit))
+            conn.execute("COMMIT")
+        except BaseException as exc:  # COMMIT (or BEGIN) failed: every unit of the batch fails
+            log.error("write transaction failed: %s", exc)
+            if conn.in_transaction:
+                try:
+                    conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+            failure = StorageError("Internal server error")
+            results = [(False, failure) for _ in batch]
+        self.stats.transactions += 1
+        self.stats.units += len(batch)
+        if len(self.stats.batch_sizes) < 100_000:
+            self.stats.batch_sizes.append(len(batch))
+        assert self._loop is not None
+        try:
+            self._loop.call_soon_threadsafe(self._resolve, batch, results)
+        except RuntimeError:  # the loop is gone (interpreter shutdown)
+            pass
+
+    def _run_unit_alone(self, conn: sqlite3.Connection, unit: _Unit) -> tuple[bool, Any]:
+        # A batch of one needs no savepoint: on failure the whole transaction is rolled back instead.
+        try:
+            return True, unit.fn(conn)
+        except BaseException as exc:
+            conn.execute("ROLLBACK")
+            conn.execute("BEGIN IMMEDIATE")
+            return False, translate(exc)
+
+    def _run_unit(self, conn: sqlite3.Connection, unit: _Unit) -> tuple[bool, Any]:
+        conn.execute("SAVEPOINT unit")
+        try:
+            result = unit.fn(conn)
+        except BaseException as exc:
+            conn.execute("ROLLBACK TO unit")
+            conn.execute("RELEASE unit")
+            return False, translate(exc)
+        conn.execute("RELEASE unit")
+        return True, result
+
+    def _resolve(self, batch: list[_Unit], results: list[tuple[bool, Any]]) -> None:
+        committed = []
+        for unit, (ok, value) in zip(batch, results):
+            if unit.future.done():
+                continue
+            if ok:
+                unit.future.set_result(value)
+                committed.append(value)
+            else:
+                unit.future.set_exception(value)
+        for hook in self.after_commit:
+            try:
+                hook(committed)
+            except Exception:  # a listener never breaks the writer
+                log.exception("after-commit hook failed")
+
+    # -- reads -------------------------------------------------------------------------------
+    @contextmanager
+    def _checkout(self) -> Iterator[sqlite3.Connection]:
+        conn = self._idle.pop()
+        try:
+            yield conn
+        finally:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            self._idle.append(conn)
+
+    async def read(self, fn: Callable[[sqlite3.Connection], T], *, inline: bool = False) -> T:
+        """Run ``fn(conn)`` on a read-only connection, in one read transaction.
+
+        ``inline=True`` runs it directly on the event loop (cheaper for short indexed reads);
+        otherwise it runs on a reader thread so long reads never block the loop.
+        """
+        if self._reader_wait is None or self._executor is None:
+            raise StorageError("database is not open")
+        async with self._reader_wait:
+            with self._checkout() as conn:
+                if inline:
+                    return _in_read_txn(conn, fn)
+                loop = asyncio.get_running_loop()
+                return await loop.run_in_executor(self._executor, _in_read_txn, conn, fn)
+
+
+def _in_read_txn(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
+    conn.execute("BEGIN")
+    try:
+        return fn(conn)
+    except sqlite3.Error as exc:
+        raise translate(exc) from None
+    finally:
+        conn.execute("ROLLBACK")
+
+
+def translate(exc: BaseException) -> BaseException:
+    """The storage boundary: sqlite3 errors become StorageError; Atomo errors pass through."""
+    if isinstance(exc, AtomoError) or not isinstance(exc, Exception):
+        return exc
+    log.error("storage error: %r", exc, exc_info=exc)
+    return StorageError("Internal server error")

@@ -1,0 +1,195 @@
+"""The append-only event log: table definition, append (inside a write unit), and reads."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Iterable, Sequence
+
+import msgpack
+
+from atomo.errors import ConflictError, ValidationError
+
+EVENTS_DDL = """
+CREATE TABLE IF NOT EXISTS events (
+  position       INTEGER PRIMARY KEY,
+  event_id       TEXT    NOT NULL UNIQUE,
+  stream         TEXT    NOT NULL,
+  stream_version INTEGER NOT NULL,
+  type           TEXT    NOT NULL,
+  model          TEXT,
+  record_id      TEXT,
+  data           NOT NULL,
+  previous_data,
+  actor          TEXT,
+  tenant_id      TEXT,
+  origin         TEXT,
+  recorded_at    TEXT    NOT NULL,
+  UNIQUE (stream, stream_version)
+);
+CREATE INDEX IF NOT EXISTS idx_events_model_position  ON events (model, position);
+CREATE INDEX IF NOT EXISTS idx_events_tenant_position ON events (tenant_id, position);
+CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events
+  BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events
+  BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+"""
+
+MODEL_EVENT_TYPES = frozenset({"Created", "Updated", "Deleted", "Restored", "HardDeleted",
+                               "BlockInserted", "BlockUpdated", "BlockMoved", "BlockRemoved"})
+_CUSTOM_TYPE = re.compile(r"[A-Za-z][A-Za-z0-9_.]{0,99}\Z")
+_COLUMNS = ("position, event_id, stream, stream_version, type, model, record_id, data, previous_data, "
+            "actor, tenant_id, origin, recorded_at")
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    type: str
+    data: Any
+    previous_data: Any = None
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    position: int
+    event_id: str
+    stream: str
+    stream_version: int
+    type: str
+    model: str | None
+    record_id: str | None
+    data: Any
+    previous_data: Any
+    actor: str | None
+    tenant_id: str | None
+    origin: str | None
+    recorded_at: datetime
+    recorded_at_text: str = ""
+
+    def to_graphql(self) -> dict[str, Any]:
+        return {"position": self.position, "eventId": self.event_id, "stream": self.stream,
+                "streamVersion": self.stream_version, "type": self.type, "model": self.model,
+                "recordId": self.record_id, "data": self.data, "previousData": self.previous_data,
+                "actor": self.actor, "tenantId": self.tenant_id, "origin": self.origin,
+                "recordedAt": self.recorded_at_text}
+
+
+def encode(value: Any, encoding: str) -> Any:
+    if value is None:
+        return None
+    if encoding == "msgpack":
+        return msgpack.packb(value, use_bin_type=True)
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def decode(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        return msgpack.unpackb(value, raw=False)
+    return json.loads(value)
+
+
+def row_to_event(row: Sequence[Any]) -> StoredEvent:
+    return StoredEvent(position=row[0], event_id=row[1], stream=row[2], stream_version=row[3], type=row[4],
+                       model=row[5], record_id=row[6], data=decode(row[7]), previous_data=decode(row[8]),
+                       actor=row[9], tenant_id=row[10], origin=row[11],
+                       recorded_at=datetime.fromisoformat(row[12]), recorded_at_text=row[12])
+
+
+def split_stream(stream: str) -> tuple[str | None, str | None]:
+    model, sep, record_id = stream.partition("/")
+    if sep and model and record_id:
+        return model, record_id
+    return None, None
+
+
+def check_stream_name(stream: str) -> None:
+    if not isinstance(stream, str) or not 1 <= len(stream) <= 200 or any(ord(c) < 32 or ord(c) == 127 for c in stream):
+        raise ValidationError.single("stream", "stream must be 1-200 characters without control characters",
+                                     "invalid_stream")
+
+
+def check_custom_type(type_: str) -> None:
+    if not isinstance(type_, str) or not _CUSTOM_TYPE.match(type_) or type_ in MODEL_EVENT_TYPES:
+        raise ValidationError.single("type", f"invalid custom event type {type_!r}", "invalid_event_type")
+
+
+def stream_version(conn: sqlite3.Connection, stream: str) -> int:
+    row = conn.execute("SELECT max(stream_version) FROM events WHERE stream = ?", (stream,)).fetchone()
+    return int(row[0] or 0)
+
+
+class EventAppender:
+    """Appends events inside a write unit. Holds the encoding; knows nothing of models."""
+
+    def __init__(self, encoding: str = "json") -> None:
+        self.encoding = encoding
+
+    def append(self, conn: sqlite3.Connection, stream: str, version: int, type_: str, data: Any,
+               previous: Any, *, actor: str | None, tenant_id: str | None, origin: str | None,
+               recorded_at: str, model: str | None = None, record_id: str | None = None) -> StoredEvent:
+        event_id = str(uuid.uuid4())
+        cur = conn.execute(
+            "INSERT INTO events (event_id, stream, stream_version, type, model, record_id, data, previous_data,"
+            " actor, tenant_id, origin, recorded_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            (event_id, stream, version, type_, model, record_id, encode(data, self.encoding),
+             encode(previous, self.encoding), actor, tenant_id, origin, recorded_at))
+        return StoredEvent(position=int(cur.lastrowid or 0), event_id=event_id, stream=stream, stream_version=version,
+                           type=type_, model=model, record_id=record_id, data=data, previous_data=previous,
+                           actor=actor, tenant_id=tenant_id, origin=origin,
+                           recorded_at=datetime.fromisoformat(recorded_at), recorded_at_text=recorded_at)
+
+    def append_many(self, conn: sqlite3.Connection, stream: str, events: Iterable[NewEvent],
+                    expected_version: int | None, *, actor: str | None, tenant_id: str | None,
+                    origin: str | None, recorded_at: str) -> list[StoredEvent]:
+        current = stream_version(conn, stream)
+        if expected_version is not None and expected_version != current:
+            raise ConflictError(f"stream {stream} is at version {current}, not {expected_version}",
+                                current_version=current, expected_version=expected_version)
+        model, record_id = split_stream(stream)
+        stored = []
+        for event in events:
+            current += 1
+            stored.append(self.append(conn, stream, current, event.type, event.data, event.previous_data,
+                                      actor=actor, tenant_id=tenant_id, origin=origin, recorded_at=recorded_at,
+                                      model=model, record_id=record_id))
+        return stored
+
+
+def read_all(conn: sqlite3.Connection, *, after: int = 0, limit: int | None = 100, model: str | None = None,
+             tenant_id: str | None = None, before: int | None = None) -> list[StoredEvent]:
+    sql = f"SELECT {_COLUMNS} FROM events WHERE position > ?"
+    params: list[Any] = [after]
+    if before is not None:
+        sql += " AND position <= ?"
+        params.append(before)
+    if model is not None:
+        sql += " AND model = ?"
+        params.append(model)
+    if tenant_id is not None:
+        sql += " AND tenant_id = ?"
+        params.append(tenant_id)
+    sql += " ORDER BY position"
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(limit)
+    return [row_to_event(r) for r in conn.execute(sql, params)]
+
+
+def read_stream(conn: sqlite3.Connection, stream: str, *, from_version: int = 1,
+                limit: int | None = None) -> list[StoredEvent]:
+    sql = f"SELECT {_COLUMNS} FROM events WHERE stream = ? AND stream_version >= ? ORDER BY stream_version"
+    params: list[Any] = [stream, from_version]
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(limit)
+    return [row_to_event(r) for r in conn.execute(sql, params)]
+
+
+def last_position(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("SELECT coalesce(max(position), 0) FROM events").fetchone()[0])

@@ -1,0 +1,153 @@
+"""The event feed: committed events, in position order, to any number of cursors.
+
+Fed after every local commit and by a poll of the log (events appended by other processes). It
+keeps the last ``ring_size`` events in memory; a cursor behind the ring reads from the file, so a
+slow subscriber lags instead of losing events, and a resumed one gets no gap and no duplicate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from atomo.storage.database import Database
+from atomo.storage.events import StoredEvent, last_position, read_all
+
+log = logging.getLogger("atomo.feed")
+READ_BATCH = 500
+
+
+class EventFeed:
+    def __init__(self, db: Database, *, ring_size: int = 10000, poll_ms: int = 1000) -> None:
+        self.db = db
+        self.ring_size = ring_size
+        self.poll_secs = poll_ms / 1000
+        self._ring: list[StoredEvent] = []
+        self._positions: list[int] = []
+        self.tail = 0                      # every event with position <= tail has been ingested
+        self._changed = asyncio.Event()
+        self._lock = asyncio.Lock()
+        self._poller: asyncio.Task[None] | None = None
+        self._pending: list[StoredEvent] = []
+        self._draining = False
+        self.listeners: list[Callable[[list[StoredEvent]], None]] = []
+
+    async def start(self) -> None:
+        self.tail = await self.db.read(last_position)
+        self.db.after_commit.append(self._on_commit)
+        self._poller = asyncio.create_task(self._poll(), name="atomo-event-poll")
+
+    async def close(self) -> None:
+        if self._poller:
+            self._poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._poller
+        if self._on_commit in self.db.after_commit:
+            self.db.after_commit.remove(self._on_commit)
+        self._changed.set()
+
+    # -- ingestion ---------------------------------------------------------------------------
+    def _on_commit(self, results: list[Any]) -> None:
+        for value in results:
+            events = getattr(value, "events", value)
+            if isinstance(events, list) and events and isinstance(events[0], StoredEvent):
+                self._pending.extend(events)
+        if self._pending and not self._draining:
+            self._draining = True
+            if self._pending[0].position == self.tail + 1 and not self._lock.locked():
+                self._drain_now()
+            else:
+                asyncio.get_running_loop().create_task(self._drain())
+
+    def _drain_now(self) -> None:
+        batch, self._pending = self._pending, []
+        self._draining = False
+        self._add(batch)
+
+    async def _drain(self) -> None:
+        async with self._lock:
+            batch, self._pending = self._pending, []
+            self._draining = False
+            batch.sort(key=lambda e: e.position)
+            if batch and batch[0].position > self.tail + 1:  # another process wrote in between
+                await self._catch_up(batch[0].position - 1)
+            self._add(batch)
+
+    async def _catch_up(self, before: int | None = None) -> None:
+        while True:
+            tail = self.tail
+            events = await self.db.read(lambda conn: read_all(conn, after=tail, limit=READ_BATCH, before=before))
+            self._add(events)
+            if len(events) < READ_BATCH:
+                return
+
+    def _add(self, events: list[StoredEvent]) -> None:
+        fresh = [e for e in events if e.position > self.tail]
+        if not fresh:
+            return
+        self._ring.extend(fresh)
+        self._positions.extend(e.position for e in fresh)
+        self.tail = fresh[-1].position
+        if len(self._ring) > 2 * self.ring_size:
+            del self._ring[: -self.ring_size]
+            del self._positions[: -self.ring_size]
+        for listener in self.listeners:
+            try:
+                listener(fresh)
+            except Exception:
+                log.exception("event listener failed")
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def _poll(self) -> None:
+        while True:
+            await asyncio.sleep(self.poll_secs)
+            try:
+                async with self._lock:
+                    await self._catch_up()
+            except Exception:
+                log.exception("event poll failed")
+
+    # -- cursors -----------------------------------------------------------------------------
+    async def events_after(self, cursor: int, limit: int = READ_BATCH) -> list[StoredEvent]:
+        """Events with position > cursor that have been ingested, from memory when possible."""
+        if cursor >= self.tail:
+            return []
+        if self._positions and self._positions[0] <= cursor + 1:
+            i = bisect.bisect_right(self._positions, cursor)
+            return self._ring[i:i + limit]
+        tail = self.tail
+        return await self.db.read(lambda conn: read_all(conn, after=cursor, limit=limit, before=tail))
+
+    async def wait(self, cursor: int) -> None:
+        while cursor >= self.tail:
+            await self._changed.wait()
+
+    async def iterate(self, after: int | None = None, *, model: str | None = None,
+                      stream: str | None = None) -> AsyncIterator[StoredEvent]:
+        cursor = self.tail if after is None else after
+        while True:
+            batch = await self.events_after(cursor)
+            if not batch:
+                await self.wait(cursor)
+                continue
+            for event in batch:
+                cursor = event.position
+                if model is not None and event.model != model:
+                    continue
+                if stream is not None and event.stream != stream:
+                    continue
+                yield event
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self, after: int | None = None, *, model: str | None = None,
+                        stream: str | None = None) -> AsyncIterator[AsyncIterator[StoredEvent]]:
+        iterator = self.iterate(after, model=model, stream=stream)
+        try:
+            yield iterator
+        finally:
+            await iterator.aclose()  # type: ignore[attr-defined]

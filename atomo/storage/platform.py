@@ -1,0 +1,59 @@
+"""Platform tables that every data file has: events, users, sessions, migrations."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Mapping
+
+from atomo.storage.events import EVENTS_DDL
+from atomo.storage.tables import q, table_columns
+
+PLATFORM_DDL = EVENTS_DDL + """
+CREATE TABLE IF NOT EXISTS users (
+  id            TEXT PRIMARY KEY,
+  email         TEXT NOT NULL UNIQUE,
+  password_hash TEXT NOT NULL,
+  first_name    TEXT NOT NULL DEFAULT '',
+  last_name     TEXT NOT NULL DEFAULT '',
+  role          TEXT NOT NULL DEFAULT 'viewer',
+  is_active     INTEGER NOT NULL DEFAULT 1,
+  tenant_id     TEXT,
+  last_login_at TEXT,
+  created_at    TEXT NOT NULL,
+  updated_at    TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sessions (
+  id                          TEXT PRIMARY KEY,
+  user_id                     TEXT NOT NULL,
+  refresh_token_hash          TEXT NOT NULL,
+  previous_refresh_token_hash TEXT,
+  expires_at                  TEXT NOT NULL,
+  revoked_at                  TEXT,
+  ip_address                  TEXT,
+  user_agent                  TEXT,
+  created_at                  TEXT NOT NULL,
+  last_used_at                TEXT
+);
+CREATE INDEX IF NOT EXISTS idx_sessions_user ON sessions (user_id);
+CREATE UNIQUE INDEX IF NOT EXISTS uq_sessions_refresh ON sessions (refresh_token_hash);
+CREATE TABLE IF NOT EXISTS _atomo_migrations (
+  name        TEXT PRIMARY KEY,
+  checksum    TEXT NOT NULL,
+  applied_at  TEXT NOT NULL,
+  duration_ms INTEGER NOT NULL
+);
+"""
+
+PLATFORM_TABLES = ("events", "users", "sessions", "_atomo_migrations")
+
+
+def create_platform_tables(conn: sqlite3.Connection, user_columns: Mapping[str, str] | None = None) -> None:
+    """Idempotent: creates what is missing, then adds the schema's extra `users` columns."""
+    for statement in PLATFORM_DDL.split(";\n"):
+        if statement.strip():
+            conn.execute(statement)
+    if user_columns:
+        have = {c.name for c in table_columns(conn, "users")}
+        for name, sql_type in user_columns.items():
+            if name not in have:
+                conn.execute(f"ALTER TABLE users ADD COLUMN {q(name)} {sql_type}")
