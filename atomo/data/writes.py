@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 import sqlite3
-import uuid
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Callable
 
 from atomo.auth.principal import Caller
@@ -19,7 +19,7 @@ from atomo.data.validation import normalize_input
 from atomo.data.values import codec_for
 from atomo.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from atomo.schema.model import Model, Schema
-from atomo.storage.events import EventAppender, StoredEvent, stream_version
+from atomo.storage.events import EventAppender, StoredEvent, stream_version, uuid4
 from atomo.storage.tables import q
 
 _UNIQUE = re.compile(r"UNIQUE constraint failed: (.+)")
@@ -53,6 +53,11 @@ def integrity_error(model: Model, exc: sqlite3.IntegrityError) -> ValidationErro
         joined = ", ".join(keys)
         return ValidationError.single(joined, f"{joined} must be unique together", "unique")
     return ValidationError.single(None, "the write breaks a database constraint", "constraint")
+
+
+@lru_cache(maxsize=512)
+def insert_sql(table: str, columns: tuple[str, ...]) -> str:
+    return f"INSERT INTO {q(table)} ({', '.join(q(c) for c in columns)}) VALUES ({', '.join('?' * len(columns))})"
 
 
 class RecordWriter:
@@ -97,7 +102,7 @@ class RecordWriter:
         """``values``: normalised input keyed by record key (defaults applied)."""
         codec = codec_for(model)
         supplied = values.get("id")
-        record_id = supplied if supplied else str(uuid.uuid4())
+        record_id = supplied if supplied else uuid4()
         version = stream_version(conn, f"{model.name}/{record_id}") + 1 if supplied else 1
         row = dict(values)
         row["id"] = record_id
@@ -113,10 +118,8 @@ class RecordWriter:
         if not access.allows(record):
             raise PermissionDeniedError.for_action(model.name, "create")
         self.check_references(conn, model, record)
-        names = ", ".join(q(c) for c in columns)
-        marks = ", ".join("?" for _ in columns)
         try:
-            conn.execute(f"INSERT INTO {q(model.table)} ({names}) VALUES ({marks})", tuple(columns.values()))
+            conn.execute(insert_sql(model.table, tuple(columns)), tuple(columns.values()))
         except sqlite3.IntegrityError as exc:
             raise integrity_error(model, exc) from None
         event = self._event(conn, model, record_id, version, "Created", record, None, caller, caller.tenant, now)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import sqlite3
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterable, Sequence
@@ -67,8 +67,12 @@ class StoredEvent:
     actor: str | None
     tenant_id: str | None
     origin: str | None
-    recorded_at: datetime
-    recorded_at_text: str = ""
+    recorded_at_text: str
+
+    @property
+    def recorded_at(self) -> datetime:
+        """The timestamp as a timezone-aware UTC datetime."""
+        return datetime.fromisoformat(self.recorded_at_text)
 
     def to_graphql(self) -> dict[str, Any]:
         return {"position": self.position, "eventId": self.event_id, "stream": self.stream,
@@ -78,12 +82,24 @@ class StoredEvent:
                 "recordedAt": self.recorded_at_text}
 
 
+_dump_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+def uuid4() -> str:
+    """A lowercase UUID v4 string (about 4x cheaper than str(uuid.uuid4()))."""
+    b = bytearray(os.urandom(16))
+    b[6] = (b[6] & 0x0F) | 0x40
+    b[8] = (b[8] & 0x3F) | 0x80
+    h = b.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
 def encode(value: Any, encoding: str) -> Any:
     if value is None:
         return None
     if encoding == "msgpack":
         return msgpack.packb(value, use_bin_type=True)
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return _dump_json(value)
 
 
 def decode(value: Any) -> Any:
@@ -97,8 +113,7 @@ def decode(value: Any) -> Any:
 def row_to_event(row: Sequence[Any]) -> StoredEvent:
     return StoredEvent(position=row[0], event_id=row[1], stream=row[2], stream_version=row[3], type=row[4],
                        model=row[5], record_id=row[6], data=decode(row[7]), previous_data=decode(row[8]),
-                       actor=row[9], tenant_id=row[10], origin=row[11],
-                       recorded_at=datetime.fromisoformat(row[12]), recorded_at_text=row[12])
+                       actor=row[9], tenant_id=row[10], origin=row[11], recorded_at_text=row[12])
 
 
 def split_stream(stream: str) -> tuple[str | None, str | None]:
@@ -133,7 +148,7 @@ class EventAppender:
     def append(self, conn: sqlite3.Connection, stream: str, version: int, type_: str, data: Any,
                previous: Any, *, actor: str | None, tenant_id: str | None, origin: str | None,
                recorded_at: str, model: str | None = None, record_id: str | None = None) -> StoredEvent:
-        event_id = str(uuid.uuid4())
+        event_id = uuid4()
         cur = conn.execute(
             "INSERT INTO events (event_id, stream, stream_version, type, model, record_id, data, previous_data,"
             " actor, tenant_id, origin, recorded_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -141,8 +156,7 @@ class EventAppender:
              encode(previous, self.encoding), actor, tenant_id, origin, recorded_at))
         return StoredEvent(position=int(cur.lastrowid or 0), event_id=event_id, stream=stream, stream_version=version,
                            type=type_, model=model, record_id=record_id, data=data, previous_data=previous,
-                           actor=actor, tenant_id=tenant_id, origin=origin,
-                           recorded_at=datetime.fromisoformat(recorded_at), recorded_at_text=recorded_at)
+                           actor=actor, tenant_id=tenant_id, origin=origin, recorded_at_text=recorded_at)
 
     def append_many(self, conn: sqlite3.Connection, stream: str, events: Iterable[NewEvent],
                     expected_version: int | None, *, actor: str | None, tenant_id: str | None,
