@@ -7,8 +7,9 @@ Both schema.ts syntaxes (interface + metadata object, builder DSL) produce the s
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 # Field kinds, as reported by /meta/schema.
 TEXT_KINDS = frozenset({"text", "email", "url", "select", "relation", "file"})
