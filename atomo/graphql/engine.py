@@ -1,0 +1,302 @@
+"""The GraphQL engine: tartiflette behind one small interface (architecture: keep it swappable).
+
+Per query text, parsing, validation and the limit analysis run once and are cached (``_Prepared``).
+``execute`` then coerces the variables, runs the selected operation with tartiflette's field
+resolution (root fields driven here, without tasks) and
+turns every error into the platform's wire shape (graphql chapter §9). A document that does not
+parse, fails validation, exceeds a limit, names no runnable operation or whose variables do not
+coerce is a *document error*: nothing runs and the body has no ``data`` key.
+"""
+# ruff: noqa: E402  (tartiflette is imported after import_tartiflette(), see atomo.graphql)
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import re
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from atomo.graphql import import_tartiflette
+
+import_tartiflette()
+
+from tartiflette import Engine, Resolver, Scalar
+from tartiflette.coercers.common import Path
+from tartiflette.execution.collect import collect_executable_variable_definitions, collect_fields
+from tartiflette.execution.context import ExecutionContext
+from tartiflette.execution.helpers import get_field_definition
+from tartiflette.language.ast import FragmentDefinitionNode, OperationDefinitionNode
+from tartiflette.language.parsers.libgraphqlparser import parse_to_document
+from tartiflette.schema.registry import SchemaRegistry
+from tartiflette.utils.errors import to_graphql_error
+from tartiflette.utils.values import is_invalid_value
+
+from atomo.auth.principal import Caller
+from atomo.config import Settings
+from atomo.data.service import DataService
+from atomo.graphql.limits import (
+    OperationInfo,
+    UnsupportedText,
+    analyze,
+    decode_unicode_escapes,
+    error_message_and_locations,
+    limit_errors,
+    select_operation,
+)
+from atomo.graphql.resolvers import ROOT_RESOLVERS, RequestContext, default_resolver, format_field_error
+from atomo.graphql.resolvers import Resolver as ResolverFn
+from atomo.graphql.scalars import (
+    CURRENT_VARIABLES,
+    JSONObjectScalar,
+    JSONScalar,
+    install_fast_outputs,
+    sequential_arguments_coercer,
+)
+from atomo.graphql.sdl import full_sdl
+
+CACHE_SIZE = 512                    # documents kept, least recently used evicted first
+CACHE_MAX_QUERY_CHARS = 16 * 1024   # longer documents are parsed every time
+CACHE_MAX_TOTAL_CHARS = 1024 * 1024  # bounds the memory of cached ASTs
+_BUILDS = itertools.count(1)
+
+
+@dataclass
+class ExecutionOutcome:
+    body: dict[str, Any]
+    document_error: bool
+    all_unauthenticated: bool
+    operation_type: str | None
+    operation_name: str | None
+
+
+@dataclass(frozen=True)
+class SchemaExtension:
+    """An addition from another chapter: SDL (``extend type Mutation { ... }``) and its resolvers."""
+
+    sdl: str = ""
+    resolvers: Mapping[str, ResolverFn] = field(default_factory=dict)
+
+
+@dataclass
+class _Prepared:
+    document: Any                               # tartiflette DocumentNode, None when it did not parse
+    errors: list[dict[str, Any]]                # document errors (parse/validation), wire shape
+    operations: dict[str | None, OperationInfo]
+    fragments: dict[str, Any] = field(default_factory=dict)
+    variables: dict[str | None, list[Any]] = field(default_factory=dict)  # executable definitions per operation
+
+
+def document_error_body(messages: Iterable[tuple[str, list[dict[str, int]] | None]]) -> dict[str, Any]:
+    """``{"errors": [...]}`` for a document error: code VALIDATION_ERROR, empty details, no data."""
+    errors = []
+    for message, locations in messages:
+        error: dict[str, Any] = {"message": message}
+        if locations:
+            error["locations"] = locations
+        error["extensions"] = {"code": "VALIDATION_ERROR", "details": [], "fields": "[]"}
+        errors.append(error)
+    return {"errors": errors}
+
+
+_TARTIFLETTE_EXTRAS = {"types": ("Date", "DateTime", "Time"), "directives": ("nonIntrospectable",)}
+
+
+def _hide_unused_builtins(schema: Any, sdl: str) -> None:
+    """tartiflette adds Date/DateTime/Time scalars and a @nonIntrospectable directive to every schema;
+    drop those our SDL does not use so introspection shows exactly the SDL."""
+    for name in _TARTIFLETTE_EXTRAS["types"]:
+        if not re.search(rf"\b{name}\b", sdl):
+            schema.type_definitions.pop(name, None)
+            schema.types = [t for t in schema.types if t.name != name]
+    for name in _TARTIFLETTE_EXTRAS["directives"]:
+        if f"@{name}" not in sdl:
+            schema.directives = [d for d in schema.directives if d.name != name]
+
+
+class GraphQLEngine:
+    """One cooked schema; build with ``await GraphQLEngine.build(schema, settings)``."""
+
+    def __init__(self, engine: Engine, sdl: str, settings: Settings, schema: Any) -> None:
+        self._engine = engine
+        self._schema: Any = engine._schema  # the baked tartiflette schema
+        self.sdl = sdl
+        self.schema = schema
+        self.settings = settings
+        self._cache: OrderedDict[str, _Prepared] = OrderedDict()
+        self._cached_chars = 0
+
+    @classmethod
+    async def build(cls, schema: Any, settings: Settings, *,
+                    extensions: Iterable[SchemaExtension] = ()) -> GraphQLEngine:
+        extensions = list(extensions)
+        sdl = full_sdl(ext.sdl for ext in extensions)
+        name = f"atomo-{hashlib.sha256(sdl.encode()).hexdigest()[:16]}-{next(_BUILDS)}"
+        resolvers: dict[str, ResolverFn] = dict(ROOT_RESOLVERS)
+        for ext in extensions:
+            resolvers.update(ext.resolvers)
+        Scalar("JSON", schema_name=name)(JSONScalar)
+        Scalar("JSONObject", schema_name=name)(JSONObjectScalar)
+        for path, fn in resolvers.items():
+            Resolver(path, schema_name=name, parent_concurrently=False, list_concurrently=False)(fn)
+        engine = Engine(sdl, schema_name=name)
+        try:
+            await engine.cook(custom_default_resolver=default_resolver, coerce_list_concurrently=False,
+                              coerce_parent_concurrently=False,
+                              custom_default_arguments_coercer=sequential_arguments_coercer)
+            install_fast_outputs(engine._schema)
+            _hide_unused_builtins(engine._schema, sdl)
+        finally:
+            SchemaRegistry._schemas.pop(name, None)  # the baked schema keeps what it needs
+        return cls(engine, sdl, settings, schema)
+
+    # -- documents -----------------------------------------------------------------------------
+    def _prepare(self, query: str) -> _Prepared:
+        cached = self._cache.get(query)
+        if cached is not None:
+            self._cache.move_to_end(query)
+            return cached
+        prepared = self._parse(query)
+        if len(query) <= CACHE_MAX_QUERY_CHARS:
+            self._cache[query] = prepared
+            self._cached_chars += len(query)
+            while len(self._cache) > CACHE_SIZE or self._cached_chars > CACHE_MAX_TOTAL_CHARS:
+                evicted, _ = self._cache.popitem(last=False)
+                self._cached_chars -= len(evicted)
+        return prepared
+
+    def _parse(self, query: str) -> _Prepared:
+        try:
+            if "\x00" in query:  # libgraphqlparser reads a C string: it would stop there
+                raise UnsupportedText("Syntax Error: NUL characters are not allowed in a document")
+            document = parse_to_document(decode_unicode_escapes(query) if "\\u" in query else query, self._schema)
+        except UnsupportedText as exc:
+            return _Prepared(None, document_error_body([(str(exc), None)])["errors"], {})
+        except Exception as exc:  # syntax errors arrive as TartifletteError; deep nesting as RecursionError
+            message, locations = (error_message_and_locations(exc) if hasattr(exc, "coerce_value")
+                                  else ("Syntax Error: the document could not be parsed", None))
+            return _Prepared(None, document_error_body([(message, locations)])["errors"], {})
+        operations = analyze(document)
+        errors = document.validators.errors
+        body = document_error_body(error_message_and_locations(e) for e in errors)["errors"] if errors else []
+        fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+        return _Prepared(document, body, operations, fragments)
+
+    def operation_type(self, query: str, operation_name: str | None) -> str | None:
+        """``query``/``mutation``/``subscription`` of the operation that would run, or None."""
+        info = select_operation(self._prepare(query).operations, operation_name)
+        return info.type if info is not None else None
+
+    def check(self, query: str, operation_name: str | None) -> tuple[OperationInfo | None, dict[str, Any] | None]:
+        """The selected operation and, when it may not run, the document-error body (also for ws)."""
+        _, info, problem = self._check(query, operation_name)
+        return info, problem
+
+    def _check(self, query: str, operation_name: str | None) -> tuple[_Prepared, OperationInfo | None,
+                                                                      dict[str, Any] | None]:
+        prepared = self._prepare(query)
+        info = select_operation(prepared.operations, operation_name)
+        if prepared.errors:
+            return prepared, info, {"errors": prepared.errors}
+        if info is None:
+            message = (f"Unknown operation named '{operation_name}'" if operation_name
+                       else "Must provide operation name if query contains multiple operations")
+            return prepared, None, document_error_body([(message, None)])
+        s = self.settings
+        problems = limit_errors(info, max_depth=s.graphql_max_depth, max_complexity=s.graphql_max_complexity,
+                                introspection=s.graphql_introspection)
+        if problems:
+            location = [info.location] if info.location else None
+            return prepared, info, document_error_body((p, location) for p in problems)
+        return prepared, info, None
+
+    # -- execution -----------------------------------------------------------------------------
+    async def execute(self, query: str, variables: dict[str, Any] | None, operation_name: str | None, *,
+                      service: DataService, caller: Caller, request_id: str | None = None) -> ExecutionOutcome:
+        prepared, info, problem = self._check(query, operation_name)
+        op_type = info.type if info is not None else None
+        op_name = info.name if info is not None else operation_name
+        if problem is None and op_type == "subscription":
+            problem = document_error_body([("Subscriptions are served over the WebSocket endpoint /graphql/ws",
+                                            [info.location] if info and info.location else None)])
+        if problem is not None or info is None:
+            return ExecutionOutcome(problem or {"errors": []}, True, False, op_type, op_name)
+        ctx = RequestContext(service, caller, request_id)
+        execution_context, errors = await self._execution_context(prepared, info, ctx, variables)
+        if errors:
+            return ExecutionOutcome(document_error_body(error_message_and_locations(e) for e in errors), True, False,
+                                    op_type, op_name)
+        token = CURRENT_VARIABLES.set(execution_context.variable_values)
+        try:
+            data, executed = await self._run_operation(execution_context)
+        finally:
+            CURRENT_VARIABLES.reset(token)
+        body: dict[str, Any] = {"data": data}
+        all_unauthenticated = False
+        if execution_context.errors:
+            errors = body["errors"] = [format_field_error(e, request_id) for e in execution_context.errors]
+            unauthenticated = {e["path"][0] for e in errors if len(e.get("path") or ()) == 1
+                               and e.get("extensions", {}).get("code") == "UNAUTHENTICATED"}
+            all_unauthenticated = bool(executed) and unauthenticated >= set(executed)
+        return ExecutionOutcome(body, False, all_unauthenticated, op_type, op_name)
+
+    async def _execution_context(self, prepared: _Prepared, info: OperationInfo, ctx: RequestContext,
+                                 raw: dict[str, Any] | None) -> tuple[Any, list[Any]]:
+        """tartiflette's ``build_execution_context`` with the variable definitions cached per document
+        and the variables coerced one after another instead of gathered as tasks."""
+        operation = next(d for d in prepared.document.definitions if isinstance(d, OperationDefinitionNode)
+                         and (d.name.value if d.name else None) == info.name)
+        definitions = prepared.variables.get(info.name)
+        if definitions is None:
+            definitions = prepared.variables[info.name] = collect_executable_variable_definitions(
+                self._schema, operation)
+        values: dict[str, Any] = {}
+        errors: list[Any] = []
+        for definition in definitions:
+            try:
+                result = await definition.coercer(raw or {}, ctx)
+            except Exception as exc:  # pragma: no cover - tartiflette reports coercion problems as results
+                errors.append(to_graphql_error(exc))
+                continue
+            if is_invalid_value(result):
+                continue
+            value, problems = result
+            if problems:
+                errors.extend(problems)
+            else:
+                values[definition.name] = value
+        if errors:
+            return None, errors
+        return ExecutionContext(self._schema, prepared.fragments, operation, ctx, None, values), []
+
+    async def _run_operation(self, execution_context: Any) -> tuple[dict[str, Any] | None, list[str]]:
+        """Execute the root fields one after another; returns the data and the keys that ran.
+
+        A query runs every root field even after a non-null one failed (``data`` is then null, as
+        with tartiflette's concurrent execution); a mutation stops at the first failing field, as
+        serial execution does in graphql-js. Root fields are not gathered as tasks:
+        the data service reads are mostly short and on the event loop, and tasks cost more."""
+        operation = execution_context.operation
+        root_type = self._schema.get_operation_root_type(operation)
+        fields = await collect_fields(execution_context, root_type, operation.selection_set)
+        serial = operation.operation_type == "mutation"
+        data: dict[str, Any] | None = {}
+        executed: list[str] = []
+        for key, nodes in fields.items():
+            definition = get_field_definition(self._schema, root_type, nodes[0].name.value)
+            if definition is None:
+                continue
+            executed.append(key)
+            try:
+                value = await definition.resolver(execution_context, root_type, None, nodes, Path(None, key), False)
+            except Exception as exc:  # a non-null field failed: the error nulls data
+                execution_context.add_error(exc)
+                data = None
+                if serial:
+                    break
+                continue
+            if data is not None and not is_invalid_value(value):
+                data[key] = value
+        return data, executed
