@@ -70,6 +70,7 @@ def _register() -> None:
     cli.add_command(schema_cmd.schema)
     cli.add_command(projections_cmd.projections)
     cli.add_command(users_cmd.users)
+    cli.add_command(__import__("atomo.cli.serve_cmd", fromlist=["serve"]).serve)
 
 
 _register()

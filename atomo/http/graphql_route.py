@@ -1,0 +1,256 @@
+"""``GET``/``POST /graphql`` (graphql chapter §1): a raw ASGI handler, so the hot path stays small.
+
+Order of checks: method (405) -> GraphiQL for browsers -> ``Accept`` (406) -> ``Content-Type``
+(415) -> body size on ``Content-Length`` and while reading (413) -> JSON and parameters (400) ->
+mutation over GET (405) -> token and tenant (401/400/403) -> execution (200, 400 for document errors
+under ``application/graphql-response+json``, 401 when an anonymous request only met
+``UNAUTHENTICATED``). Every answer is GraphQL-shaped and carries ``X-Request-ID``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
+
+import msgspec
+from litestar import asgi
+from litestar.handlers import ASGIRouteHandler
+
+from atomo.errors import AtomoError
+from atomo.http.errors import GRAPHQL_INTERNAL_MESSAGE, HttpError, error_headers, graphql_body
+from atomo.http.request_context import Disconnected, is_json_content_type, parse_json, read_body, request_id
+
+if TYPE_CHECKING:
+    from atomo.http.app import AppContext
+
+log = logging.getLogger("atomo.http")
+
+JSON = "application/json"
+GRAPHQL_JSON = "application/graphql-response+json"
+_CONTENT_TYPE = {JSON: b"application/json; charset=utf-8",
+                 GRAPHQL_JSON: b"application/graphql-response+json; charset=utf-8"}
+_BEARER = [(b"www-authenticate", b"Bearer")]
+_encode = msgspec.json.Encoder().encode
+
+
+def _bad_request(message: str) -> HttpError:
+    return HttpError(400, "VALIDATION_ERROR", message)
+
+
+# -- content negotiation ---------------------------------------------------------------------
+def _media_ranges(accept: str) -> list[tuple[str, float]]:
+    ranges = []
+    for part in accept.split(","):
+        kind, *params = part.split(";")
+        q = 1.0
+        for param in params:
+            key, _, value = param.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    q = float(value.strip())
+                except ValueError:
+                    q = 0.0
+        ranges.append((kind.strip().lower(), q))
+    return ranges
+
+
+def _negotiate(accept: str | None) -> str | None:
+    """The supported media type ranked highest (q-value, then order); ``*/*`` and absent -> JSON."""
+    if accept is None or not accept.strip():
+        return JSON
+    best: tuple[float, int, int] | None = None
+    chosen = None
+    ranges = _media_ranges(accept)
+    for preference, media in enumerate((JSON, GRAPHQL_JSON)):
+        match: tuple[int, float, int] | None = None   # (specificity, q, position)
+        for position, (kind, q) in enumerate(ranges):
+            specificity = 3 if kind == media else 2 if kind == "application/*" else 1 if kind == "*/*" else 0
+            if specificity and (match is None or specificity > match[0]):
+                match = (specificity, q, position)
+        if match is None or match[1] <= 0:
+            continue
+        key = (match[1], -match[2], -preference)
+        if best is None or key > best:
+            best, chosen = key, media
+    return chosen
+
+
+_NEGOTIATED: dict[str | None, str | None] = {}
+
+
+def negotiate(accept: str | None) -> str | None:
+    try:
+        return _NEGOTIATED[accept]
+    except KeyError:
+        result = _negotiate(accept)
+        if len(_NEGOTIATED) < 256:
+            _NEGOTIATED[accept] = result
+        return result
+
+
+def wants_html(accept: str | None) -> bool:
+    return accept is not None and any(kind == "text/html" and q > 0 for kind, q in _media_ranges(accept))
+
+
+def _has_query(query_string: bytes) -> bool:
+    return any(part.split(b"=", 1)[0] == b"query" for part in query_string.split(b"&"))
+
+
+# -- request parameters ------------------------------------------------------------------------
+def query_params(query_string: bytes) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for key, values in parse_qs(query_string.decode("utf-8", "replace"), keep_blank_values=True).items():
+        params[key] = values[0]
+    for key in ("variables", "extensions"):
+        value = params.get(key)
+        if isinstance(value, str):
+            try:
+                params[key] = parse_json(value) if value.strip() else None
+            except HttpError:
+                raise _bad_request(f"{key} is not valid JSON") from None
+    return params
+
+
+def graphql_params(params: Any) -> tuple[str, dict[str, Any] | None, str | None]:
+    if not isinstance(params, dict):
+        raise _bad_request("request body must be a JSON object (batched requests are not supported)")
+    query = params.get("query")
+    if query is None:
+        raise _bad_request("query is missing")
+    if not isinstance(query, str):
+        raise _bad_request("query must be a string")
+    variables = params.get("variables")
+    if variables is not None and not isinstance(variables, dict):
+        raise _bad_request("variables must be an object")
+    extensions = params.get("extensions")
+    if extensions is not None and not isinstance(extensions, dict):
+        raise _bad_request("extensions must be an object")
+    operation_name = params.get("operationName")
+    if operation_name is not None and not isinstance(operation_name, str):
+        raise _bad_request("operationName must be a string")
+    return query, variables, operation_name or None
+
+
+# -- responses ---------------------------------------------------------------------------------
+def encode(body: Any) -> bytes:
+    try:
+        return _encode(body)
+    except (TypeError, msgspec.EncodeError, OverflowError):
+        return json.dumps(body, default=str, ensure_ascii=False).encode("utf-8")
+
+
+async def respond(send: Any, status: int, body: bytes, content_type: bytes, rid: str,
+                  extra: list[tuple[bytes, bytes]] | None = None) -> None:
+    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode("ascii")),
+               (b"x-request-id", rid.encode("latin-1"))]
+    if extra:
+        headers += extra
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def respond_error(send: Any, exc: AtomoError, media: str | None, rid: str) -> None:
+    extra = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in error_headers(exc).items()]
+    body = encode(graphql_body(exc.code, exc.message))
+    await respond(send, exc.status, body, _CONTENT_TYPE[media or JSON], rid, extra)
+
+
+class GraphQLEndpoint:
+    def __init__(self, ctx: AppContext) -> None:
+        self.ctx = ctx
+        self._graphiql: bytes | None = None
+
+    def graphiql(self) -> bytes:
+        if self._graphiql is None:
+            from atomo.http.graphiql import graphiql_html
+            self._graphiql = graphiql_html("/graphql", "/graphql/static").encode("utf-8")
+        return self._graphiql
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await send({"type": "websocket.close", "code": 4406})
+            return
+        rid = request_id(scope)
+        accept = content_type = authorization = tenant = content_length = None
+        for key, value in scope["headers"]:
+            if key == b"accept":
+                accept = value.decode("latin-1") if accept is None else f"{accept},{value.decode('latin-1')}"
+            elif key == b"content-type":
+                content_type = value.decode("latin-1")
+            elif key == b"authorization" and authorization is None:
+                authorization = value.decode("latin-1")
+            elif key == b"x-tenant-id" and tenant is None:
+                tenant = value.decode("latin-1")
+            elif key == b"content-length":
+                content_length = value
+        media: str | None = JSON
+        try:
+            method = scope["method"]
+            if method == "OPTIONS":
+                await respond(send, 204, b"", b"text/plain", rid, [(b"allow", b"GET, POST, OPTIONS")])
+                return
+            if method not in ("GET", "POST"):
+                raise HttpError(405, "METHOD_NOT_ALLOWED", f"method {method} is not allowed on /graphql",
+                                headers={"Allow": "GET, POST"})
+            if method == "GET" and wants_html(accept) and not _has_query(scope.get("query_string", b"")):
+                await respond(send, 200, self.graphiql(), b"text/html; charset=utf-8", rid)
+                return
+            media = negotiate(accept)
+            if media is None:
+                raise HttpError(406, "NOT_ACCEPTABLE",
+                                f"supported response media types: {GRAPHQL_JSON}, {JSON}")
+            await self.execute(scope, receive, send, rid, media, method, content_type, content_length,
+                               authorization, tenant)
+        except Disconnected:
+            return
+        except AtomoError as exc:
+            if exc.status >= 500 and exc.status != 503:
+                await self.internal_error(send, exc, media, rid)
+            else:
+                await respond_error(send, exc, media, rid)
+        except Exception as exc:
+            await self.internal_error(send, exc, media, rid)
+
+    async def execute(self, scope: Any, receive: Any, send: Any, rid: str, media: str, method: str,
+                      content_type: str | None, content_length: bytes | None, authorization: str | None,
+                      tenant: str | None) -> None:
+        ctx = self.ctx
+        engine, auth = ctx.engine, ctx.auth
+        if engine is None or auth is None or ctx.runtime is None:
+            raise HttpError(503, "SERVICE_UNAVAILABLE", "the server is starting")
+        if method == "POST":
+            if not is_json_content_type(content_type):
+                raise HttpError(415, "UNSUPPORTED_MEDIA_TYPE", "POST /graphql needs Content-Type: application/json")
+            limit = ctx.settings.graphql_max_body_bytes
+            if content_length is not None and content_length.isdigit() and int(content_length) > limit:
+                raise HttpError(413, "PAYLOAD_TOO_LARGE", f"request body is larger than {limit} bytes")
+            params = parse_json(await read_body(receive, limit))
+        else:
+            params = query_params(scope.get("query_string", b""))
+        query, variables, operation_name = graphql_params(params)
+        if method == "GET" and engine.operation_type(query, operation_name) == "mutation":
+            raise HttpError(405, "METHOD_NOT_ALLOWED", "mutations need POST", headers={"Allow": "POST"})
+        caller = await auth.caller(authorization, tenant)
+        outcome = await engine.execute(query, variables, operation_name, service=ctx.runtime.data, caller=caller,
+                                       request_id=rid)
+        status, extra = 200, None
+        if outcome.document_error:
+            status = 400 if media == GRAPHQL_JSON else 200
+        elif outcome.all_unauthenticated and not caller.principal.authenticated:
+            status, extra = 401, _BEARER
+        await respond(send, status, encode(outcome.body), _CONTENT_TYPE[media], rid, extra)
+
+    async def internal_error(self, send: Any, exc: BaseException, media: str | None, rid: str) -> None:
+        log.error("GET/POST /graphql failed (request %s): %r", rid, exc, exc_info=exc)
+        body = encode(graphql_body("INTERNAL_ERROR", GRAPHQL_INTERNAL_MESSAGE, {"requestId": rid}))
+        try:
+            await respond(send, 500, body, _CONTENT_TYPE[media or JSON], rid)
+        except Exception:  # the response had already started; nothing more can be said
+            pass
+
+
+def graphql_handler(ctx: AppContext) -> ASGIRouteHandler:
+    endpoint = GraphQLEndpoint(ctx)
+    return asgi("/graphql", copy_scope=False, name="graphql")(endpoint)

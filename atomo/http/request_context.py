@@ -1,0 +1,202 @@
+"""Who is calling and in which tenant scope; the request id (auth chapter §3, §8, §10).
+
+- ``Authorization: Bearer <jwt>`` (scheme case-insensitive). No header: anonymous. A header that is
+  present but fails verification: 401 ``invalid or expired token``, never anonymous.
+- Every verification checks the token, then the session and the user in one indexed query on a
+  reader connection (session live, user active; role/email/tenant from the user row).
+- ``X-Tenant-ID``: empty or over 128 characters is 400 VALIDATION_ERROR; a tenant-bound user sending
+  another tenant is 403; unbound users and anonymous callers are scoped to the header value.
+- ``X-Request-ID``: echoed when it is 1-128 characters of ``[A-Za-z0-9._-]``, else a new UUIDv4.
+- Bodies: read with a size cap (413 while streaming), decoded as JSON (400, also for NaN or more
+  than 64 levels of nesting).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+
+from atomo.auth.principal import ANONYMOUS, Caller, Principal
+from atomo.auth.sessions import principal_for_session
+from atomo.auth.tokens import INVALID_TOKEN, TokenService
+from atomo.errors import PermissionDeniedError, UnauthenticatedError, ValidationError
+from atomo.http.errors import HttpError
+from atomo.storage.database import Database
+
+REQUEST_ID_KEY = "atomo.request_id"
+MAX_TENANT_LENGTH = 128
+MAX_JSON_DEPTH = 64
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
+_decode = msgspec.json.Decoder().decode
+
+
+class Disconnected(Exception):
+    """The client went away while the body was being read."""
+
+
+def header(scope: Any, name: bytes) -> str | None:
+    """The first value of a header (``name`` in lower case) from an ASGI scope, or None."""
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+def request_id(scope: Any) -> str:
+    """The request's id: the incoming valid ``X-Request-ID`` or a new UUIDv4 (cached in the scope)."""
+    rid = scope.get(REQUEST_ID_KEY)
+    if rid is None:
+        incoming = header(scope, b"x-request-id")
+        rid = incoming if incoming is not None and _REQUEST_ID.fullmatch(incoming) else str(uuid.uuid4())
+        scope[REQUEST_ID_KEY] = rid
+    return rid  # type: ignore[no-any-return]
+
+
+async def request_id_hook(message: Any, scope: Any) -> None:
+    """``before_send`` hook: every HTTP response carries ``X-Request-ID``."""
+    if message.get("type") != "http.response.start":
+        return
+    headers = message.setdefault("headers", [])
+    if not isinstance(headers, list):
+        headers = message["headers"] = list(headers)
+    for key, _ in headers:
+        if key.lower() == b"x-request-id":
+            return
+    headers.append((b"x-request-id", request_id(scope).encode("latin-1")))
+
+
+# -- request bodies ------------------------------------------------------------------------------
+def is_json_content_type(value: str | None) -> bool:
+    """``application/json``, optionally with a UTF-8 charset."""
+    if value is None:
+        return False
+    kind, *params = value.split(";")
+    if kind.strip().lower() != "application/json":
+        return False
+    for param in params:
+        key, _, charset = param.partition("=")
+        if key.strip().lower() == "charset" and charset.strip().strip('"').lower() not in ("utf-8", "utf8"):
+            return False
+    return True
+
+
+async def read_body(receive: Any, limit: int) -> bytes:
+    """The whole body of an ASGI request; 413 as soon as it grows over ``limit``."""
+    message = await receive()
+    if message["type"] == "http.disconnect":
+        raise Disconnected
+    body: bytes = message.get("body", b"")
+    if len(body) > limit:
+        raise HttpError(413, "PAYLOAD_TOO_LARGE", f"request body is larger than {limit} bytes")
+    if not message.get("more_body"):
+        return body
+    chunks, size = [body], len(body)
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise Disconnected
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise HttpError(413, "PAYLOAD_TOO_LARGE", f"request body is larger than {limit} bytes")
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def parse_json(raw: bytes | str, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """Decode a JSON document; 400 when it is not JSON (NaN/Infinity included) or nests too deep."""
+    try:
+        value = _decode(raw)
+    except (msgspec.DecodeError, ValueError, RecursionError):
+        try:  # msgspec refuses some valid documents (very large integers): let the stdlib decide
+            value = json.loads(raw, parse_constant=_no_constant)
+        except (ValueError, RecursionError):
+            raise HttpError(400, "VALIDATION_ERROR", "request body is not valid JSON") from None
+    if _nesting_exceeds(raw, value, max_depth):
+        raise HttpError(400, "VALIDATION_ERROR", f"JSON nested deeper than {max_depth} levels")
+    return value
+
+
+def _nesting_exceeds(raw: bytes | str, value: Any, limit: int) -> bool:
+    opening = (b"{", b"[") if isinstance(raw, bytes) else ("{", "[")
+    if raw.count(opening[0]) + raw.count(opening[1]) <= limit:  # type: ignore[arg-type]
+        return False  # cannot nest deeper than the number of brackets
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > limit:
+                return True
+            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return False
+
+
+# -- credentials and tenancy ---------------------------------------------------------------------
+def bearer_token(authorization: str) -> str:
+    scheme, _, token = authorization.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise UnauthenticatedError(INVALID_TOKEN)
+    return token
+
+
+def check_tenant_header(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not value or len(value) > MAX_TENANT_LENGTH:
+        raise ValidationError.single("X-Tenant-ID", f"X-Tenant-ID must be 1 to {MAX_TENANT_LENGTH} characters",
+                                     "invalid_tenant")
+    return value
+
+
+def effective_tenant(principal: Principal, tenant_header: str | None) -> str | None:
+    """The tenant scope of a request (auth chapter §8)."""
+    requested = check_tenant_header(tenant_header)
+    binding = principal.tenant_binding
+    if binding is not None:
+        if requested is not None and requested != binding:
+            raise PermissionDeniedError("X-Tenant-ID does not match your tenant")
+        return binding
+    return requested
+
+
+class Authenticator:
+    """Turns request headers into a ``Caller``; raises the documented 400/401/403 errors."""
+
+    def __init__(self, db: Database, tokens: TokenService) -> None:
+        self.db = db
+        self.tokens = tokens
+
+    async def principal(self, authorization: str | None) -> Principal:
+        if authorization is None:
+            return ANONYMOUS
+        claims = self.tokens.verify(bearer_token(authorization))
+        now = datetime.now(UTC).isoformat(timespec="microseconds")
+        jti, sub = claims.jti, claims.sub
+        principal = await self.db.read(lambda conn: principal_for_session(conn, jti, sub, now), inline=True)
+        if principal is None:
+            raise UnauthenticatedError(INVALID_TOKEN)
+        return principal
+
+    async def caller(self, authorization: str | None, tenant_header: str | None) -> Caller:
+        principal = await self.principal(authorization)
+        return Caller(principal=principal, tenant=effective_tenant(principal, tenant_header))
+
+    async def caller_for_scope(self, scope: Any) -> Caller:
+        authorization = tenant = None
+        for key, value in scope.get("headers", ()):
+            if key == b"authorization" and authorization is None:
+                authorization = value.decode("latin-1")
+            elif key == b"x-tenant-id" and tenant is None:
+                tenant = value.decode("latin-1")
+        return await self.caller(authorization, tenant)

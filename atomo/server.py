@@ -1,0 +1,180 @@
+"""Running the HTTP server (cli chapter §6): boot, bind, serve with uvicorn, shut down gracefully.
+
+Boot order: settings -> schema -> migrations -> admin seeding (inside ``AppContext.start``) ->
+listen. The socket is bound here, before uvicorn starts, so a port in use is a one-line
+``ConfigError`` (exit 3). SIGINT/SIGTERM stop accepting, let in-flight requests finish for up to
+``ATOMO_SHUTDOWN_GRACE_SECS``, then the writer is drained, the WAL checkpointed, and ``run``
+returns 0 (uvicorn would otherwise re-raise the signal after its shutdown).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import importlib.util
+import logging
+import signal
+import socket
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import uvicorn
+
+from atomo._version import __version__
+from atomo.config import Settings
+from atomo.errors import ConfigError
+from atomo.http.app import AppContext, create_app
+from atomo.project import Project
+
+log = logging.getLogger("atomo.server")
+CHECK_OK = "ok: schema, migrations and settings are valid"
+
+
+def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop when it is installed (optional), else the default asyncio loop."""
+    if importlib.util.find_spec("uvloop") is None:
+        return None
+    import uvloop
+    return uvloop.new_event_loop  # type: ignore[no-any-return]
+
+
+def http_implementation() -> str:
+    return "httptools" if importlib.util.find_spec("httptools") is not None else "h11"
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6 and host in ("::", ""):
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise ConfigError(f"port {port} is already in use on {host} (set PORT or use --port)") from None
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def _plural(word: str, count: int) -> str:
+    word = word.lower()
+    if count == 1:
+        return word
+    if word.endswith("y") and word[-2:-1] not in ("a", "e", "i", "o", "u"):
+        return word[:-1] + "ies"
+    if word.endswith(("s", "x", "z", "ch", "sh")):
+        return word + "es"
+    return word + "s"
+
+
+def _display_path(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def banner(ctx: AppContext, project: Project, host: str, port: int) -> str:
+    version = ctx.settings.version or __version__
+    where = (f"no schema.ts in {project.dir}, serving the bundled sample project (CRM)" if project.is_sample
+             else f"project {project.dir}")
+    shown_host = f"[{host}]" if ":" in host else host
+    url = f"http://{shown_host}:{port}/graphql"
+    data = _display_path(project.data_file)
+    runtime = ctx.runtime
+    if runtime is not None and runtime.data_file_created:
+        seeded = runtime.seeded
+        if seeded is not None and seeded.created:
+            counts = ", ".join(f"{n} {_plural(model, n)}" for model, n in seeded.created.items())
+            data += f" (created; seeded {counts})"
+        else:
+            data += " (created)"
+    lines = [f"Atomo {version} - {where}", f"  GraphQL   {url}", f"  GraphiQL  {url}   (open in a browser)",
+             f"  Data      {data}"]
+    admin = ctx.admin
+    if admin is not None and admin.generated_password:
+        lines.append(f"  Admin     {admin.email} / {admin.generated_password}   "
+                     "(shown once; set ADMIN_PASSWORD to choose it)")
+    lines.append("Press Ctrl+C to stop.")
+    return "\n".join(lines)
+
+
+class AtomoServer(uvicorn.Server):
+    """uvicorn, with our signal handling (no re-raise: exit 0) and a hook once listening."""
+
+    def __init__(self, config: uvicorn.Config, ctx: AppContext, on_listening: Callable[[], None]) -> None:
+        super().__init__(config)
+        self.ctx = ctx
+        self.on_listening = on_listening
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def on_signal(sig: int, frame: FrameType | None) -> None:
+            self.ctx.shutting_down = True
+            self.handle_exit(sig, frame)
+
+        originals = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in originals.items():
+                signal.signal(sig, handler)
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started and not self.should_exit:
+            self.on_listening()
+
+
+async def serve(settings: Settings, project: Project, *, check: bool = False,
+                out: Callable[[str], Any] | None = None) -> int:
+    def say(text: str) -> None:
+        (out or _stdout)(text)
+
+    if settings.asgi_server != "uvicorn":
+        log.warning("ATOMO_ASGI_SERVER=%s is not available in this build; serving with uvicorn", settings.asgi_server)
+    ctx = await AppContext(settings).start(project)
+    try:
+        if check:
+            say(CHECK_OK)
+            return 0
+        sock = bind_socket(settings.host, settings.port)
+        port = sock.getsockname()[1]
+        config = uvicorn.Config(create_app(settings, context=ctx), http=http_implementation(), lifespan="on",
+                                access_log=False, log_level="warning", proxy_headers=False, server_header=False,
+                                timeout_graceful_shutdown=settings.shutdown_grace_secs, ws="auto")
+        server = AtomoServer(config, ctx, lambda: say(banner(ctx, project, settings.host, port)))
+        try:
+            await server.serve(sockets=[sock])
+        finally:
+            sock.close()
+        return 0
+    finally:
+        await ctx.close()
+
+
+def _stdout(text: str) -> None:
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def run(settings: Settings, project: Project, *, check: bool = False) -> int:
+    """Run the server to completion on a fresh event loop (uvloop when installed); the exit code."""
+    with asyncio.Runner(loop_factory=loop_factory()) as runner:
+        return runner.run(serve(settings, project, check=check))
