@@ -110,9 +110,9 @@ class RecordWriter:
         row.setdefault("updatedAt", now)
         row["tenantId"] = caller.tenant
         row["_version"] = version
-        for key in access.owner_keys:
+        for key in access.stamp_keys:   # owner(f) of the create rule, also when a role let the caller in
             if row.get(key) is None:
-                row[key] = caller.principal.user_id
+                row[key] = access.user_id
         columns = codec.column_values(row)
         record = codec.record(columns)
         if not access.allows(record):
@@ -149,6 +149,10 @@ class RecordWriter:
             raise PermissionDeniedError.for_action(model.name, "update")
         after["updatedAt"] = now
         after["_version"] = current["_version"] + 1
+        for f in model.fields:   # builder .autoUpdate() fields move with every update
+            if f.auto_update and not f.is_system_timestamp and f.key not in values:
+                after[f.key] = now
+                changed.append(f.key)
         codec = codec_for(model)
         self.check_references(conn, model, {k: after[k] for k in changed})
         cols = codec.column_values({k: after[k] for k in [*changed, "updatedAt", "_version"]})

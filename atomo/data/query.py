@@ -1,0 +1,248 @@
+"""`where`, `orderBy` and page arguments compiled to parameterised SQL (graphql.md §5-§7).
+
+Identifiers come only from the model and are double-quoted; every client value is a bound
+parameter. Each compiled leaf is true, false or NULL, where NULL always means "no match"; `NOT`
+maps NULL to false before negating, so `NOT w` matches exactly the rows `w` does not.
+
+Text operators fold case with Python's `str.casefold` through the SQL function `atomo_fold`
+(registered by `register_functions`) and use `instr`/`substr`, so `%` and `_` are literal.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any, NoReturn
+
+from atomo.data.values import (
+    Column,
+    canonical_datetime,
+    codec_for,
+    is_finite_number,
+    storable_number,
+    storable_text,
+)
+from atomo.errors import ValidationError
+from atomo.schema.model import JSON_KINDS, SYSTEM_COLUMNS, Model
+
+MAX_DEPTH = 8
+MAX_LIST_VALUES = 1000
+_ALIASES = {"eq": "equals", "neq": "not", "like": "contains"}
+_COMPARISONS = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+_TEXT_OPERATORS = ("contains", "startsWith", "endsWith")
+_OPERATORS = frozenset({"equals", "not", "in", "notIn", "isNull", *_COMPARISONS, *_TEXT_OPERATORS})
+_VALUE_NAMES = {"number": "a number", "boolean": "a boolean", "datetime": "a date-time"}
+
+
+def register_functions(conn: sqlite3.Connection) -> None:
+    """Register the SQL functions compiled filters use (call on every connection)."""
+    conn.create_function("atomo_fold", 1, _fold, deterministic=True)
+
+
+def _fold(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value.casefold() if isinstance(value, str) else str(value).casefold()
+
+
+def quote_identifier(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _fail(field: str | None, message: str, code: str = "invalid_filter") -> NoReturn:
+    raise ValidationError.single(field, message, code)
+
+
+# ---------------------------------------------------------------------------------------- where
+
+def compile_where(model: Model, where: Any, params: list[Any]) -> str:
+    """An SQL boolean expression for `where` (None = everything); values are appended to `params`."""
+    if where is None:
+        return "1"
+    return _where(codec_for(model).by_name, model.name, where, params, 0)
+
+
+def _where(columns: dict[str, Column], model_name: str, where: Any, params: list[Any], depth: int) -> str:
+    if not isinstance(where, dict):
+        _fail(None, "where must be an object")
+    parts = []
+    for key, value in where.items():
+        if key in ("AND", "OR", "NOT"):
+            if depth >= MAX_DEPTH:
+                _fail(key, f"where nests {key} deeper than {MAX_DEPTH} levels")
+            if key == "NOT" and isinstance(value, dict):
+                value = [value]
+            if not isinstance(value, list) or not all(isinstance(w, dict) for w in value):
+                _fail(key, f"{key} must be {'an object or ' if key == 'NOT' else ''}an array of objects")
+            subs = [_where(columns, model_name, w, params, depth + 1) for w in value]
+            if key == "OR":
+                parts.append("(" + " OR ".join(subs) + ")" if subs else "0")
+            elif key == "AND":
+                parts.append(_all(subs))
+            else:
+                parts.append(f"NOT coalesce({_all(subs)}, 0)")
+            continue
+        col = columns.get(key) if isinstance(key, str) else None
+        if col is None:
+            _fail(str(key), f"{key} is not a field of {model_name}")
+        operators = value if isinstance(value, dict) else {"equals": value}
+        parts.extend(_condition(col, op, arg, params) for op, arg in operators.items())
+    return _all(parts)
+
+
+def _all(parts: list[str]) -> str:
+    if not parts:
+        return "1"
+    return parts[0] if len(parts) == 1 else "(" + " AND ".join(parts) + ")"
+
+
+def _condition(col: Column, name: Any, arg: Any, params: list[Any]) -> str:
+    op = _ALIASES.get(name, name) if isinstance(name, str) else None
+    key = col.key
+    if op not in _OPERATORS:
+        _fail(key, f"unknown operator '{name}' on {key}")
+    if col.kind in JSON_KINDS and op not in ("contains", "isNull"):
+        _fail(key, f"{key} accepts only the operators contains and isNull")
+    c = quote_identifier(col.column)
+    if op == "isNull":
+        if not isinstance(arg, bool):
+            _fail(key, f"{key}.{name} must be true or false")
+        return f"{c} IS NULL" if arg else f"{c} IS NOT NULL"
+    if op in ("equals", "not"):
+        if arg is None:
+            return f"{c} IS NULL" if op == "equals" else f"{c} IS NOT NULL"
+        params.append(_operand(col, name, arg))
+        return f"{c} = ?" if op == "equals" else f"{c} IS NOT ?"
+    if op in _COMPARISONS:
+        params.append(_operand(col, name, arg))
+        return f"{c} {_COMPARISONS[op]} ?"
+    if op in _TEXT_OPERATORS:
+        return _text_condition(col, c, op, name, arg, params)
+    return _list_condition(col, c, op, name, arg, params)
+
+
+def _operand(col: Column, name: str, value: Any) -> Any:
+    """The bound form of one comparison value, checked against the column kind."""
+    kind = col.kind
+    if kind == "number" and is_finite_number(value):
+        return storable_number(value)
+    if kind == "boolean" and isinstance(value, bool):
+        return int(value)
+    if kind == "datetime" and isinstance(value, str):
+        try:
+            return canonical_datetime(value)
+        except ValueError:
+            pass
+    if kind not in ("number", "boolean", "datetime") and isinstance(value, str) and storable_text(value):
+        return value
+    _fail(col.key, f"{col.key}.{name} needs {_VALUE_NAMES.get(kind, 'text')}, not {_json_type(value)}")
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        if not storable_text(value):
+            return "text with a lone surrogate"
+        return repr(value) if len(value) <= 40 else "that text"
+    return "an array" if isinstance(value, list) else "an object"
+
+
+def _text_condition(col: Column, c: str, op: str, name: str, arg: Any, params: list[Any]) -> str:
+    if col.kind in ("number", "boolean"):
+        _fail(col.key, f"{col.key} is not text: {name} does not apply")
+    if not isinstance(arg, str) or not storable_text(arg):
+        _fail(col.key, f"{col.key}.{name} needs text, not {_json_type(arg)}")
+    folded = arg.casefold()
+    if folded == "":
+        return f"{c} IS NOT NULL"
+    if op == "contains":
+        params.append(folded)
+        return f"instr(atomo_fold({c}), ?) > 0"
+    if op == "startsWith":
+        params.extend((len(folded), folded))
+        return f"substr(atomo_fold({c}), 1, ?) = ?"
+    params.extend((-len(folded), folded))
+    return f"substr(atomo_fold({c}), ?) = ?"
+
+
+def _list_condition(col: Column, c: str, op: str, name: str, arg: Any, params: list[Any]) -> str:
+    """`in`: equals one of the values (null = IS NULL); `notIn`: the exact negation of `in`."""
+    if not isinstance(arg, list):
+        _fail(col.key, f"{col.key}.{name} must be an array")
+    if len(arg) > MAX_LIST_VALUES:
+        _fail(col.key, f"{col.key}.{name} has more than {MAX_LIST_VALUES} values")
+    values = [_operand(col, name, v) for v in arg if v is not None]
+    has_null = len(values) < len(arg)
+    marks = ", ".join("?" * len(values))
+    params.extend(values)
+    if op == "in":
+        terms = ([f"{c} IN ({marks})"] if values else []) + ([f"{c} IS NULL"] if has_null else [])
+        return "(" + " OR ".join(terms) + ")" if terms else "0"
+    if not arg:
+        return "1"
+    if not values:
+        return f"{c} IS NOT NULL"
+    if has_null:
+        return f"({c} IS NOT NULL AND {c} NOT IN ({marks}))"
+    return f"({c} IS NULL OR {c} NOT IN ({marks}))"
+
+
+# -------------------------------------------------------------------------------------- orderBy
+
+def compile_order_by(model: Model, order_by: Any) -> str:
+    """The body of an ORDER BY clause; errors have detail code `invalid_order_by`.
+
+    Object form (keys in insertion order) or array form of `{field, direction}` (direction defaults
+    to asc). Empty or None: `createdAt ASC`. `id ASC` always ends the list. SQLite sorts NULLs
+    first ascending and last descending, as the spec asks.
+    """
+    codec = codec_for(model)
+    items: list[tuple[Any, Any]] = []
+    if isinstance(order_by, dict):
+        items = list(order_by.items())
+    elif isinstance(order_by, list):
+        for entry in order_by:
+            if not isinstance(entry, dict) or "field" not in entry or set(entry) - {"field", "direction"}:
+                _fail(None, "orderBy entries must be objects {field, direction}", "invalid_order_by")
+            items.append((entry["field"], entry.get("direction", "asc")))
+    elif order_by is not None:
+        _fail(None, "orderBy must be an object or an array", "invalid_order_by")
+    terms: list[str] = []
+    seen: set[str] = set()
+    for name, direction in items:
+        col = codec.by_name.get(name) if isinstance(name, str) else None
+        if col is None:
+            _fail(str(name), f"{name} is not a field of {model.name}", "invalid_order_by")
+        word = direction.upper() if isinstance(direction, str) else None
+        if word not in ("ASC", "DESC"):
+            _fail(col.key, f"orderBy direction of {col.key} must be asc or desc", "invalid_order_by")
+        if col.column not in seen:
+            seen.add(col.column)
+            terms.append(f"{quote_identifier(col.column)} {word}")
+    if not terms:
+        seen.add(SYSTEM_COLUMNS["createdAt"])
+        terms.append(f"{quote_identifier(SYSTEM_COLUMNS['createdAt'])} ASC")
+    id_column = codec.by_key["id"].column
+    if id_column not in seen:
+        terms.append(f"{quote_identifier(id_column)} ASC")
+    return ", ".join(terms)
+
+
+# ----------------------------------------------------------------------------------- pagination
+
+def check_page(limit: Any, offset: Any, *, max_page_size: int,
+               default_limit: int | None) -> tuple[int | None, int]:
+    """(limit, offset) after checks: limit 0..max_page_size (None -> default_limit), offset >= 0."""
+    if limit is None:
+        limit = default_limit
+    elif type(limit) is not int or not 0 <= limit <= max_page_size:
+        _fail("limit", f"limit must be between 0 and {max_page_size}", "invalid_limit")
+    if offset is None:
+        offset = 0
+    elif type(offset) is not int or offset < 0:
+        _fail("offset", "offset must be at least 0", "invalid_offset")
+    return limit, offset
