@@ -1,9 +1,12 @@
 """One SQLite file: a single writer thread with group commit, and a pool of read-only connections.
 
 The writer loop takes every queued write unit (up to ``write_batch_max``), runs them in one
-``BEGIN IMMEDIATE`` transaction, each inside its own SAVEPOINT so one unit's failure is its own,
-commits once, then resolves every caller's future in queue order. Exclusive units (migrations,
-rebuild swaps) run alone. Readers never touch the writer connection.
+``BEGIN IMMEDIATE`` transaction, commits once, then resolves every caller's future in queue order.
+One unit's failure is its own: the batch first runs without savepoints (the common case), and if a
+unit raises, it is rolled back and run again with each unit inside its own SAVEPOINT, so a unit
+must be a pure function of the connection (no effects outside it). Exclusive units (migrations,
+rebuild swaps) run alone. Readers never touch the writer connection, and a checkpointer thread
+keeps WAL checkpoints off the write path.
 """
 
 from __future__ import annotations
@@ -81,6 +84,7 @@ class Database:
         self.after_commit: list[Callable[[list[Any]], None]] = []
         self.stats = WriterStats()
         self.queue_depth = 0
+        self._checkpointer: Checkpointer | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
     def connect(self, *, query_only: bool) -> sqlite3.Connection:
@@ -98,6 +102,8 @@ class Database:
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         writer = self.connect(query_only=False)
+        writer.execute("PRAGMA wal_autocheckpoint = 0")  # the checkpointer thread does it, off the write path
+        self._checkpointer = Checkpointer(self.connect(query_only=False))
         self._readers = [self.connect(query_only=True) for _ in range(self._n_readers)]
         self._idle = list(self._readers)
         self._reader_wait = asyncio.Semaphore(len(self._readers))
@@ -112,6 +118,9 @@ class Database:
         self._queue.put(_STOP)
         await asyncio.get_running_loop().run_in_executor(None, self._thread.join)
         self._thread = None
+        if self._checkpointer is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self._checkpointer.stop)
+            self._checkpointer = None
         if self._executor:
             self._executor.shutdown(wait=True)
         for conn in self._readers:
@@ -187,8 +196,11 @@ class Database:
             if len(batch) == 1:
                 results.append(self._run_unit_alone(conn, batch[0]))
             else:
-                for unit in batch:
-                    results.append(self._run_unit(conn, unit))
+                results = self._run_optimistic(conn, batch)
+                if results is None:  # a unit failed: roll back, then isolate every unit in a savepoint
+                    conn.execute("ROLLBACK")
+                    self._begin(conn)
+                    results = [self._run_unit(conn, unit) for unit in batch]
             conn.execute("COMMIT")
         except BaseException as exc:  # COMMIT (or BEGIN) failed: every unit of the batch fails
             log.error("write transaction failed: %s", exc)
@@ -199,6 +211,8 @@ class Database:
                     pass
             failure = StorageError("Internal server error")
             results = [(False, failure) for _ in batch]
+        if self._checkpointer is not None:
+            self._checkpointer.committed()
         self.stats.transactions += 1
         self.stats.units += len(batch)
         if len(self.stats.batch_sizes) < 100_000:
@@ -217,6 +231,21 @@ class Database:
             conn.execute("ROLLBACK")
             conn.execute("BEGIN IMMEDIATE")
             return False, translate(exc)
+
+    @staticmethod
+    def _run_optimistic(conn: sqlite3.Connection, batch: list[_Unit]) -> list[tuple[bool, Any]] | None:
+        """Run the batch without savepoints (the common case: nothing fails); None if a unit failed.
+
+        Units are pure functions of the connection, so running them again after a rollback is safe.
+        Skipping two SAVEPOINT statements per unit matters: each statement releases the GIL.
+        """
+        results: list[tuple[bool, Any]] = []
+        for unit in batch:
+            try:
+                results.append((True, unit.fn(conn)))
+            except Exception:
+                return None
+        return results
 
     def _run_unit(self, conn: sqlite3.Connection, unit: _Unit) -> tuple[bool, Any]:
         conn.execute("SAVEPOINT unit")
@@ -270,6 +299,45 @@ class Database:
                     return _in_read_txn(conn, fn)
                 loop = asyncio.get_running_loop()
                 return await loop.run_in_executor(self._executor, _in_read_txn, conn, fn)
+
+
+class Checkpointer:
+    """Moves WAL pages into the database file on its own thread and connection.
+
+    SQLite's automatic checkpoint runs inside the COMMIT that crosses the threshold, on the writer,
+    and costs more than the commit itself; a PASSIVE checkpoint here never blocks the writer or the
+    readers. The writer runs a TRUNCATE checkpoint when it closes.
+    """
+
+    INTERVAL_SECS = 0.25
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+        self._dirty = threading.Event()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="atomo-checkpoint", daemon=True)
+        self._thread.start()
+
+    def committed(self) -> None:
+        self._dirty.set()
+
+    def _run(self) -> None:
+        while not self._stopping:
+            self._dirty.wait()
+            if self._stopping:
+                break
+            time.sleep(self.INTERVAL_SECS)
+            self._dirty.clear()
+            try:
+                self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            except sqlite3.Error as exc:
+                log.warning("checkpoint failed: %s", exc)
+        self._conn.close()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._dirty.set()
+        self._thread.join()
 
 
 def _in_read_txn(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import sqlite3
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterable, Sequence
@@ -85,9 +86,28 @@ class StoredEvent:
 _dump_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
+class _RandomPool(threading.local):
+    buffer: bytearray
+
+    def __init__(self) -> None:
+        self.buffer = bytearray()
+
+
+_POOL = _RandomPool()
+os.register_at_fork(after_in_child=lambda: _POOL.__init__())
+
+
 def uuid4() -> str:
-    """A lowercase UUID v4 string (about 4x cheaper than str(uuid.uuid4()))."""
-    b = bytearray(os.urandom(16))
+    """A lowercase UUID v4 string from the OS CSPRNG, read 4 KiB at a time (per thread).
+
+    One `os.urandom` call per 256 ids: the call releases the GIL, and on the writer thread every
+    GIL release is a hand-over to the event loop, so fewer releases mean more writes per second.
+    """
+    buffer = _POOL.buffer
+    if len(buffer) < 16:
+        buffer = _POOL.buffer = bytearray(os.urandom(4096))
+    b = buffer[-16:]
+    del buffer[-16:]
     b[6] = (b[6] & 0x0F) | 0x40
     b[8] = (b[8] & 0x3F) | 0x80
     h = b.hex()
