@@ -303,4 +303,23 @@ def setting_names() -> list[str]:
     return [s.env for s in REGISTRY]
 
 
-assert {s.attr for s in REGISTRY} <= {f.name for f in fields(Settings)}
+
+def settings_markdown() -> str:
+    """docs/configuration.md, generated from the registry (a test keeps the file in sync)."""
+    lines = ["# Configuration", "",
+             "Every setting is an environment variable (also read from the project's `.env`; the process",
+             "environment wins, command-line flags win over both). An unparsable or out-of-range value stops",
+             "boot with exit code 2. This table is generated from the registry in `atomo/config.py`",
+             "(`python -m atomo.config` prints it); a test keeps it in sync.", "",
+             "| Variable | Default | Meaning |", "|---|---|---|"]
+    for s in REGISTRY:
+        default = s.default
+        if isinstance(default, tuple):
+            default = ",".join(default)
+        text = "unset" if default is None else str(default).lower() if isinstance(default, bool) else str(default)
+        lines.append(f"| `{s.env}` | `{text}` | {s.help} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(settings_markdown(), end="")
