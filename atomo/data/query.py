@@ -159,14 +159,21 @@ def _text_condition(col: Column, c: str, op: str, name: str, arg: Any, params: l
     folded = arg.casefold()
     if folded == "":
         return f"{c} IS NOT NULL"
+    text = _folded(c)
     if op == "contains":
         params.append(folded)
-        return f"instr(atomo_fold({c}), ?) > 0"
+        return f"instr({text}, ?) > 0"
     if op == "startsWith":
         params.extend((len(folded), folded))
-        return f"substr(atomo_fold({c}), 1, ?) = ?"
+        return f"substr({text}, 1, ?) = ?"
     params.extend((-len(folded), folded))
-    return f"substr(atomo_fold({c}), ?) = ?"
+    return f"substr({text}, ?) = ?"
+
+
+def _folded(c: str) -> str:
+    """The case-folded text of column `c`. Printable-ASCII values (most rows) fold with SQLite's
+    own lower(), which equals str.casefold() on ASCII; anything else goes through atomo_fold."""
+    return f"(CASE WHEN {c} GLOB '*[^ -~]*' THEN atomo_fold({c}) ELSE lower({c}) END)"
 
 
 def _list_condition(col: Column, c: str, op: str, name: str, arg: Any, params: list[Any]) -> str:

@@ -74,7 +74,9 @@ def create_table_sql(model: Model, *, name: str | None = None, strict: bool = Tr
 def always_indexes(model: Model) -> list[CompositeIndex]:
     t = model.table
     return [CompositeIndex(f"idx_{t}_tenant_id", ("tenant_id",), False),
-            CompositeIndex(f"idx_{t}_deleted_at", ("deleted_at",), False)]
+            CompositeIndex(f"idx_{t}_deleted_at", ("deleted_at",), False),
+            # the default order (createdAt, id): pages of the default listing read in index order
+            CompositeIndex(f"idx_{t}_created_at", ("created_at", "id"), False)]
 
 
 def wanted_indexes(model: Model) -> list[CompositeIndex]:
