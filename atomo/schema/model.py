@@ -261,10 +261,11 @@ class Schema:
     diagnostics: tuple[Diagnostic, ...] = ()
 
     def model(self, name: str) -> Model | None:
-        for m in self.models:
-            if m.name == name:
-                return m
-        return None
+        index = self.__dict__.get("_by_name")
+        if index is None:  # built once; the dataclass is frozen, so set it directly
+            index = {m.name: m for m in self.models}
+            object.__setattr__(self, "_by_name", index)
+        return index.get(name)
 
     def model_by_table(self, table: str) -> Model | None:
         for m in self.models:
