@@ -66,6 +66,9 @@ class RecordWriter:
     def __init__(self, schema: Schema, appender: EventAppender) -> None:
         self.schema = schema
         self.appender = appender
+        # Called inside the write transaction for every model event (e.g. the action dispatcher
+        # inserting jobs): whatever a hook writes commits or rolls back with the event itself.
+        self.event_hooks: list[Callable[[sqlite3.Connection, Model, StoredEvent, Caller], None]] = []
         self._referencing: dict[str, list[tuple[Model, str, str]]] = {}
         for m in schema.models:
             for rel in m.belongs_to:
@@ -92,9 +95,12 @@ class RecordWriter:
 
     def _event(self, conn: sqlite3.Connection, model: Model, record_id: str, version: int, type_: str,
                data: Any, previous: Any, caller: Caller, tenant: str | None, now: str) -> StoredEvent:
-        return self.appender.append(conn, f"{model.name}/{record_id}", version, type_, data, previous,
-                                    actor=caller.event_actor, tenant_id=tenant, origin=caller.origin,
-                                    recorded_at=now, model=model.name, record_id=record_id)
+        event = self.appender.append(conn, f"{model.name}/{record_id}", version, type_, data, previous,
+                                     actor=caller.event_actor, tenant_id=tenant, origin=caller.origin,
+                                     recorded_at=now, model=model.name, record_id=record_id)
+        for hook in self.event_hooks:
+            hook(conn, model, event, caller)
+        return event
 
     # -- create ----------------------------------------------------------------------------
     def create(self, conn: sqlite3.Connection, model: Model, values: dict[str, Any], caller: Caller,
