@@ -16,3 +16,5 @@ run *args:
 # run the benchmarks (numbers, not assertions)
 bench:
     python3 bench/library_bench.py
+    python3 bench/http_bench.py
+    python3 bench/coldstart_bench.py

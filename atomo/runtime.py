@@ -24,15 +24,23 @@ from atomo.data.validation import normalize_input
 from atomo.data.values import now_iso
 from atomo.data.writes import RecordWriter, WriteResult
 from atomo.errors import ValidationError
+from atomo.jobs import Jobs, create_job_tables
 from atomo.project import Project
 from atomo.schema import Schema, load_schema, require_valid
 from atomo.storage.database import Database
 from atomo.storage.events import EventAppender, StoredEvent
 from atomo.storage.feed import EventFeed
+from atomo.storage.file_migrations import apply_project_files
 from atomo.storage.migrate import Plan, apply_boot_migration
 from atomo.storage.tables import q
 
 SEED_CALLER = Caller(origin="seed")
+
+
+def boot_migration(conn: sqlite3.Connection, schema: Schema) -> Plan:
+    """Platform tables, jobs tables and the schema's additive plan: one exclusive unit."""
+    create_job_tables(conn)
+    return apply_boot_migration(conn, schema)
 
 
 @dataclass
@@ -97,16 +105,20 @@ class Runtime:
                            write_queue_max=s.write_queue_max, on_connect=register_functions)
         await self.db.start()
         try:
-            self.migration = await self.db.write(lambda c: apply_boot_migration(c, self.schema), exclusive=True)
+            self.applied_files = await apply_project_files(self.db, self.project, self.schema)
+            self.migration = await self.db.write(lambda c: boot_migration(c, self.schema), exclusive=True)
             self.feed = EventFeed(self.db, poll_ms=s.event_poll_ms)
             await self.feed.start()
             self.appender = EventAppender(s.event_encoding)
             self.data = DataService(self.schema, self.db, appender=self.appender, default_access=s.default_access,
                                     max_page_size=s.max_page_size)
+            self.jobs = Jobs(self.db, reclaim_interval=s.job_reclaim_interval)
+            self.jobs.attach(self.data.writer)
             self.users = Users(self.db, min_length=s.password_min_length,
                                require_complexity=s.password_require_complexity)
             if self.data_file_created and self.project.is_sample and self.project.seed_file:
                 self.seeded = await self.seed_file(self.project.seed_file)
+            self.jobs.start()
         except BaseException:
             await self.db.close()
             raise
@@ -128,6 +140,8 @@ class Runtime:
     async def close(self) -> None:
         if self.db is None:
             return
+        if hasattr(self, "jobs"):
+            await self.jobs.close()
         if hasattr(self, "feed"):
             await self.feed.close()
         await self.db.close()

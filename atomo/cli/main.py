@@ -40,7 +40,7 @@ class AtomoGroup(click.Group):
         try:
             return super().invoke(ctx)
         except AtomoError as exc:
-            if "--debug" in sys.argv:
+            if _debug(ctx):
                 traceback.print_exc()
             click.echo(f"atomo: {exc.message}", err=True)
             for diagnostic in getattr(exc, "diagnostics", []):
@@ -49,6 +49,18 @@ class AtomoGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("atomo: interrupted", err=True)
             ctx.exit(130)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception as exc:  # never a traceback without --debug
+            if _debug(ctx):
+                traceback.print_exc()
+            detail = str(exc) or type(exc).__name__
+            click.echo(f"atomo: {detail} (run with --debug for the traceback)", err=True)
+            ctx.exit(1)
+
+
+def _debug(ctx: click.Context) -> bool:
+    return bool(getattr(ctx.obj, "debug", False)) or "--debug" in sys.argv
 
 
 @click.group(cls=AtomoGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -66,11 +78,24 @@ def cli(ctx: click.Context, project: str | None, env_file: str | None, data_file
 
 
 def _register() -> None:
-    from atomo.cli import projections_cmd, schema_cmd, users_cmd
-    cli.add_command(schema_cmd.schema)
-    cli.add_command(projections_cmd.projections)
-    cli.add_command(users_cmd.users)
-    cli.add_command(__import__("atomo.cli.serve_cmd", fromlist=["serve"]).serve)
+    from atomo.cli import (
+        build_cmd,
+        codegen_cmd,
+        deploy_cmd,
+        dev_cmd,
+        events_cmd,
+        init_cmd,
+        migrate_cmd,
+        projections_cmd,
+        schema_cmd,
+        seed_cmd,
+        serve_cmd,
+        users_cmd,
+    )
+    for command in (init_cmd.init, dev_cmd.dev, serve_cmd.serve, migrate_cmd.migrate, seed_cmd.seed,
+                    codegen_cmd.codegen, schema_cmd.schema, users_cmd.users, projections_cmd.projections,
+                    events_cmd.events, build_cmd.build, deploy_cmd.deploy):
+        cli.add_command(command)
 
 
 _register()

@@ -1,0 +1,117 @@
+"""`atomo events tail` (cli chapter §11): read the event log, optionally following it. Only reads."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from atomo.cli.main import CliContext
+from atomo.errors import AtomoError
+from atomo.project import resolve_project
+from atomo.storage.events import StoredEvent, row_to_event
+
+COLUMNS = ("position, event_id, stream, stream_version, type, model, record_id, data, previous_data, actor, tenant_id, "
+           "origin, recorded_at")
+POLL_SECS = 0.5
+
+
+def changed_keys(event: StoredEvent) -> list[str]:
+    after, before = event.data, event.previous_data
+    if not isinstance(after, dict) or not isinstance(before, dict):
+        return []
+    return [k for k in after if k not in before or before[k] != after[k]] + [k for k in before if k not in after]
+
+
+def text_line(event: StoredEvent) -> str:
+    parts = [f"#{event.position}", event.recorded_at_text, f"{event.stream} v{event.stream_version}", event.type,
+             f"actor={event.actor or '-'}"]
+    if event.origin:
+        parts.append(f"origin={event.origin}")
+    if event.type == "Updated":
+        parts.append("changed=" + ",".join(changed_keys(event)))
+    return "  ".join(parts)
+
+
+def json_line(event: StoredEvent) -> str:
+    return json.dumps(event.to_graphql(), ensure_ascii=False, separators=(",", ":"))
+
+
+def query(conn: sqlite3.Connection, *, model: str | None, stream: str | None, after: int | None,
+          limit: int) -> list[StoredEvent]:
+    where: list[str] = []
+    params: list[Any] = []
+    if model is not None:
+        where.append("model = ?")
+        params.append(model)
+    if stream is not None:
+        where.append("stream = ?")
+        params.append(stream)
+    if after is not None:
+        where.append("position > ?")
+        params.append(after)
+    clause = (" WHERE " + " AND ".join(where)) if where else ""
+    order = "ASC" if after is not None else "DESC"
+    rows = conn.execute(f"SELECT {COLUMNS} FROM events{clause} ORDER BY position {order} LIMIT ?", (*params, limit))
+    events = [row_to_event(r) for r in rows]
+    return events if after is not None else events[::-1]
+
+
+def open_read_only(path: Path) -> sqlite3.Connection:
+    if not path.is_file():
+        raise AtomoError(f"no data file at {path}: start the server or run atomo migrate first")
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+        conn.execute("PRAGMA query_only = ON")
+        conn.execute("SELECT 1 FROM events LIMIT 1")
+    except sqlite3.Error as exc:
+        raise AtomoError(f"cannot read events from {path}: {exc}") from None
+    return conn
+
+
+@click.group()
+def events() -> None:
+    """Read the event log."""
+
+
+@events.command("tail")
+@click.option("--model", help="Only events of this model.")
+@click.option("--stream", help="Only events of this stream (e.g. Deal/d-17).")
+@click.option("--after", type=click.IntRange(min=0), help="Events with a position greater than this.")
+@click.option("-n", "--limit", type=click.IntRange(1, 100000), default=20, show_default=True, help="Most events.")
+@click.option("-f", "--follow", is_flag=True, help="Keep printing new events until Ctrl+C.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.pass_obj
+def tail(obj: CliContext, model: str | None, stream: str | None, after: int | None, limit: int, follow: bool,
+         fmt: str) -> None:
+    """Print events of the log.
+
+    The last events (oldest first), or those after a position; -f follows new ones until Ctrl+C."""
+    settings = obj.settings()
+    project = resolve_project(settings, project_dir=obj.project)
+    conn = open_read_only(project.data_file)
+    render = json_line if fmt == "json" else text_line
+    try:
+        found = query(conn, model=model, stream=stream, after=after, limit=limit)
+        last = found[-1].position if found else (after if after is not None else _tail_position(conn))
+        for event in found:
+            click.echo(render(event))
+        while follow:
+            time.sleep(POLL_SECS)
+            for event in query(conn, model=model, stream=stream, after=last, limit=1000):
+                click.echo(render(event))
+                last = event.position
+    except KeyboardInterrupt:
+        return
+    except sqlite3.Error as exc:
+        raise AtomoError(f"cannot read events from {project.data_file}: {exc}") from None
+    finally:
+        conn.close()
+
+
+def _tail_position(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("SELECT coalesce(max(position), 0) FROM events").fetchone()[0])
