@@ -8,9 +8,7 @@ from pathlib import Path
 
 from atomo.config import Settings
 from atomo.errors import ConfigError
-
-SCHEMA_CANDIDATES = ("schema.ts", "atomo/schema.ts", "src/schema.ts")
-
+from atomo.schema.loader import discover_schema
 
 def sample_dir() -> Path:
     """The bundled sample project: inside the package, or the PyInstaller bundle."""
@@ -33,22 +31,10 @@ class Project:
         return "the bundled sample project (CRM)" if self.is_sample else f"project {self.dir}"
 
 
-def find_schema(project_dir: Path, explicit: str | None, env_path: str | None) -> Path | None:
-    for given in (explicit, env_path):
-        if given:
-            path = Path(given)
-            return path if path.is_absolute() else project_dir / path
-    for candidate in SCHEMA_CANDIDATES:
-        path = project_dir / candidate
-        if path.is_file():
-            return path
-    return None
-
-
 def resolve_project(settings: Settings, *, project_dir: str | Path | None = None, schema: str | None = None,
                     allow_sample: bool = True) -> Project:
     base = Path(project_dir or settings.project_dir or ".").resolve()
-    path = find_schema(base, schema, settings.schema_path)
+    path = discover_schema(base, schema, settings.schema_path)
     if path is not None:
         if not path.is_file():
             raise ConfigError(f"schema file {path} does not exist")

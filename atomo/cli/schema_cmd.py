@@ -8,8 +8,7 @@ from pathlib import Path
 import click
 
 from atomo.cli.main import CliContext
-from atomo.project import find_schema
-from atomo.schema import check_report, check_report_json, load_schema
+from atomo.schema import check_report, check_report_json, discover_schema, load_schema
 
 
 @click.group()
@@ -26,7 +25,7 @@ def check(obj: CliContext, schema_path: str | None, strict: bool, fmt: str) -> N
     """Parse and validate schema.ts without touching the database (exit 4 on errors)."""
     settings = obj.settings()
     base = Path(obj.project or ".").resolve()
-    path = find_schema(base, schema_path, settings.schema_path)
+    path = discover_schema(base, schema_path, settings.schema_path)
     if path is None or not path.is_file():
         click.echo(f"atomo: no schema.ts found in {base}", err=True)
         raise SystemExit(4)
