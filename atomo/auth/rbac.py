@@ -7,9 +7,10 @@ predicate (for after-images and event delivery), from the same ``Access`` object
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Mapping
+from typing import Any
 
 from atomo.errors import PermissionDeniedError, UnauthenticatedError
 from atomo.schema.model import AccessRule, Alternative, Model
@@ -28,6 +29,7 @@ class Access:
     owner_keys: tuple[str, ...] = ()     # the same fields as record keys
     same_tenant: str | None = None       # row passes if tenant_id = this
     user_id: str | None = None           # the caller, for owner fields
+    stamp_keys: tuple[str, ...] = ()     # owner(f) fields of the rule: creates fill them with user_id
 
     def sql(self, params: list[Any]) -> str | None:
         if self.unrestricted:
@@ -78,23 +80,29 @@ def decide(model: Model, operation: str, *, user_id: str | None, role: str | Non
     rule = model.rule(action) or parse_rule_text(default_rule)
     role = (role or "").lower()
     owners: list[tuple[str, str]] = []
-    same_tenant = False
+    same_tenant = caller_level = False
     for alt in rule.alternatives:
         if alt.kind == "public":
-            return UNRESTRICTED
-        if user_id is None:
+            caller_level = True
+        elif user_id is None:
             continue
-        if alt.kind == "authenticated" or (alt.kind == "role" and alt.value == role):
-            return UNRESTRICTED
-        if alt.kind == "owner":
+        elif alt.kind == "authenticated" or (alt.kind == "role" and alt.value == role):
+            caller_level = True
+        elif alt.kind == "owner":
             field = model.field(alt.value or "")
             if field is not None:
                 owners.append((field.column, field.key))
         elif alt.kind == "sameTenant" and tenant is not None:
             same_tenant = True
+    if caller_level:
+        # A create still stamps the rule's owner fields for a logged-in caller (auth chapter §7.3).
+        if not owners or user_id is None or action != "create":
+            return UNRESTRICTED
+        return Access(True, user_id=user_id, stamp_keys=tuple(k for _, k in owners))
     if user_id is None:
         raise UnauthenticatedError(f"Authentication required for '{action}' on '{model.name}'")
     if not owners and not same_tenant:
         raise PermissionDeniedError.for_action(model.name, action)
-    return Access(False, tuple(c for c, _ in owners), tuple(k for _, k in owners),
-                  tenant if same_tenant else None, user_id)
+    keys = tuple(k for _, k in owners)
+    return Access(False, tuple(c for c, _ in owners), keys, tenant if same_tenant else None, user_id,
+                  keys if action == "create" else ())

@@ -15,7 +15,8 @@ from atomo.storage.database import Database
 
 ROLE = re.compile(r"[a-z][a-z0-9_-]{0,31}\Z")
 RESERVED_ROLES = frozenset({"public", "authenticated", "system", "sametenant", "anon"})
-_COLUMNS = "id, email, password_hash, first_name, last_name, role, is_active, tenant_id, last_login_at, created_at, updated_at"
+_COLUMNS = ("id, email, password_hash, first_name, last_name, role, is_active, tenant_id, last_login_at, created_at,"
+            " updated_at")
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,8 @@ def _row_to_user(row: sqlite3.Row | None) -> User | None:
 
 
 def find_by_email(conn: sqlite3.Connection, email: str) -> User | None:
-    return _row_to_user(conn.execute(f"SELECT {_COLUMNS} FROM users WHERE email = ?", (email.strip().lower(),)).fetchone())
+    row = conn.execute(f"SELECT {_COLUMNS} FROM users WHERE email = ?", (email.strip().lower(),)).fetchone()
+    return _row_to_user(row)
 
 
 def find_by_id(conn: sqlite3.Connection, user_id: str) -> User | None:
@@ -68,10 +70,10 @@ def find_by_id(conn: sqlite3.Connection, user_id: str) -> User | None:
 
 
 def insert_user(conn: sqlite3.Connection, *, email: str, password_hash: str, role: str, tenant_id: str | None,
-                first_name: str, last_name: str, now: str) -> User:
+                first_name: str, last_name: str, now: str, user_id: str | None = None) -> User:
     if find_by_email(conn, email) is not None:
         raise ConflictError(f"user {email} already exists")
-    user = User(new_id(), email, password_hash, first_name, last_name, role, True, tenant_id, None, now, now)
+    user = User(user_id or new_id(), email, password_hash, first_name, last_name, role, True, tenant_id, None, now, now)
     conn.execute(f"INSERT INTO users ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                  (user.id, user.email, user.password_hash, user.first_name, user.last_name, user.role, 1,
                   user.tenant_id, None, now, now))
@@ -87,7 +89,8 @@ class Users:
         self.require_complexity = require_complexity
 
     async def create(self, email: str, password: str | None = None, *, role: str = "viewer",
-                     tenant_id: str | None = None, first_name: str = "", last_name: str = "") -> tuple[User, str | None]:
+                     tenant_id: str | None = None, first_name: str = "",
+                     last_name: str = "") -> tuple[User, str | None]:
         """Create a user; returns (user, generated password or None)."""
         from atomo.data.values import now_iso
         email = normalize_email(email)
@@ -109,7 +112,8 @@ class Users:
         return await self.db.read(run)
 
     async def list(self) -> list[User]:
-        rows = await self.db.read(lambda conn: conn.execute(f"SELECT {_COLUMNS} FROM users ORDER BY created_at").fetchall())
+        sql = f"SELECT {_COLUMNS} FROM users ORDER BY created_at"
+        rows = await self.db.read(lambda conn: conn.execute(sql).fetchall())
         return [u for u in map(_row_to_user, rows) if u is not None]
 
     async def update(self, user_id: str, *, password: str | None = None, **changes: Any) -> None:

@@ -46,43 +46,47 @@ def users() -> None:
 def create(obj: CliContext, email: str, password: str | None, password_stdin: bool, generate_password: bool,
            role: str | None, tenant: str | None, first_name: str | None, last_name: str | None, update: bool) -> None:
     """Create (or with --update, change) a user."""
-    if sum(bool(x) for x in (password, password_stdin, generate_password)) > 1:
+    if sum(bool(x) for x in (password is not None, password_stdin, generate_password)) > 1:
         raise UsageError("give only one of --password, --password-stdin and --generate-password")
-    if password:
+    if password is not None:
         click.echo("warning: --password is visible in the process list; prefer --password-stdin", err=True)
     if password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-    elif not password and not generate_password:
-        if not sys.stdin.isatty():
-            click.echo("atomo: no password given (use --password-stdin or --generate-password)", err=True)
-            raise SystemExit(1)
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        password = sys.stdin.readline().rstrip("\r\n")
 
     async def work(rt: Runtime) -> None:
-        from atomo.auth.users import check_role
-        existing = await rt.users.get(email.strip().lower())
+        from atomo.auth.passwords import generate_password as generate
+        from atomo.auth.users import check_role, normalize_email
+        address = normalize_email(email)
+        checked_role = check_role(role) if role is not None else None
+        existing = await rt.users.get(address)
+        if existing is not None and not update:
+            raise ConflictError(f"user {existing.email} already exists (use --update)")
+        new_password = generate() if generate_password else password
+        if new_password is None and existing is None:   # with --update, no password option keeps the password
+            new_password = _prompt_password()
         if existing is not None:
-            if not update:
-                raise ConflictError(f"user {existing.email} already exists (use --update)")
-            changes = {k: v for k, v in {"role": check_role(role) if role else None, "tenant_id": tenant,
-                                         "first_name": first_name, "last_name": last_name}.items() if v is not None}
-            new_password = password
-            generated = None
-            if generate_password:
-                from atomo.auth.passwords import generate_password as gen
-                new_password = generated = gen()
+            changes = {k: v for k, v in {"role": checked_role, "tenant_id": tenant, "first_name": first_name,
+                                         "last_name": last_name}.items() if v is not None}
             await rt.users.update(existing.id, password=new_password, **changes)
             user = await rt.users.get(existing.id)
             assert user is not None
             click.echo(f"updated user {user.id} {user.email} (role {user.role})")
         else:
-            user, generated = await rt.users.create(email, None if generate_password else password,
-                                                    role=role or "viewer", tenant_id=tenant,
-                                                    first_name=first_name or "", last_name=last_name or "")
+            assert new_password is not None
+            user, _ = await rt.users.create(address, new_password, role=checked_role or "viewer", tenant_id=tenant,
+                                            first_name=first_name or "", last_name=last_name or "")
             click.echo(f"created user {user.id} {user.email} (role {user.role})")
-        if generated:
-            click.echo(f"password: {generated}")
+        if generate_password:
+            click.echo(f"password: {new_password}")
     _run(obj, work)
+
+
+def _prompt_password() -> str:
+    """Ask twice with hidden input on a terminal; without one, exit 1."""
+    if not sys.stdin.isatty():
+        click.echo("atomo: no password given (use --password-stdin, --password or --generate-password)", err=True)
+        raise SystemExit(1)
+    return str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
 
 
 @users.command("list")

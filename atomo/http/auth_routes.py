@@ -1,19 +1,35 @@
-"""Routes under ``/auth`` (auth chapter §5). This release of the module: ``POST /auth/login``."""
+"""Routes under ``/auth`` (auth chapter §5): login, refresh, me, logout and the opt-in register.
+
+Every route reads JSON with the REST body rules (413 over ``ATOMO_MAX_BODY_BYTES``, 415 without a
+JSON content type, 400 for invalid or too deeply nested JSON) and answers errors with the REST
+error body. ``/auth/login`` is guarded by the login limiter (per IP and email, and per IP), which
+refuses before the password is checked. ``/auth/register`` is mounted only when
+``ATOMO_ENABLE_SELF_REGISTRATION`` is on (else the route does not exist: 404).
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from litestar import Request, Response, post
+from litestar import Request, Response, get, post
 from litestar.handlers import HTTPRouteHandler
 
 from atomo.auth.login import parse_credentials
-from atomo.errors import BadRequestError
+from atomo.auth.principal import Principal
+from atomo.auth.refresh import logout as revoke_sessions
+from atomo.auth.refresh import parse_refresh_token, refresh
+from atomo.auth.registration import register
+from atomo.auth.users import find_by_id
+from atomo.errors import BadRequestError, UnauthenticatedError, ValidationError
 from atomo.http.errors import HttpError
+from atomo.http.ratelimit import client_ip
 from atomo.http.request_context import is_json_content_type, parse_json
 
 if TYPE_CHECKING:
     from atomo.http.app import AppContext
+    from atomo.storage.database import Database
+
+LOGGED_OUT = {"message": "Logged out successfully"}
 
 
 async def read_json(request: Request[Any, Any, Any], limit: int) -> Any:
@@ -37,15 +53,99 @@ async def read_json(request: Request[Any, Any, Any], limit: int) -> Any:
         raise BadRequestError(exc.message) from None
 
 
+def _json(body: Any) -> Response[Any]:
+    return Response(body, status_code=200, media_type="application/json")
+
+
 def auth_handlers(ctx: AppContext) -> list[HTTPRouteHandler]:
+    settings = ctx.settings
+
+    def services() -> AppContext:
+        if ctx.logins is None or ctx.auth is None or ctx.tokens is None or ctx.runtime is None:
+            raise HttpError(503, "SERVICE_UNAVAILABLE", "the server is starting")
+        return ctx
+
+    def database() -> Database:
+        db = services().runtime.db  # type: ignore[union-attr]
+        if db is None:
+            raise HttpError(503, "SERVICE_UNAVAILABLE", "the server is starting")
+        return db
+
+    def client(request: Request[Any, Any, Any]) -> str:
+        return client_ip(request.scope, settings.rate_limit_trust_forwarded)
+
+    async def caller(request: Request[Any, Any, Any]) -> Principal:
+        auth = services().auth
+        assert auth is not None
+        principal = await auth.principal(request.headers.get("authorization"))
+        if not principal.authenticated:
+            raise UnauthenticatedError("authentication required")
+        return principal
+
     @post("/auth/login", status_code=200, name="auth-login")
     async def login(request: Request[Any, Any, Any]) -> Response[Any]:
-        body = await read_json(request, ctx.settings.max_body_bytes)
+        body = await read_json(request, settings.max_body_bytes)
         email, password = parse_credentials({} if body is None else body)
-        if ctx.logins is None:
-            raise HttpError(503, "SERVICE_UNAVAILABLE", "the server is starting")
-        result = await ctx.logins.login(email, password, ip_address=request.client.host if request.client else None,
-                                        user_agent=request.headers.get("user-agent"))
-        return Response(result.body(), status_code=200, media_type="application/json")
+        logins = services().logins
+        assert logins is not None
+        ip, limiter = client(request), ctx.login_limiter
+        if limiter is not None:
+            limiter.acquire(ip, email)
+        try:
+            result = await logins.login(email, password, ip_address=ip, user_agent=request.headers.get("user-agent"))
+        except UnauthenticatedError:
+            raise                       # a failed attempt keeps its tokens
+        except BaseException:
+            if limiter is not None:
+                limiter.not_counted(ip, email)
+            raise
+        if limiter is not None:
+            limiter.succeeded(ip, email)
+        return _json(result.body())
 
-    return [login]
+    @post("/auth/refresh", status_code=200, name="auth-refresh")
+    async def refresh_route(request: Request[Any, Any, Any]) -> Response[Any]:
+        token = parse_refresh_token(await read_json(request, settings.max_body_bytes))
+        tokens = services().tokens
+        assert tokens is not None
+        result = await refresh(database(), tokens, token, session_ttl_secs=settings.session_ttl_secs)
+        return _json(result.body())
+
+    @get("/auth/me", name="auth-me")
+    async def me(request: Request[Any, Any, Any]) -> Response[Any]:
+        principal = await caller(request)
+        user_id = principal.user_id or ""
+        user = await database().read(lambda conn: find_by_id(conn, user_id), inline=True)
+        if user is None:
+            raise UnauthenticatedError("invalid or expired token")
+        return _json(user.public())
+
+    @post("/auth/logout", status_code=200, name="auth-logout")
+    async def logout(request: Request[Any, Any, Any]) -> Response[Any]:
+        principal = await caller(request)
+        body = await read_json(request, settings.max_body_bytes)
+        everywhere = False
+        if body is not None:
+            if not isinstance(body, dict):
+                raise ValidationError.single(None, "body must be a JSON object", "type")
+            everywhere = body.get("all", False)
+            if not isinstance(everywhere, bool):
+                raise ValidationError.single("all", "all must be a boolean", "type")
+        assert principal.user_id is not None
+        await revoke_sessions(database(), user_id=principal.user_id, session_id=principal.session_id,
+                              everywhere=everywhere)
+        return _json(LOGGED_OUT)
+
+    handlers: list[HTTPRouteHandler] = [login, refresh_route, me, logout]
+    if settings.enable_self_registration:
+        @post("/auth/register", status_code=200, name="auth-register")
+        async def register_route(request: Request[Any, Any, Any]) -> Response[Any]:
+            body = await read_json(request, settings.max_body_bytes)
+            tokens, policy = services().tokens, ctx.registration
+            assert tokens is not None and policy is not None
+            result = await register(database(), tokens, policy, {} if body is None else body,
+                                    session_ttl_secs=settings.session_ttl_secs, ip_address=client(request),
+                                    user_agent=request.headers.get("user-agent"))
+            return _json(result.body())
+        handlers.append(register_route)
+    return handlers

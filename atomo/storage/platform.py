@@ -36,6 +36,7 @@ CREATE TABLE IF NOT EXISTS sessions (
 );
 CREATE INDEX IF NOT EXISTS idx_sessions_user ON sessions (user_id);
 CREATE UNIQUE INDEX IF NOT EXISTS uq_sessions_refresh ON sessions (refresh_token_hash);
+CREATE INDEX IF NOT EXISTS idx_sessions_previous_refresh ON sessions (previous_refresh_token_hash);
 CREATE TABLE IF NOT EXISTS _atomo_migrations (
   name        TEXT PRIMARY KEY,
   checksum    TEXT NOT NULL,

@@ -1,0 +1,177 @@
+"""The outermost HTTP wrapper (auth chapter §10): request id, security headers, CORS, body limits.
+
+One ASGI wrapper around the whole application, so it also covers unknown routes, 405s, 429s and
+errors. Per request it scans the request headers once, and adds precomputed header lines to the
+response start (skipping any the handler already set).
+
+- Security headers: HSTS, nosniff, ``Referrer-Policy: no-referrer`` and the CSP (``CSP`` or the
+  default); none with ``DISABLE_SECURITY_HEADERS``. ``X-Request-ID`` on every response.
+- CORS from ``CORS_ORIGINS``: ``*`` allows any origin, otherwise an exact match is echoed (with
+  ``Vary: Origin``); preflights (OPTIONS with ``Origin`` and ``Access-Control-Request-Method``) are
+  answered here with 204 and ``Access-Control-Max-Age: 600``; ``X-Request-ID`` and ``Retry-After``
+  are exposed to scripts. Credentials are not allowed.
+- Body size: ``Content-Length`` over the route's limit (``GRAPHQL_MAX_BODY_BYTES`` on ``/graphql``,
+  else ``ATOMO_MAX_BODY_BYTES``) is 413 before the application runs; bodies without a length are
+  counted while they are read (``/graphql`` counts its own).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import msgspec
+
+from atomo.config import Settings
+from atomo.errors import ConfigError
+from atomo.http.errors import HttpError, graphql_body, rest_body
+from atomo.http.request_context import _REQUEST_ID, REQUEST_ID_KEY
+
+DEFAULT_CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+               "script-src 'self' 'unsafe-inline' 'unsafe-eval'")
+HSTS = "max-age=63072000; includeSubDomains; preload"
+PREFLIGHT_MAX_AGE = b"600"
+EXPOSED = (b"access-control-expose-headers", b"X-Request-ID, Retry-After")
+ALL_METHODS = b"GET, POST, PUT, PATCH, DELETE, OPTIONS"
+_encode = msgspec.json.Encoder().encode
+
+
+def security_headers(settings: Settings) -> list[tuple[bytes, bytes]]:
+    if settings.disable_security_headers:
+        return []
+    csp = settings.csp if settings.csp else DEFAULT_CSP
+    if not csp.isascii() or "\n" in csp or "\r" in csp:
+        raise ConfigError("CSP must be a single line of ASCII text")
+    return [(b"strict-transport-security", HSTS.encode("latin-1")), (b"x-content-type-options", b"nosniff"),
+            (b"referrer-policy", b"no-referrer"), (b"content-security-policy", csp.encode("latin-1"))]
+
+
+def new_request_id() -> str:
+    """A random UUIDv4 in its canonical text form (about 3x cheaper than ``str(uuid.uuid4())``)."""
+    h = os.urandom(16).hex()
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
+
+
+_VARIANT = {c: "89ab"[int(c, 16) & 3] for c in "0123456789abcdef"}
+
+
+def is_graphql_path(path: str) -> bool:
+    return path == "/graphql" or (path.startswith("/graphql/") and not path.startswith("/graphql/static/"))
+
+
+class SecurityMiddleware:
+    """The outermost ASGI wrapper: see the module docstring."""
+
+    def __init__(self, app: Any, settings: Settings) -> None:
+        self.app = app
+        self.headers = security_headers(settings)
+        self.names = frozenset(name for name, _ in self.headers) | {b"vary", b"access-control-allow-origin",
+                                                                    b"access-control-expose-headers"}
+        self._extra: dict[bytes | None, list[tuple[bytes, bytes]]] = {}
+        origins = settings.cors_origins
+        self.any_origin = "*" in origins
+        self.origins = frozenset(o.encode("latin-1") for o in origins if o != "*")
+        self.max_body = settings.max_body_bytes
+        self.graphql_max_body = settings.graphql_max_body_bytes
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        origin = length = rid = preflight = None
+        for key, value in scope["headers"]:
+            if key == b"origin":
+                origin = value
+            elif key == b"content-length":
+                length = value
+            elif key == b"x-request-id":
+                rid = value.decode("latin-1")
+            elif key == b"access-control-request-method":
+                preflight = value
+        if rid is None or not _REQUEST_ID.fullmatch(rid):
+            rid = new_request_id()
+        scope[REQUEST_ID_KEY] = rid
+        extra = self._extra.get(origin) or self.extra_headers(origin)
+        if preflight is not None and origin is not None and scope["method"] == "OPTIONS":
+            await self.preflight(scope, send, [(b"x-request-id", rid.encode("latin-1")), *extra], origin)
+            return
+        graphql = is_graphql_path(scope["path"])
+        limit = self.graphql_max_body if graphql else self.max_body
+        if length is not None:
+            if length.isdigit() and int(length) > limit:
+                await self.too_large(send, [(b"x-request-id", rid.encode("latin-1")), *extra], limit, graphql)
+                return
+        elif not graphql and scope["method"] not in ("GET", "HEAD"):
+            receive = _limited(receive, limit)
+        names = self.names
+
+        async def send_with_headers(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers") or ())
+                present = {name.lower() for name, _ in headers}
+                if b"x-request-id" not in present:
+                    headers.append((b"x-request-id", rid.encode("latin-1")))
+                if present.isdisjoint(names):
+                    headers += extra
+                else:
+                    headers += [(n, v) for n, v in extra if n not in present or n == b"vary"]
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+    def extra_headers(self, origin: bytes | None) -> list[tuple[bytes, bytes]]:
+        """The header lines added to every response for a request from ``origin`` (cached)."""
+        extra = list(self.headers)
+        if origin is not None:
+            extra += self.cors_headers(origin)
+        elif not self.any_origin:
+            extra.append((b"vary", b"Origin"))
+        if len(self._extra) < 64:
+            self._extra[origin] = extra
+        return extra
+
+    def cors_headers(self, origin: bytes) -> list[tuple[bytes, bytes]]:
+        if self.any_origin:
+            return [(b"access-control-allow-origin", b"*"), EXPOSED]
+        if origin in self.origins:
+            return [(b"access-control-allow-origin", origin), (b"vary", b"Origin"), EXPOSED]
+        return [(b"vary", b"Origin")]
+
+    async def preflight(self, scope: Any, send: Any, extra: list[tuple[bytes, bytes]], origin: bytes) -> None:
+        headers = list(extra)
+        if self.any_origin or origin in self.origins:
+            requested = b""
+            for key, value in scope["headers"]:
+                if key == b"access-control-request-headers":
+                    requested = value
+            headers += [(b"access-control-allow-methods", ALL_METHODS),
+                        (b"access-control-max-age", PREFLIGHT_MAX_AGE)]
+            if requested:
+                headers.append((b"access-control-allow-headers", requested))
+        await send({"type": "http.response.start", "status": 204, "headers": headers})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def too_large(self, send: Any, extra: list[tuple[bytes, bytes]], limit: int, graphql: bool) -> None:
+        message = f"request body is larger than {limit} bytes"
+        shape = graphql_body if graphql else rest_body
+        body = _encode(shape("PAYLOAD_TOO_LARGE", message))
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode("ascii")),
+                   (b"connection", b"close"), *extra]
+        await send({"type": "http.response.start", "status": 413, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+def _limited(receive: Any, limit: int) -> Any:
+    """``receive`` that raises 413 once more than ``limit`` body bytes have arrived."""
+    size = 0
+
+    async def limited_receive() -> Any:
+        nonlocal size
+        message = await receive()
+        if message["type"] == "http.request":
+            size += len(message.get("body", b""))
+            if size > limit:
+                raise HttpError(413, "PAYLOAD_TOO_LARGE", f"request body is larger than {limit} bytes")
+        return message
+    return limited_receive
