@@ -37,8 +37,9 @@ from atomo.storage.tables import q
 SEED_CALLER = Caller(origin="seed")
 
 
-def boot_migration(conn: sqlite3.Connection, schema: Schema) -> Plan:
+def boot_migration(conn: sqlite3.Connection, schema: Schema | None) -> Plan:
     """Platform tables, jobs tables and the schema's additive plan: one exclusive unit."""
+    assert schema is not None
     create_job_tables(conn)
     return apply_boot_migration(conn, schema)
 
@@ -94,7 +95,7 @@ class Runtime:
         self.seeded: SeedReport | None = None
         self.db: Database | None = None
 
-    async def start(self) -> "Runtime":
+    async def start(self) -> Runtime:
         s = self.settings
         schema = self.schema or load_schema(self.project.schema_path)
         self.schema = require_valid(schema, strict=s.strict_schema)

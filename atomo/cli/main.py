@@ -91,10 +91,11 @@ def _register() -> None:
         seed_cmd,
         serve_cmd,
         users_cmd,
+        worker_cmd,
     )
     for command in (init_cmd.init, dev_cmd.dev, serve_cmd.serve, migrate_cmd.migrate, seed_cmd.seed,
                     codegen_cmd.codegen, schema_cmd.schema, users_cmd.users, projections_cmd.projections,
-                    events_cmd.events, build_cmd.build, deploy_cmd.deploy):
+                    events_cmd.events, build_cmd.build, deploy_cmd.deploy, worker_cmd.worker):
         cli.add_command(command)
 
 

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Callable
+from typing import Any
 
 from atomo.auth.principal import Caller
 from atomo.auth.rbac import Access
 from atomo.data.validation import normalize_input
 from atomo.data.values import codec_for
-from atomo.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
+from atomo.errors import ConflictError, PermissionDeniedError, ValidationError
 from atomo.schema.model import Model, Schema
 from atomo.storage.events import EventAppender, StoredEvent, stream_version, uuid4
 from atomo.storage.tables import q

@@ -9,9 +9,9 @@ listening (so boot failures get their exit codes) and passes it in.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,16 +19,24 @@ from litestar import Litestar
 from litestar.static_files import create_static_files_router
 
 from atomo.auth.login import LoginService
+from atomo.auth.registration import RegistrationPolicy, registration_policy
 from atomo.auth.secret import resolve_jwt_secret
 from atomo.auth.seeding import AdminSeed, seed_admin
 from atomo.auth.tokens import TokenService
 from atomo.config import Settings
+from atomo.graphql.subscriptions import subscription_handlers
 from atomo.http.auth_routes import auth_handlers
 from atomo.http.errors import exception_handlers
 from atomo.http.graphql_route import graphql_handler
 from atomo.http.health import health_handlers
-from atomo.http.request_context import Authenticator, request_id_hook
+from atomo.http.ratelimit import LoginLimiter, RateLimitMiddleware, TokenBuckets
+from atomo.http.request_context import Authenticator
+from atomo.http.security import SecurityMiddleware
+from atomo.jobs.graphql import jobs_extension
+from atomo.jobs.routes import jobs_handlers
 from atomo.project import Project, resolve_project
+from atomo.realtime.liveness import LiveSockets
+from atomo.realtime.plugin import realtime_handlers
 from atomo.runtime import Runtime
 
 log = logging.getLogger("atomo.http")
@@ -44,10 +52,14 @@ class AppContext:
     tokens: TokenService | None = None
     auth: Authenticator | None = None
     logins: LoginService | None = None
+    login_limiter: LoginLimiter | None = None
+    registration: RegistrationPolicy | None = None
     engine: Any = None
     admin: AdminSeed | None = None
+    realtime: Any = None               # the realtime hub: publish(channel, payload, sender) for jobs
     shutting_down: bool = False
     owns_runtime: bool = False
+    swap_listeners: list[Callable[[], None]] = field(default_factory=list)
 
     @property
     def started(self) -> bool:
@@ -56,6 +68,9 @@ class AppContext:
     async def start(self, project: Project | None = None) -> AppContext:
         """Boot order: runtime (schema, file, migrations) -> admin seeding -> secret -> services -> engine."""
         s = self.settings
+        self.registration = registration_policy(s)   # refuses admin or an invalid role (exit 3)
+        self.login_limiter = LoginLimiter(s.login_rate_limit_attempts, s.login_rate_limit_ip_attempts,
+                                          s.login_rate_limit_window_secs)
         if self.runtime is None:
             project = project or resolve_project(s)
             self.runtime = await Runtime(s, project).start()
@@ -68,12 +83,25 @@ class AppContext:
             self.tokens = TokenService(secret, ttl_secs=s.jwt_ttl_secs)
             self.auth = Authenticator(runtime.db, self.tokens)
             self.logins = LoginService(runtime.db, self.tokens, session_ttl_secs=s.session_ttl_secs)
-            from atomo.graphql.engine import GraphQLEngine
-            self.engine = await GraphQLEngine.build(runtime.schema, s)
+            self.engine = await self.build_engine(runtime.schema)
         except BaseException:
             await self.close()
             raise
         return self
+
+    async def build_engine(self, schema: Any) -> Any:
+        """The GraphQL engine for a schema (at start, and by `atomo dev` on reload)."""
+        from atomo.graphql.engine import GraphQLEngine
+        return await GraphQLEngine.build(schema, self.settings,
+                                         extensions=[jobs_extension(lambda: self.runtime.jobs)])  # type: ignore[union-attr]
+
+    def swap(self, schema: Any, data: Any, engine: Any) -> None:
+        """`atomo dev`: serve a new schema on the same data file. Nothing is awaited here, so a request sees
+        either the old or the new services; listeners (e.g. open WebSockets, closed with 1012) run after."""
+        assert self.runtime is not None
+        self.runtime.schema, self.runtime.data, self.engine = schema, data, engine
+        for listener in list(self.swap_listeners):
+            listener()
 
     async def close(self) -> None:
         self.shutting_down = True
@@ -96,10 +124,27 @@ def create_app(settings: Settings, runtime: Runtime | None = None, *, context: A
             if started_here:
                 await ctx.close()
 
-    handlers: list[Any] = [*health_handlers(ctx), *auth_handlers(ctx), graphql_handler(ctx)]
+    live = LiveSockets(ctx)            # open WebSockets of /graphql/ws and /realtime/ws (sessions, shutdown)
+    handlers: list[Any] = [*health_handlers(ctx), *auth_handlers(ctx), graphql_handler(ctx),
+                           *subscription_handlers(ctx, live), *realtime_handlers(ctx, live), *jobs_handlers(ctx)]
     if STATIC_DIR.is_dir():
         handlers.append(create_static_files_router("/graphql/static", directories=[STATIC_DIR], name="graphiql"))
     app = Litestar(route_handlers=handlers, lifespan=[lifespan], exception_handlers=exception_handlers(),
-                   before_send=[request_id_hook], openapi_config=None, logging_config=None, debug=False)
+                   openapi_config=None, logging_config=None, debug=False)
     app.state.atomo = ctx
+    wrap_asgi(app, settings)
+    app.asgi_handler = live.watch_logout(app.asgi_handler)
     return app
+
+
+def wrap_asgi(app: Litestar, settings: Settings) -> None:
+    """Outermost first: security headers/CORS/request id/body limits -> rate limiter -> Litestar.
+
+    Plain ASGI wrappers around Litestar's handler (not route middleware), so unknown routes, 405s
+    and every error response pass through them too.
+    """
+    handler: Any = app.asgi_handler
+    if settings.rate_limit_rps > 0:
+        buckets = TokenBuckets(settings.rate_limit_rps, settings.rate_limit_window_secs)
+        handler = RateLimitMiddleware(handler, buckets, trust_forwarded=settings.rate_limit_trust_forwarded)
+    app.asgi_handler = SecurityMiddleware(handler, settings)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -35,6 +36,7 @@ class EventFeed:
         self._pending: list[StoredEvent] = []
         self._draining = False
         self.listeners: list[Callable[[list[StoredEvent]], None]] = []
+        self.closed = False                # after close(): waits return and iterations end
 
     async def start(self) -> None:
         self.tail = await self.db.read(last_position)
@@ -48,6 +50,7 @@ class EventFeed:
                 await self._poller
         if self._on_commit in self.db.after_commit:
             self.db.after_commit.remove(self._on_commit)
+        self.closed = True
         self._changed.set()
 
     # -- ingestion ---------------------------------------------------------------------------
@@ -78,9 +81,11 @@ class EventFeed:
             self._add(batch)
 
     async def _catch_up(self, before: int | None = None) -> None:
+        def batch(conn: Any, after: int) -> list[StoredEvent]:
+            return read_all(conn, after=after, limit=READ_BATCH, before=before)
         while True:
             tail = self.tail
-            events = await self.db.read(lambda conn: read_all(conn, after=tail, limit=READ_BATCH, before=before))
+            events = await self.db.read(functools.partial(batch, after=tail))
             self._add(events)
             if len(events) < READ_BATCH:
                 return
@@ -124,7 +129,8 @@ class EventFeed:
         return await self.db.read(lambda conn: read_all(conn, after=cursor, limit=limit, before=tail))
 
     async def wait(self, cursor: int) -> None:
-        while cursor >= self.tail:
+        """Until an event with position > cursor is ingested (or the feed is closed)."""
+        while cursor >= self.tail and not self.closed:
             await self._changed.wait()
 
     async def iterate(self, after: int | None = None, *, model: str | None = None,
@@ -133,6 +139,8 @@ class EventFeed:
         while True:
             batch = await self.events_after(cursor)
             if not batch:
+                if self.closed:
+                    return
                 await self.wait(cursor)
                 continue
             for event in batch:

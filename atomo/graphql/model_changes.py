@@ -1,0 +1,221 @@
+"""``modelChanges(model, after)`` (graphql chapter §10): planning a subscription and streaming events.
+
+``plan`` validates the document with the engine (limits included), coerces the variables and
+collects the selection once (aliases, fragments, ``@skip``/``@include``): a subscription becomes a
+list of (response key, ``ModelEvent`` field). Per event, ``EventViews`` builds the ``ModelEvent``
+once (cached by position, shared by every subscriber) and caches the encoded object per selection,
+so a delivery is a dictionary look-up and a string splice.
+
+A ``ModelChanges`` stream is a cursor over the event feed: it replays ``position > after`` from the
+log, then continues live (no gap, no duplicate); a slow client only falls behind. Each event passes
+the tenant scope and the read access (row-level terms on the after-image, the before-image for
+delete-type events) of the caller.
+"""
+# ruff: noqa: E402
+
+from __future__ import annotations
+
+import sqlite3
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from atomo.graphql import import_tartiflette
+
+import_tartiflette()
+
+from tartiflette.execution.collect import collect_fields
+from tartiflette.language.ast import IntValueNode, NullValueNode, StringValueNode, VariableNode
+
+from atomo.auth.principal import Caller
+from atomo.auth.rbac import Access
+from atomo.data.values import codec_for
+from atomo.graphql.engine import document_error_body
+from atomo.graphql.limits import error_message_and_locations
+from atomo.graphql.resolvers import RequestContext
+from atomo.graphql.ws_protocol import encode
+from atomo.schema.model import Model
+from atomo.storage.events import StoredEvent
+from atomo.storage.feed import EventFeed
+from atomo.storage.tables import q
+
+EVENT_TYPES = {"Created": "CREATED", "Updated": "UPDATED", "Deleted": "DELETED", "Restored": "RESTORED",
+               "HardDeleted": "HARD_DELETED"}
+BLOCK_OPS = {"BlockInserted": "insert", "BlockUpdated": "update", "BlockMoved": "move", "BlockRemoved": "remove"}
+BEFORE_IMAGE_TYPES = frozenset({"Deleted", "Restored", "HardDeleted"})
+VIEW_CACHE = 2048
+Fields = tuple[tuple[str, str], ...]
+
+
+class PlanError(Exception):
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        super().__init__(errors[0]["message"] if errors else "invalid subscription")
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class Plan:
+    root_key: str
+    model: str
+    after: int | None
+    fields: Fields
+
+
+def _argument(node: Any, variables: dict[str, Any]) -> Any:
+    if isinstance(node, VariableNode):
+        return variables.get(node.name.value)
+    if isinstance(node, IntValueNode):
+        return int(node.value)
+    if isinstance(node, StringValueNode):
+        return node.value
+    if isinstance(node, NullValueNode):
+        return None
+    raise PlanError(document_error_body([("modelChanges: unsupported argument value", None)])["errors"])
+
+
+async def plan(engine: Any, query: str, variables: dict[str, Any] | None, operation_name: str | None,
+               context: RequestContext) -> Plan:
+    """The subscription's plan; ``PlanError`` with the wire errors when it may not run."""
+    prepared, info, problem = engine._check(query, operation_name)
+    if problem is not None or info is None:
+        raise PlanError((problem or {"errors": []})["errors"])
+    execution, errors = await engine._execution_context(prepared, info, context, variables)
+    if errors:
+        raise PlanError(document_error_body(error_message_and_locations(e) for e in errors)["errors"])
+    schema = engine._schema
+    root = await collect_fields(execution, schema.get_operation_root_type(execution.operation),
+                                execution.operation.selection_set)
+    if len(root) != 1:
+        raise PlanError(document_error_body([("a subscription must select exactly one field", None)])["errors"])
+    (root_key, nodes), = root.items()
+    node = nodes[0]
+    if node.name.value != "modelChanges":
+        raise PlanError(document_error_body([(f"'{node.name.value}' cannot be subscribed to; "
+                                              "use modelChanges", None)])["errors"])
+    args = {a.name.value: _argument(a.value, execution.variable_values) for a in node.arguments or ()}
+    selected = await collect_fields(execution, schema.find_type("ModelEvent"), node.selection_set)
+    fields = tuple((key, field_nodes[0].name.value) for key, field_nodes in selected.items())
+    model, after = args.get("model"), args.get("after")
+    if not isinstance(model, str) or (after is not None and not isinstance(after, int)):
+        raise PlanError(document_error_body([("modelChanges needs model: String! and after: Int", None)])["errors"])
+    return Plan(root_key, model, None if after is None else max(0, after), fields)
+
+
+# -- events as ModelEvent ------------------------------------------------------------------------
+class View:
+    __slots__ = ("values", "image", "encoded")
+
+    def __init__(self, values: dict[str, Any], image: Any) -> None:
+        self.values = values            # every ModelEvent field
+        self.image = image              # the record the row-level rules are evaluated on
+        self.encoded: dict[Fields, str] = {}
+
+    def text(self, fields: Fields) -> str:
+        text = self.encoded.get(fields)
+        if text is None:
+            values = self.values
+            text = self.encoded[fields] = encode({key: values[name] for key, name in fields})
+        return text
+
+
+class EventViews:
+    """``ModelEvent`` objects by position (events are immutable, so one per event serves everyone)."""
+
+    def __init__(self, read_row: Callable[[Model, str], Awaitable[dict[str, Any] | None]]) -> None:
+        self.read_row = read_row
+        self._cache: OrderedDict[int, View] = OrderedDict()
+
+    async def view(self, event: StoredEvent, model: Model) -> View:
+        cached = self._cache.get(event.position)
+        if cached is not None:
+            return cached
+        view = await self._build(event, model)
+        self._cache[event.position] = view
+        if len(self._cache) > VIEW_CACHE:
+            self._cache.popitem(last=False)
+        return view
+
+    async def _build(self, event: StoredEvent, model: Model) -> View:
+        kind, data, previous, block_op = event.type, event.data, event.previous_data, None
+        if kind in BLOCK_OPS:
+            block_op, data, previous = await self._block(event, model)
+            event_type = "UPDATED"
+        else:
+            event_type = EVENT_TYPES.get(kind, "CUSTOM")
+        image = previous if kind in BEFORE_IMAGE_TYPES else data
+        values = {"__typename": "ModelEvent", "eventType": event_type, "modelName": event.model,
+                  "eventId": event.event_id, "data": data if isinstance(data, dict) else {"value": data},
+                  "previousData": previous if event_type != "CREATED" else None,
+                  "timestamp": event.recorded_at_text, "actor": event.actor, "position": event.position,
+                  "blockOp": block_op}
+        return View(values, image)
+
+    async def _block(self, event: StoredEvent, model: Model) -> tuple[dict[str, Any], Any, Any]:
+        """Block events look like updates: the whole record after (and before, when the event has it)."""
+        data = event.data if isinstance(event.data, dict) else {}
+        previous = event.previous_data if isinstance(event.previous_data, dict) else {}
+        block = data["block"] if isinstance(data.get("block"), dict) else {}
+        op = {"op": BLOCK_OPS[event.type], "field": data.get("field"),
+              "blockId": data.get("blockId", block.get("id")),
+              "index": data.get("index", data.get("toIndex"))}
+        after = data.get("record")
+        if not isinstance(after, dict):
+            after = await self.read_row(model, event.record_id or "") or {"id": event.record_id}
+        before = previous.get("record") if isinstance(previous.get("record"), dict) else None
+        return op, after, before
+
+
+def row_reader(db: Any) -> Callable[[Model, str], Awaitable[dict[str, Any] | None]]:
+    async def read(model: Model, record_id: str) -> dict[str, Any] | None:
+        codec = codec_for(model)
+
+        def run(conn: sqlite3.Connection) -> dict[str, Any] | None:
+            row = conn.execute(f"SELECT * FROM {q(model.table)} WHERE id = ?", (record_id,)).fetchone()
+            return codec.record(row) if row is not None else None
+        return await db.read(run, inline=True)
+    return read
+
+
+# -- one subscription ----------------------------------------------------------------------------
+class ModelChanges:
+    def __init__(self, plan: Plan, model: Model, access: Access, caller: Caller, feed: EventFeed,
+                 views: EventViews, deliver: Callable[[str], Awaitable[None]], prefix: tuple[str, str],
+                 stopped: Callable[[], bool], live_from: int) -> None:
+        self.plan = plan
+        self.model = model
+        self.access = access
+        self.caller = caller
+        self.feed = feed
+        self.views = views
+        self.deliver = deliver
+        self.head, self.tail = prefix
+        self.stopped = stopped
+        self.live_from = live_from          # the feed's tail when the subscribe message arrived
+
+    def allows(self, event: StoredEvent, view: View) -> bool:
+        caller = self.caller
+        if caller.tenant is not None and event.tenant_id != caller.tenant:
+            return False
+        if self.access.unrestricted:
+            return True
+        image = view.image
+        return isinstance(image, dict) and self.access.allows(image)
+
+    async def run(self) -> None:
+        feed, name, fields = self.feed, self.model.name, self.plan.fields
+        cursor = self.live_from if self.plan.after is None else self.plan.after
+        while not self.stopped():
+            batch = await feed.events_after(cursor)
+            if not batch:
+                if feed.closed:
+                    return
+                await feed.wait(cursor)
+                continue
+            for event in batch:
+                cursor = event.position
+                if event.model != name:
+                    continue
+                view = await self.views.view(event, self.model)
+                if self.allows(event, view):
+                    await self.deliver(self.head + view.text(fields) + self.tail)

@@ -1,0 +1,129 @@
+"""The operations of one ``/graphql/ws`` connection: one task per operation id.
+
+A query or mutation runs once through the engine (``next``/``data`` then ``complete``). A
+subscription is planned (``model_changes.plan``), its model's read access decided for the caller,
+and then runs as a ``ModelChanges`` stream until the client stops it or the socket closes. Problems
+before the stream starts (document errors, unknown model, ``UNAUTHENTICATED``,
+``PERMISSION_DENIED``) are one ``error`` message for that id. When the caller's principal changes
+(role, tenant binding) the access of every stream is decided again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+from atomo.auth.principal import Caller
+from atomo.errors import AtomoError
+from atomo.graphql import ws_protocol as wp
+from atomo.graphql.resolvers import INTERNAL_MESSAGE, RequestContext, atomo_error_extensions
+
+if TYPE_CHECKING:
+    from atomo.graphql.model_changes import ModelChanges
+    from atomo.graphql.subscriptions import GraphQLSocket
+
+log = logging.getLogger("atomo.graphql")
+
+
+def field_error(exc: AtomoError, root_key: str | None) -> dict[str, Any]:
+    error: dict[str, Any] = {"message": exc.message}
+    if root_key is not None:
+        error["path"] = [root_key]
+    error["extensions"] = atomo_error_extensions(exc)
+    return error
+
+
+class Operations:
+    def __init__(self, sock: GraphQLSocket) -> None:
+        self.sock = sock
+        self.tasks: dict[str, asyncio.Task[None]] = {}
+        self.streams: dict[str, tuple[Any, ModelChanges]] = {}
+
+    def active(self, key: str) -> bool:
+        return key in self.tasks
+
+    def start(self, op_id: Any, operation: wp.Operation) -> None:
+        key = str(op_id)
+        runtime = self.sock.ctx.runtime
+        live_from = runtime.feed.tail if runtime is not None else 0   # "now" is when the message arrived
+        self.tasks[key] = self.sock.spawn(self._run(op_id, key, operation, live_from))
+
+    def stop(self, key: str, *, notify: bool) -> None:
+        task = self.tasks.pop(key, None)
+        self.streams.pop(key, None)
+        if task is None:
+            return
+        task.cancel()
+        if notify:   # legacy protocol: `stop` is answered with `complete`
+            self.sock.spawn(self.sock.send(wp.complete_message(self._id(key, task))))
+
+    @staticmethod
+    def _id(key: str, task: asyncio.Task[None]) -> Any:
+        return getattr(task, "atomo_op_id", key)
+
+    def cancel_all(self) -> None:
+        tasks, self.tasks = self.tasks, {}
+        self.streams.clear()
+        for task in tasks.values():
+            task.cancel()
+
+    def caller_changed(self, caller: Caller) -> None:
+        runtime = self.sock.ctx.runtime
+        if runtime is None:
+            return
+        for key, (op_id, stream) in list(self.streams.items()):
+            try:
+                stream.access = runtime.data.access(stream.model, "read", caller)
+                stream.caller = caller
+            except AtomoError as exc:
+                self.stop(key, notify=False)
+                message = wp.error_message(self.sock.protocol, op_id, [field_error(exc, stream.plan.root_key)])
+                self.sock.spawn(self.sock.send(message))
+
+    async def _run(self, op_id: Any, key: str, operation: wp.Operation, live_from: int) -> None:
+        sock = self.sock
+        current = asyncio.current_task()
+        if current is not None:
+            current.atomo_op_id = op_id  # type: ignore[attr-defined]
+        protocol, root_key = sock.protocol, None
+        from atomo.graphql.model_changes import ModelChanges, PlanError, plan  # tartiflette: loaded lazily
+        try:
+            ctx = sock.ctx
+            engine, runtime = ctx.engine, ctx.runtime
+            if engine is None or runtime is None:
+                raise AtomoError("the server is starting")
+            query, variables, name = operation.query, operation.variables, operation.operation_name
+            if engine.operation_type(query, name) in ("query", "mutation"):
+                outcome = await engine.execute(query, variables, name, service=runtime.data, caller=sock.caller)
+                if outcome.document_error:
+                    await sock.send(wp.error_message(protocol, op_id, outcome.body.get("errors", [])))
+                    return
+                await sock.send(wp.result_message(protocol, op_id, outcome.body))
+                await sock.send(wp.complete_message(op_id))
+                return
+            caller = sock.caller
+            planned = await plan(engine, query, variables, name, RequestContext(runtime.data, caller))
+            root_key = planned.root_key
+            model = runtime.data.model(planned.model)
+            access = runtime.data.access(model, "read", caller)
+            stream = ModelChanges(planned, model, access, caller, runtime.feed, sock.endpoint.event_views(),
+                                  sock.send_text, wp.next_prefix(protocol, op_id, root_key),
+                                  lambda: sock.closed or ctx.shutting_down, live_from)
+            self.streams[key] = (op_id, stream)
+            await stream.run()
+        except asyncio.CancelledError:
+            raise
+        except PlanError as exc:
+            await sock.send(wp.error_message(protocol, op_id, exc.errors))
+        except AtomoError as exc:
+            await sock.send(wp.error_message(protocol, op_id, [field_error(exc, root_key)]))
+        except Exception:
+            if not sock.closed:
+                log.exception("/graphql/ws operation %s failed", key)
+                error = {"message": INTERNAL_MESSAGE, "extensions": {"code": "INTERNAL_ERROR"}}
+                await sock.send(wp.error_message(protocol, op_id, [error]))
+        finally:
+            if self.tasks.get(key) is current:
+                del self.tasks[key]
+                self.streams.pop(key, None)

@@ -1,0 +1,26 @@
+"""GraphQL ``enqueueJob`` (jobs chapter §5): the rules of ``POST /jobs``; a duplicate key returns the existing id."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from atomo.graphql.engine import SchemaExtension
+
+from .service import Jobs, new_app_job
+
+ENQUEUE_SDL = """extend type Mutation {
+  enqueueJob(queue: String!, kind: String!, payload: JSON, idempotencyKey: String, maxAttempts: Int,
+             priority: Int): String!
+}"""
+
+
+def jobs_extension(jobs: Callable[[], Jobs]) -> SchemaExtension:
+    """``jobs()`` returns the running subsystem (resolved per call: the runtime starts after the engine is built)."""
+
+    async def enqueue_job(parent: Any, args: dict[str, Any], ctx: Any, info: Any) -> str:
+        job = new_app_job(args, ctx.caller)
+        job_id, _ = await jobs().enqueue(job)
+        return job_id
+
+    return SchemaExtension(ENQUEUE_SDL, {"Mutation.enqueueJob": enqueue_job})

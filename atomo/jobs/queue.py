@@ -1,0 +1,235 @@
+"""The job queue of a running process: the state machine of ``store`` over the single writer, long
+polls, waits for terminal states, realtime frames on ``job:<id>`` and the reclaim sweep.
+
+Every transition goes through ``Database.write`` (one writer, so claims are atomic). After the
+commit the queue publishes the job's ``status`` (or ``progress``) frame through ``publish`` (set by
+the HTTP layer to the realtime hub) and wakes whoever waits: long-polling leases on any arrival,
+``?wait=`` callers on a terminal state. Waits also re-check every second, so jobs inserted by another
+process, or becoming visible after a backoff, are found too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import time
+from collections.abc import Callable
+from typing import Any
+
+from atomo.errors import ConflictError
+from atomo.storage.database import Database
+
+from . import reports, store
+from .store import NewJob, utcnow
+from .workers import WorkerIdentity, WorkerRegistry
+
+log = logging.getLogger("atomo.jobs")
+RECHECK_SECS = 1.0
+Publish = Callable[[str, Any], Any]
+
+
+async def _first(a: asyncio.Event, b: asyncio.Event | None, timeout: float) -> None:
+    """Wait until ``a`` or ``b`` is set, at most ``timeout`` seconds."""
+    waits = [asyncio.ensure_future(e.wait()) for e in (a, b) if e is not None]
+    try:
+        await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waits:
+            w.cancel()
+
+
+class LeaseLostError(ConflictError):
+    """The caller no longer holds the job's lease (HTTP 409 ``LEASE_LOST``)."""
+
+    code = "LEASE_LOST"
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__("lease lost", {"jobId": job_id})
+
+
+class JobQueue:
+    def __init__(self, db: Database, workers: WorkerRegistry, *, reclaim_interval: float = 30) -> None:
+        self.db = db
+        self.workers = workers
+        self.reclaim_interval = max(1.0, float(reclaim_interval))
+        self.publish: Publish | None = None
+        self._arrival: asyncio.Event | None = None
+        self._finished: dict[str, asyncio.Event] = {}
+        self._sweeper: asyncio.Task[None] | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    def start(self) -> None:
+        self._sweeper = asyncio.get_running_loop().create_task(self._sweep_loop(), name="atomo-job-reclaim")
+
+    async def close(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            await asyncio.gather(self._sweeper, return_exceptions=True)
+            self._sweeper = None
+        unit = self.workers.flush_unit()
+        if unit is not None:
+            try:
+                await self.db.write(unit)
+            except Exception:  # closing never fails on a bookkeeping write
+                log.warning("could not store worker lastSeenAt on close")
+
+    async def _sweep_loop(self) -> None:
+        while True:
+            try:
+                await self.reclaim()
+                unit = self.workers.flush_unit()
+                if unit is not None:
+                    await self.db.write(unit)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("job reclaim sweep failed")
+            await asyncio.sleep(self.reclaim_interval)
+
+    # -- notifications -------------------------------------------------------------------------------
+    def notify_arrival(self) -> None:
+        event, self._arrival = self._arrival, None
+        if event is not None:
+            event.set()
+
+    def _published(self, rows: list[sqlite3.Row]) -> None:
+        arrived = False
+        for row in rows:
+            if row["status"] in store.TERMINAL:
+                waiter = self._finished.pop(row["id"], None)
+                if waiter is not None:
+                    waiter.set()
+            arrived = arrived or row["status"] == "queued"
+            self._send(row["id"], store.status_frame(row))
+        if arrived:
+            self.notify_arrival()
+
+    def _send(self, job_id: str, payload: dict[str, Any]) -> None:
+        if self.publish is not None:
+            try:
+                self.publish(f"job:{job_id}", payload)
+            except Exception:  # realtime delivery never fails a job transition
+                log.exception("publishing on job:%s failed", job_id)
+
+    # -- app plane -------------------------------------------------------------------------------------
+    async def enqueue(self, job: NewJob) -> tuple[str, bool]:
+        result: tuple[str, bool] = await self.db.write(lambda conn: store.enqueue(conn, job, utcnow()))
+        if not result[1]:
+            self.notify_arrival()
+        return result
+
+    async def find(self, job_id: str) -> sqlite3.Row | None:
+        return await self.db.read(lambda conn: store.find(conn, job_id), inline=True)
+
+    async def cancel(self, job_id: str) -> sqlite3.Row:
+        row: sqlite3.Row = await self.db.write(lambda conn: store.cancel(conn, job_id, utcnow()))
+        self._published([row])
+        return row
+
+    async def retry(self, job_id: str) -> sqlite3.Row:
+        row: sqlite3.Row = await self.db.write(lambda conn: store.retry(conn, job_id, utcnow()))
+        self._published([row])
+        return row
+
+    async def wait_finished(self, job_id: str, timeout: float) -> sqlite3.Row | None:
+        """The job once terminal, or as it is when ``timeout`` seconds have passed."""
+        deadline = time.monotonic() + timeout
+        while True:
+            waiter = self._finished.setdefault(job_id, asyncio.Event())
+            row = await self.find(job_id)
+            remaining = deadline - time.monotonic()
+            if row is None or row["status"] in store.TERMINAL or remaining <= 0:
+                if not waiter.is_set() and self._finished.get(job_id) is waiter:
+                    del self._finished[job_id]
+                return row
+            try:
+                await asyncio.wait_for(waiter.wait(), min(remaining, RECHECK_SECS))
+            except TimeoutError:
+                pass
+
+    async def stats(self) -> dict[str, Any]:
+        return await self.db.read(lambda conn: reports.stats(conn, utcnow()))  # type: ignore[no-any-return]
+
+    async def recent(self, *, queue: str | None, status: str | None, limit: int, offset: int) -> list[dict[str, Any]]:
+        return await self.db.read(lambda conn: reports.recent(conn, queue=queue, status=status, limit=limit,
+                                                            offset=offset))
+
+    # -- worker plane ------------------------------------------------------------------------------------
+    async def lease(self, worker: WorkerIdentity, queues: list[str], *, capacity: int, visibility_secs: int,
+                    wait_secs: float = 0, gone: asyncio.Event | None = None) -> list[dict[str, Any]]:
+        """Claim jobs; with ``wait_secs``, wait for arrivals (long poll). ``gone`` is set when the client left:
+        the wait ends, and leases claimed meanwhile are given back."""
+        deadline = time.monotonic() + wait_secs
+        kinds = worker.action_kinds
+
+        def unit(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+            return store.lease(conn, queues=queues, capacity=capacity, visibility_secs=visibility_secs,
+                               worker_id=worker.id, kinds=kinds, now=utcnow())
+        while True:
+            if self._arrival is None:
+                self._arrival = asyncio.Event()
+            arrival = self._arrival
+            rows: list[sqlite3.Row] = await self.db.write(unit)
+            if gone is not None and gone.is_set():
+                if rows:
+                    await self._give_back([(r["id"], r["lease_id"]) for r in rows])
+                return []
+            remaining = deadline - time.monotonic()
+            if rows or remaining <= 0:
+                for row in rows:
+                    self._send(row["id"], store.status_frame(row))
+                return [store.leased_view(r) for r in rows]
+            await _first(arrival, gone, min(remaining, RECHECK_SECS))
+
+    async def _give_back(self, leases: list[tuple[str, str]]) -> None:
+        await self.db.write(lambda conn: store.unlease(conn, leases, utcnow()))
+        self.notify_arrival()
+
+    async def heartbeat(self, worker: WorkerIdentity, job_id: str, lease_id: str, visibility_secs: int) -> None:
+        held = await self.db.write(lambda conn: store.extend(conn, job_id, lease_id, worker.id, visibility_secs,
+                                                             utcnow()))
+        if not held:
+            raise LeaseLostError(job_id)
+
+    async def progress(self, worker: WorkerIdentity, job_id: str, lease_id: str, visibility_secs: int,
+                       percent: float | None, message: str | None, data: Any) -> None:
+        now = utcnow()
+        progress = {"percent": percent, "message": message, "data": data, "at": store.iso(now)}
+        held = await self.db.write(lambda conn: store.extend(conn, job_id, lease_id, worker.id, visibility_secs,
+                                                             utcnow(), progress))
+        if not held:
+            raise LeaseLostError(job_id)
+        self._send(job_id, {"event": "progress", "jobId": job_id, "percent": percent, "message": message,
+                            "data": data})
+
+    async def complete(self, worker: WorkerIdentity, job_id: str, lease_id: str, result: Any) -> None:
+        row = await self.db.write(lambda conn: store.complete(conn, job_id, lease_id, worker.id, result, utcnow()))
+        if row is None:
+            raise LeaseLostError(job_id)
+        self._published([row])
+
+    async def fail(self, worker: WorkerIdentity, job_id: str, lease_id: str, *, error: str, retryable: bool,
+                   delay_secs: int | None) -> dict[str, Any]:
+        done = await self.db.write(lambda conn: store.fail(conn, job_id, lease_id, worker.id, error=error,
+                                                           retryable=retryable, delay_secs=delay_secs, now=utcnow()))
+        if done is None:
+            raise LeaseLostError(job_id)
+        row, delay = done
+        self._published([row])
+        return {"outcome": "dead"} if delay is None else {"outcome": "retry", "delaySecs": delay}
+
+    # -- sweep and revocation --------------------------------------------------------------------------
+    async def reclaim(self) -> int:
+        rows: list[sqlite3.Row] = await self.db.write(lambda conn: store.reclaim(conn, utcnow()))
+        if rows:
+            log.info("reclaimed %d expired job lease(s)", len(rows))
+            self._published(rows)
+        return len(rows)
+
+    async def revoke_worker(self, worker_id: str) -> None:
+        try:
+            rows: list[sqlite3.Row] = await self.db.write(lambda conn: store.release_worker(conn, worker_id, utcnow()))
+        finally:
+            self.workers.forget(worker_id)
+        self._published(rows)

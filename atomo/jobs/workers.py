@@ -1,0 +1,162 @@
+"""Worker tokens and capabilities (jobs chapter §7).
+
+A token is ``wkr_`` + 64 lower-case hex characters; only its SHA-256 hex is stored and the plain
+token is returned once, at creation. Authenticated identities are cached by hash (a revoke in this
+process drops the entry). ``lastSeenAt`` is kept in memory on every call, shown by the list route,
+and written to the table by the reclaim sweep, so worker calls cost no extra write.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import secrets
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+from atomo.errors import UnauthenticatedError, ValidationError
+from atomo.storage.database import Database
+from atomo.storage.events import uuid4
+
+from .store import iso, utcnow
+
+QUEUE_RE = re.compile(r"[A-Za-z0-9_.:-]{1,100}\Z")
+NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,99}\Z")
+CRUD_OPS = ("create", "read", "update", "delete")
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def new_token() -> str:
+    return "wkr_" + secrets.token_hex(32)
+
+
+def normalize_capability(raw: Any) -> str:
+    """``crud:*``, ``crud:<Model>``, ``crud:<Model>:<op>[,<op>…]``, ``action:*``, ``action:<name>``."""
+    text = raw.strip() if isinstance(raw, str) else ""
+    prefix, _, rest = text.partition(":")
+    prefix = prefix.lower()
+    if prefix == "action" and (rest == "*" or NAME_RE.match(rest)):
+        return f"action:{rest}"
+    if prefix == "crud":
+        model, _, ops = rest.partition(":")
+        if model == "*" and not ops:
+            return "crud:*"
+        if NAME_RE.match(model):
+            if not ops:
+                return f"crud:{model}"
+            names = [o.strip().lower() for o in ops.split(",")]
+            if names and all(o in CRUD_OPS for o in names):
+                return f"crud:{model}:{','.join(dict.fromkeys(names))}"
+    raise ValidationError.single("capabilities", f"invalid capability {json.dumps(raw)}", "invalid_capability")
+
+
+@dataclass(frozen=True)
+class WorkerIdentity:
+    id: str
+    name: str
+    queues: tuple[str, ...]
+    capabilities: tuple[str, ...]
+
+    def allows_queue(self, queue: str) -> bool:
+        return "*" in self.queues or queue in self.queues
+
+    @property
+    def action_kinds(self) -> tuple[str, ...] | None:
+        """Kinds this token may lease from ``actions``; None = every kind."""
+        names = [c[7:] for c in self.capabilities if c.startswith("action:")]
+        return None if not names or "*" in names else tuple(names)
+
+    def allows_crud(self, model: str, op: str) -> bool:
+        for cap in self.capabilities:
+            if cap == "crud:*" or cap == f"crud:{model}":
+                return True
+            prefix = f"crud:{model}:"
+            if cap.startswith(prefix) and op in cap[len(prefix):].split(","):
+                return True
+        return False
+
+
+def _listed(row: sqlite3.Row, seen: str | None) -> dict[str, Any]:
+    last = row["last_seen_at"]
+    if seen is not None and (last is None or seen > last):
+        last = seen
+    return {"id": row["id"], "name": row["name"], "queues": json.loads(row["queues"]),
+            "capabilities": json.loads(row["capabilities"]), "isRevoked": bool(row["is_revoked"]),
+            "createdAt": row["created_at"], "lastSeenAt": last}
+
+
+class WorkerRegistry:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._by_hash: dict[str, WorkerIdentity] = {}
+        self.seen: dict[str, str] = {}          # worker id -> last call, not yet written
+
+    async def create(self, body: Any) -> dict[str, Any]:
+        if not isinstance(body, dict):
+            raise ValidationError.single(None, "body must be a JSON object", "type")
+        name = body.get("name")
+        if not isinstance(name, str) or not 1 <= len(name.strip()) <= 100:
+            raise ValidationError.single("name", "name must be 1 to 100 characters", "invalid_name")
+        queues, caps = body.get("queues") or [], body.get("capabilities") or []
+        if not isinstance(queues, list) or not all(isinstance(q, str) and (q == "*" or QUEUE_RE.match(q))
+                                                   for q in queues):
+            raise ValidationError.single("queues", "queues must be names of [A-Za-z0-9_.:-]{1,100} or '*'",
+                                         "invalid_queue")
+        if not isinstance(caps, list):
+            raise ValidationError.single("capabilities", "capabilities must be a list", "type")
+        capabilities = list(dict.fromkeys(normalize_capability(c) for c in caps))
+        queues = list(dict.fromkeys(queues))
+        token, worker_id, now = new_token(), uuid4(), iso(utcnow())
+        name = name.strip()
+
+        def unit(conn: sqlite3.Connection) -> None:
+            conn.execute("INSERT INTO workers (id, name, token_hash, queues, capabilities, created_at)"
+                         " VALUES (?,?,?,?,?,?)", (worker_id, name, hash_token(token), json.dumps(queues),
+                                                  json.dumps(capabilities), now))
+        await self.db.write(unit)
+        return {"id": worker_id, "name": name, "token": token, "queues": queues, "capabilities": capabilities,
+                "createdAt": now}
+
+    async def list(self) -> list[dict[str, Any]]:
+        rows = await self.db.read(lambda c: c.execute("SELECT * FROM workers ORDER BY created_at DESC, id").fetchall())
+        return [_listed(r, self.seen.get(r["id"])) for r in rows]
+
+    async def authenticate(self, token: str | None) -> WorkerIdentity:
+        if token is None:
+            raise UnauthenticatedError("missing worker token")
+        digest = hash_token(token.strip())
+        identity = self._by_hash.get(digest)
+        if identity is None:
+            row = await self.db.read(lambda c: c.execute("SELECT * FROM workers WHERE token_hash = ?",
+                                                          (digest,)).fetchone(), inline=True)
+            if row is None or row["is_revoked"]:
+                raise UnauthenticatedError("invalid worker token")
+            identity = WorkerIdentity(row["id"], row["name"], tuple(json.loads(row["queues"])),
+                                      tuple(json.loads(row["capabilities"])))
+            if len(self._by_hash) > 10_000:
+                self._by_hash.clear()
+            self._by_hash[digest] = identity
+        self.seen[identity.id] = iso(utcnow())
+        return identity
+
+    def forget(self, worker_id: str) -> None:
+        """Drop a revoked worker from the cache."""
+        for digest, identity in list(self._by_hash.items()):
+            if identity.id == worker_id:
+                del self._by_hash[digest]
+
+    def flush_unit(self) -> Any:
+        """A write unit storing the pending ``lastSeenAt`` values (None when there are none)."""
+        if not self.seen:
+            return None
+        pending, self.seen = self.seen, {}
+
+        def unit(conn: sqlite3.Connection) -> None:
+            conn.executemany("UPDATE workers SET last_seen_at = ? WHERE id = ? AND (last_seen_at IS NULL"
+                             " OR last_seen_at < ?)", [(t, w, t) for w, t in pending.items()])
+        return unit

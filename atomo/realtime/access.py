@@ -1,0 +1,137 @@
+"""Channel access (realtime chapter §9): optional rules from the schema, and the reserved channels.
+
+- Without rules everything is allowed except the reserved channels. Once the schema declares any
+  rule, a channel matching none is refused (default deny). Sessions are checked as ``session:<name>``.
+- Matching: an exact name beats a pattern; among patterns the longest literal prefix wins. ``{id}``
+  is one segment without ``:``; a trailing ``*`` matches any rest.
+- ``subscribe`` governs subscribe/presence/session_join, ``publish`` governs publish; a missing rule
+  means ``authenticated``. With ``record`` the ``{id}`` names a record the caller must be able to read
+  (read rule with row-level terms, tenant scope, not soft-deleted); ``owner(f)``/``sameTenant`` are
+  evaluated on it (false without ``record``).
+- ``job:<id>``: subscribe/presence only for principals allowed to read the job (``job_reader``; by
+  default admins), never publish. ``system:*``: clients never publish there.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from atomo.auth.principal import Caller, Principal
+from atomo.errors import AtomoError
+from atomo.schema.model import AccessRule, ChannelRule, camel_case, snake_case
+
+JobReader = Callable[[Principal, str], Awaitable[bool]]
+RecordReader = Callable[[str, str, Caller], Awaitable[dict[str, Any] | None]]
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    rule: ChannelRule
+    regex: re.Pattern[str]
+    exact: bool
+    prefix: int                     # length of the literal prefix
+
+
+@lru_cache(maxsize=64)
+def compile_rules(rules: tuple[ChannelRule, ...]) -> tuple[CompiledRule, ...]:
+    compiled = []
+    for rule in rules:
+        pattern = rule.pattern
+        star = pattern.endswith("*")
+        body = pattern[:-1] if star else pattern
+        parts = [re.escape(p) for p in body.split("{id}")]
+        regex = "(?P<id>[^:]+)".join(parts[:2]) + "".join(f"[^:]+{p}" for p in parts[2:])
+        literal = min([i for i in (pattern.find("{"), pattern.find("*")) if i >= 0], default=len(pattern))
+        compiled.append(CompiledRule(rule, re.compile(regex + (".*" if star else "") + r"\Z", re.S),
+                                     exact=not star and "{id}" not in pattern, prefix=literal))
+    return tuple(compiled)
+
+
+def match(rules: Sequence[CompiledRule], name: str) -> tuple[ChannelRule, str | None] | None:
+    best: tuple[tuple[int, int], CompiledRule, str | None] | None = None
+    for c in rules:
+        m = c.regex.match(name)
+        if m is None:
+            continue
+        key = (1 if c.exact else 0, c.prefix)
+        if best is None or key > best[0]:
+            best = (key, c, m.groupdict().get("id"))
+    return (best[1].rule, best[2]) if best else None
+
+
+def caller_level(rule: AccessRule | None, principal: Principal) -> tuple[bool, list[Any]]:
+    """(allowed by a caller-level alternative, the row-level alternatives that apply)."""
+    if rule is None:
+        return principal.authenticated, []
+    rows = []
+    for alt in rule.alternatives:
+        if alt.kind == "public":
+            return True, []
+        if not principal.authenticated:
+            continue
+        if alt.kind == "authenticated" or (alt.kind == "role" and alt.value == (principal.role or "")):
+            return True, []
+        if alt.kind in ("owner", "sameTenant"):
+            rows.append(alt)
+    return False, rows
+
+
+class ChannelAccess:
+    def __init__(self, rules: Callable[[], tuple[ChannelRule, ...]], records: RecordReader,
+                 job_reader: JobReader | None = None) -> None:
+        self.rules = rules
+        self.records = records
+        self.job_reader = job_reader
+
+    async def allowed(self, principal: Principal, channel: str, action: str) -> bool:
+        """``action``: ``subscribe`` (also presence, session_join) or ``publish``."""
+        if channel.startswith("job:"):
+            return action == "subscribe" and await self._job(principal, channel[4:])
+        if channel.startswith("system:") and action == "publish":
+            return False
+        rules = self.rules()
+        if not rules:
+            return True
+        found = match(compile_rules(rules), channel)
+        if found is None:
+            return False
+        rule, record_id = found
+        access = rule.subscribe if action == "subscribe" else rule.publish
+        passed, rows = caller_level(access, principal)
+        if rule.record is None:
+            return passed
+        if record_id is None or not principal.authenticated and not passed:
+            return False
+        caller = Caller(principal=principal, tenant=principal.tenant_binding)
+        try:
+            record = await self.records(rule.record, record_id, caller)
+        except AtomoError:
+            return False
+        if record is None:
+            return False
+        if passed:
+            return True
+        for alt in rows:
+            if alt.kind == "owner" and alt.value is not None:
+                value = record.get(alt.value, record.get(camel_case(snake_case(alt.value))))
+                if value == principal.user_id:
+                    return True
+            if alt.kind == "sameTenant" and caller.tenant is not None and record.get("tenantId") == caller.tenant:
+                return True
+        return False
+
+    async def _job(self, principal: Principal, job_id: str) -> bool:
+        if not principal.authenticated:
+            return False
+        if principal.role == "admin":
+            return True
+        if self.job_reader is None:
+            return False
+        try:
+            return await self.job_reader(principal, job_id)
+        except AtomoError:
+            return False

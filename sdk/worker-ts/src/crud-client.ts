@@ -1,0 +1,108 @@
+/** The worker CRUD API (`/api/worker/crud/{model}`), acting as the job's actor. */
+import { CrudError } from './errors.js'
+import { type ClientOptions, HttpBase } from './jobs-client.js'
+
+export interface Actor {
+  userId?: string
+  tenantId?: string
+}
+
+export interface CrudClientOptions extends ClientOptions {
+  actor?: Actor
+  /** Sent as `origin` when a call gives none (`null` in a call sends none). */
+  defaultOrigin?: string | null
+}
+
+export interface WriteOptions {
+  origin?: string | null
+  expectedVersion?: number
+}
+
+export interface FindManyOptions {
+  where?: unknown
+  orderBy?: unknown
+  limit?: number
+  offset?: number
+}
+
+type Row = Record<string, any>
+
+/** `payload.actor` (a user id; `worker:…` principals are not users) and `payload.tenantId`. */
+export function actorOf(payload: any): Actor | undefined {
+  if (payload === null || typeof payload !== 'object') return undefined
+  const actor: Actor = {}
+  if (typeof payload.actor === 'string' && payload.actor && !payload.actor.startsWith('worker:')) {
+    actor.userId = payload.actor
+  }
+  if (typeof payload.tenantId === 'string') actor.tenantId = payload.tenantId
+  return Object.keys(actor).length ? actor : undefined
+}
+
+export class CrudClient extends HttpBase {
+  readonly actor?: Actor
+  readonly defaultOrigin: string | null
+
+  constructor(opts: CrudClientOptions) {
+    super(opts)
+    this.actor = opts.actor
+    this.defaultOrigin = opts.defaultOrigin ?? null
+  }
+
+  private body(opts: WriteOptions | undefined, fields: Record<string, unknown>): Record<string, unknown> {
+    const body: Record<string, unknown> = {}
+    for (const [key, value] of Object.entries(fields)) if (value !== undefined) body[key] = value
+    if (this.actor) body.actor = this.actor
+    const origin = opts && 'origin' in opts ? opts.origin : this.defaultOrigin
+    if (origin !== null && origin !== undefined) body.origin = origin
+    return body
+  }
+
+  private static async check(response: Response): Promise<any> {
+    const text = await response.text()
+    if (!response.ok) throw new CrudError(response.status, text)
+    return text ? JSON.parse(text) : null
+  }
+
+  private path(model: string, id?: string): string {
+    return `/api/worker/crud/${encodeURIComponent(model)}${id === undefined ? '' : '/' + encodeURIComponent(id)}`
+  }
+
+  private actorQuery(): string {
+    return this.actor ? `?actor=${encodeURIComponent(JSON.stringify(this.actor))}` : ''
+  }
+
+  async create<T = Row>(model: string, data: Row, opts?: { origin?: string | null }): Promise<T> {
+    return CrudClient.check(await this.send('POST', this.path(model), this.body(opts, { data })))
+  }
+
+  async findById<T = Row>(model: string, id: string): Promise<T | null> {
+    const response = await this.send('GET', this.path(model, id) + this.actorQuery())
+    if (response.status === 404) {
+      await response.text()
+      return null
+    }
+    return CrudClient.check(response)
+  }
+
+  async update<T = Row>(model: string, id: string, data: Row, opts?: WriteOptions): Promise<T> {
+    const body = this.body(opts, { data, expectedVersion: opts?.expectedVersion })
+    return CrudClient.check(await this.send('PATCH', this.path(model, id), body))
+  }
+
+  async delete(model: string, id: string, opts?: WriteOptions): Promise<number> {
+    const body = this.body(opts, { expectedVersion: opts?.expectedVersion })
+    const out = await CrudClient.check(await this.send('DELETE', this.path(model, id), body))
+    return Number(out?.deleted ?? 0)
+  }
+
+  async findMany<T = Row>(model: string, opts: FindManyOptions = {}): Promise<T[]> {
+    const params = new URLSearchParams()
+    if (opts.where !== undefined) params.set('where', JSON.stringify(opts.where))
+    if (opts.orderBy !== undefined) params.set('orderBy', JSON.stringify(opts.orderBy))
+    if (opts.limit !== undefined) params.set('limit', String(opts.limit))
+    if (opts.offset !== undefined) params.set('offset', String(opts.offset))
+    if (this.actor) params.set('actor', JSON.stringify(this.actor))
+    const query = params.toString()
+    return CrudClient.check(await this.send('GET', this.path(model) + (query ? `?${query}` : '')))
+  }
+}
