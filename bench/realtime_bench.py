@@ -7,7 +7,8 @@ worker processes.
 2. modelChanges fan-out: M GraphQL subscribers (default 500, graphql-transport-ws) on one model; records
    are created over HTTP one at a time and we measure create request -> last delivery latency.
 
-Times are CLOCK_MONOTONIC (system-wide, so comparable across the worker processes). The per-IP
+Clients offer permessage-deflate like browsers do (the server negotiates it); BENCH_NO_DEFLATE=1 makes
+them not offer it. Times are CLOCK_MONOTONIC (system-wide, so comparable across the worker processes). The per-IP
 connection cap is lifted for the run (ATOMO_REALTIME_MAX_CONN_PER_IP=0) and the general limiter is off.
 
     python bench/realtime_bench.py [--subscribers 1000] [--gql-subscribers 500] [--workers 3]
@@ -32,9 +33,9 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.benchutil import free_port, wait_for_health  # noqa: E402
+from bench.wsclient import Client  # noqa: E402
 
 ADMIN_PASSWORD = "Bench-admin-pass-42"
-COMPRESSION = None if os.environ.get("BENCH_NO_DEFLATE") else "deflate"
 CREATE = 'mutation($d: JSON!) { create(model: "Item", data: $d) }'
 SCHEMA = "export interface Item { id: string; name: string; seq?: number }\nexport default { models: {} }\n"
 
@@ -49,68 +50,6 @@ def percentile(values: list[float], q: float) -> float:
 
 
 # -- worker processes ------------------------------------------------------------------------------
-class Client(asyncio.Protocol):
-    """A `websockets` sans-I/O client driven by an asyncio protocol: frames are handled in
-    ``data_received`` callbacks, without a task or future per message, so a few processes can keep up
-    with a thousand sockets on a small machine. ``on_text`` gets each text message (bytes)."""
-
-    def __init__(self, url: str, subprotocols: list[str] | None = None) -> None:
-        from websockets.client import ClientProtocol
-        from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory
-        from websockets.uri import parse_uri
-        self.uri = parse_uri(url)
-        extensions = [ClientPerMessageDeflateFactory()] if COMPRESSION else None
-        self.ws = ClientProtocol(self.uri, subprotocols=subprotocols, extensions=extensions,  # type: ignore[arg-type]
-                                 max_size=None)
-        self.opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.inbox: asyncio.Queue[bytes] = asyncio.Queue()
-        self.on_text = self.inbox.put_nowait
-        self.transport: Any = None
-
-    @classmethod
-    async def connect(cls, url: str, subprotocols: list[str] | None = None) -> Client:
-        client = cls(url, subprotocols)
-        await asyncio.get_running_loop().create_connection(lambda: client, client.uri.host, client.uri.port)
-        await client.opened
-        return client
-
-    def connection_made(self, transport: Any) -> None:
-        self.transport = transport
-        self.ws.send_request(self.ws.connect())
-        self._flush()
-
-    def data_received(self, data: bytes) -> None:
-        from websockets.frames import Frame, Opcode
-        self.ws.receive_data(data)
-        for event in self.ws.events_received():
-            if isinstance(event, Frame):
-                if event.opcode is Opcode.TEXT:
-                    self.on_text(event.data)
-            elif not self.opened.done():
-                self.opened.set_result(None)
-        self._flush()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if not self.opened.done():
-            self.opened.set_exception(exc or ConnectionError("closed during the handshake"))
-
-    def _flush(self) -> None:
-        for chunk in self.ws.data_to_send():
-            if chunk:
-                self.transport.write(chunk)
-
-    def send(self, message: dict[str, Any]) -> None:
-        self.ws.send_text(json.dumps(message).encode())
-        self._flush()
-
-    async def recv(self) -> dict[str, Any]:
-        return json.loads(await self.inbox.get())  # type: ignore[no-any-return]
-
-    def close(self) -> None:
-        if self.transport is not None:
-            self.transport.close()
-
-
 def _seq(data: bytes, marker: bytes = b'"seq":') -> int:
     start = data.index(marker) + len(marker)
     end = start

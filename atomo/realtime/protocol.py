@@ -79,11 +79,15 @@ def decode(message: dict[str, Any], encoding: str) -> Any:
     if encoding != "msgpack":
         raise BadFrame("binary frames need encoding=msgpack")
     try:
-        value = msgpack.unpackb(data, raw=False, strict_map_key=False)
+        value = msgpack.unpackb(data, raw=False, strict_map_key=False, ext_hook=_no_extensions)
     except Exception:
         raise BadFrame("not valid MessagePack") from None
     _check_keys(value)
     return value
+
+
+def _no_extensions(code: int, data: bytes) -> Any:
+    raise ValueError(f"MessagePack extension type {code} is not supported")  # timestamps (-1) are
 
 
 def parse_frame(message: dict[str, Any], encoding: str) -> Request:
@@ -143,7 +147,22 @@ def encode_json(frame: dict[str, Any]) -> str:
 
 
 def encode_msgpack(frame: dict[str, Any]) -> bytes:
-    return msgpack.packb(frame, use_bin_type=True, datetime=True)  # type: ignore[no-any-return]
+    try:
+        return msgpack.packb(frame, use_bin_type=True, datetime=True)  # type: ignore[no-any-return]
+    except (OverflowError, TypeError, ValueError):   # integers beyond 64 bits (from JSON publishers)
+        return msgpack.packb(_portable(frame), use_bin_type=True)  # type: ignore[no-any-return]
+
+
+def _portable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _portable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_portable(v) for v in value]
+    if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**64:
+        return str(value)
+    if isinstance(value, datetime | msgpack.Timestamp):
+        return _json_default(value)
+    return value
 
 
 class Outgoing:
