@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 import sqlite3
 import time
@@ -89,14 +88,12 @@ def seed(obj: CliContext, file_path: str | None, dispatch_actions: bool) -> None
     path = Path(file_path) if file_path else project.seed_file or project.dir / "seed.json"
     if not path.is_file():
         raise AtomoError(f"seed file {path} does not exist")
-    if dispatch_actions and importlib.util.find_spec("atomo.jobs") is None:
-        click.echo("warning: --dispatch-actions has no effect in this build: actions and jobs are not available "
-                   "yet", err=True)
     is_sql = path.suffix.lower() == ".sql"
     data = None if is_sql else _load_json(path)
 
     async def run() -> SeedReport | tuple[int, int]:
         runtime = await Runtime(settings, project).start()
+        runtime.jobs.dispatch_seed = dispatch_actions
         try:
             assert runtime.db is not None
             if is_sql:

@@ -23,7 +23,7 @@ from atomo.auth.rbac import UNRESTRICTED, Access
 from atomo.auth.users import find_by_id
 from atomo.data.service import DataService
 from atomo.errors import BadRequestError, NotFoundError, PermissionDeniedError, ValidationError
-from atomo.http.request_context import check_tenant_header
+from atomo.http.request_context import MAX_TENANT_LENGTH
 from atomo.schema.model import Model
 
 from .inputs import AnyRequest, Plane, json_response, query_int, require_object, text
@@ -91,10 +91,9 @@ def crud_handlers(plane: Plane) -> list[HTTPRouteHandler]:
             raise ValidationError.single("actor", "actor must be an object {userId?, tenantId?}", "type")
         user_id = text(actor, "userId")
         tenant = actor.get("tenantId")
-        if tenant is not None:
-            if not isinstance(tenant, str):
-                raise ValidationError.single("actor.tenantId", "tenantId must be a string", "type")
-            check_tenant_header(tenant)
+        if tenant is not None and (not isinstance(tenant, str) or not 1 <= len(tenant) <= MAX_TENANT_LENGTH):
+            raise ValidationError.single("actor.tenantId", f"tenantId must be 1 to {MAX_TENANT_LENGTH} characters",
+                                         "invalid_tenant")
         if user_id is None:
             principal = Principal(user_id=f"worker:{worker.id}", role=SYSTEM_ROLE)
             return Caller(principal=principal, tenant=tenant, origin=origin)

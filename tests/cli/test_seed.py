@@ -80,11 +80,14 @@ def test_sql_seed_runs_in_one_transaction_with_a_warning(crm: Path) -> None:
     assert count(crm, "SELECT count(*) FROM companies") == 2
 
 
-def test_dispatch_actions_is_accepted(crm: Path) -> None:
-    result = atomo("--project", str(crm), "seed", "--dispatch-actions", cwd=crm)
+def test_actions_are_dispatched_only_with_dispatch_actions(crm: Path, tmp_path: Path) -> None:
+    assert atomo("--project", str(crm), "seed", cwd=crm).exit_code == 0
+    assert count(crm, "SELECT count(*) FROM jobs") == 0
+    more = tmp_path / "more.json"
+    more.write_text(json.dumps({"Deal": [{"id": "d-new", "title": "Seeded deal", "companyId": "c-1"}]}))
+    result = atomo("--project", str(crm), "seed", "--file", str(more), "--dispatch-actions", cwd=crm)
     assert result.exit_code == 0, result.output
-    assert "--dispatch-actions has no effect in this build" in result.stderr
-
+    assert count(crm, "SELECT count(*) FROM jobs WHERE queue = 'actions' AND kind = 'scoreDeal'") == 1
 
 def test_embedded_default_seeds_the_sample(tmp_path: Path) -> None:
     result = atomo("seed", cwd=tmp_path)

@@ -199,3 +199,25 @@ def test_direct_invocation(admin: Api, users: dict[str, Api], jobs_server: Serve
     assert users["carol"].job(waited.json()["jobId"])["tenantId"] == "acme"
     quick = alice.post("/api/actions/quote", params={"wait": 0}, json=body).json()
     assert quick["status"] == "queued" and quick["result"] is None
+
+
+def test_job_channels_follow_job_visibility(users: dict[str, Api], jobs_server: ServerProcess) -> None:
+    import asyncio
+
+    from tests.e2e.wskit import realtime
+    job_id = users["alice"].post("/jobs", json={"queue": f"ch-{uuid.uuid4()}", "kind": "k"}).json()["id"]
+
+    async def subscribe(api: Api) -> dict[str, Any]:
+        sock = await realtime(jobs_server.base_url, api.token)
+        try:
+            await sock.send({"op": "subscribe", "channel": f"job:{job_id}", "ref": 1})
+            frame = await sock.recv()
+            await sock.send({"op": "publish", "channel": f"job:{job_id}", "payload": {"fake": True}, "ref": 2})
+            refused = await sock.recv()
+            assert refused["type"] == "error" and refused["code"] == "PERMISSION_DENIED"
+            return frame
+        finally:
+            await sock.close()
+    assert asyncio.run(subscribe(users["alice"]))["type"] == "presence"
+    denied = asyncio.run(subscribe(users["bob"]))
+    assert denied["type"] == "error" and denied["code"] == "PERMISSION_DENIED"

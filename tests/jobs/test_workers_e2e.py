@@ -207,7 +207,9 @@ def test_the_job_of_a_committed_write_survives_sigkill_exactly_once(tmp_path: Pa
     async def crash() -> None:
         nonlocal stop
         tasks = [asyncio.create_task(writer(i)) for i in range(8)]
+        deadline = time.monotonic() + 30
         while len(written) < 50:
+            assert time.monotonic() < deadline, "the writers made no progress"
             await asyncio.sleep(0.01)
         assert server.proc is not None
         os.kill(server.proc.pid, signal.SIGKILL)      # mid-stream: writes in flight
