@@ -19,10 +19,9 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, TypeVar
+from typing import Any, TypeVar
 
 from atomo.errors import AtomoError, ConfigError, StorageError
 
@@ -260,7 +259,7 @@ class Database:
 
     def _resolve(self, batch: list[_Unit], results: list[tuple[bool, Any]]) -> None:
         committed = []
-        for unit, (ok, value) in zip(batch, results):
+        for unit, (ok, value) in zip(batch, results, strict=True):
             if unit.future.done():
                 continue
             if ok:
@@ -275,30 +274,30 @@ class Database:
                 log.exception("after-commit hook failed")
 
     # -- reads -------------------------------------------------------------------------------
-    @contextmanager
-    def _checkout(self) -> Iterator[sqlite3.Connection]:
-        conn = self._idle.pop()
-        try:
-            yield conn
-        finally:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            self._idle.append(conn)
+    def _release(self, conn: sqlite3.Connection) -> None:
+        self._idle.append(conn)
+        assert self._reader_wait is not None
+        self._reader_wait.release()
 
     async def read(self, fn: Callable[[sqlite3.Connection], T], *, inline: bool = False) -> T:
         """Run ``fn(conn)`` on a read-only connection, in one read transaction.
 
         ``inline=True`` runs it directly on the event loop (cheaper for short indexed reads);
-        otherwise it runs on a reader thread so long reads never block the loop.
+        otherwise it runs on a reader thread so long reads never block the loop. A cancelled
+        caller does not get the connection back into the pool before its thread is done with it.
         """
         if self._reader_wait is None or self._executor is None:
             raise StorageError("database is not open")
-        async with self._reader_wait:
-            with self._checkout() as conn:
-                if inline:
-                    return _in_read_txn(conn, fn)
-                loop = asyncio.get_running_loop()
-                return await loop.run_in_executor(self._executor, _in_read_txn, conn, fn)
+        await self._reader_wait.acquire()
+        conn = self._idle.pop()
+        if inline:
+            try:
+                return _in_read_txn(conn, fn)
+            finally:
+                self._release(conn)
+        future = asyncio.get_running_loop().run_in_executor(self._executor, _in_read_txn, conn, fn)
+        future.add_done_callback(lambda _: self._release(conn))
+        return await asyncio.shield(future)
 
 
 class Checkpointer:
