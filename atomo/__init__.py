@@ -4,7 +4,12 @@ from typing import Any
 
 from atomo._version import __version__
 from atomo.errors import (
-    AtomoError, ConflictError, NotFoundError, PermissionDeniedError, StorageError, UnauthenticatedError,
+    AtomoError,
+    ConflictError,
+    NotFoundError,
+    PermissionDeniedError,
+    StorageError,
+    UnauthenticatedError,
     ValidationError,
 )
 

@@ -6,9 +6,10 @@ This is the only module that reads ``os.environ``. Everything else receives a ``
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from atomo.errors import ConfigError, UsageError
 
@@ -228,7 +229,7 @@ class Settings:
     def production(self) -> bool:
         return self.env == "production"
 
-    def with_(self, **changes: Any) -> "Settings":
+    def with_(self, **changes: Any) -> Settings:
         return replace(self, **changes)
 
     def resolved_data_file(self, project_dir: Path) -> Path:

@@ -50,7 +50,7 @@ class ValidationError(AtomoError):
         super().__init__(message, details)
 
     @classmethod
-    def single(cls, field: str | None, message: str, code: str) -> "ValidationError":
+    def single(cls, field: str | None, message: str, code: str) -> ValidationError:
         return cls(message, [{"field": field, "message": message, "code": code}])
 
 
@@ -69,7 +69,7 @@ class PermissionDeniedError(AtomoError):
     status = 403
 
     @classmethod
-    def for_action(cls, model: str, action: str) -> "PermissionDeniedError":
+    def for_action(cls, model: str, action: str) -> PermissionDeniedError:
         return cls(f"Access denied for '{action}' on '{model}'", {"model": model, "action": action})
 
 

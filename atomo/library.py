@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from atomo.auth.principal import SYSTEM_CALLER, Caller, Principal
 from atomo.config import Settings, load_settings
@@ -185,20 +185,20 @@ class Atomo(DataHandle):
     def users(self) -> Any:
         return self.runtime.users
 
-    async def start(self) -> "Atomo":
+    async def start(self) -> Atomo:
         await self.runtime.start()
         return self
 
     async def close(self) -> None:
         await self.runtime.close()
 
-    async def __aenter__(self) -> "Atomo":
+    async def __aenter__(self) -> Atomo:
         return await self.start()
 
     async def __aexit__(self, *exc: Any) -> None:
         await self.close()
 
-    def as_user(self, user_id: str, tenant: str | None = None, *, role: str | None = None) -> "UserHandle":
+    def as_user(self, user_id: str, tenant: str | None = None, *, role: str | None = None) -> UserHandle:
         return UserHandle(self.runtime, user_id, tenant, role)
 
 

@@ -10,6 +10,7 @@ from atomo.config import Settings
 from atomo.errors import ConfigError
 from atomo.schema.loader import discover_schema
 
+
 def sample_dir() -> Path:
     """The bundled sample project: inside the package, or the PyInstaller bundle."""
     frozen = getattr(sys, "_MEIPASS", None)

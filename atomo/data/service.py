@@ -17,7 +17,12 @@ from atomo.data.validation import normalize_input
 from atomo.data.values import codec_for, now_iso
 from atomo.data.writes import RecordWriter, WriteResult
 from atomo.errors import (
-    AtomoError, ConflictError, NotFoundError, PermissionDeniedError, UnauthenticatedError, ValidationError,
+    AtomoError,
+    ConflictError,
+    NotFoundError,
+    PermissionDeniedError,
+    UnauthenticatedError,
+    ValidationError,
 )
 from atomo.schema.model import Model, Schema
 from atomo.storage.database import Database

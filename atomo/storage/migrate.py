@@ -13,8 +13,16 @@ from atomo.errors import MigrationError
 from atomo.schema.model import Model, Schema
 from atomo.storage.platform import create_platform_tables
 from atomo.storage.tables import (
-    check_trigger_names, check_trigger_sql, column_sql, create_table_sql, index_sql, q, schema_objects,
-    table_columns, table_exists, wanted_indexes,
+    check_trigger_names,
+    check_trigger_sql,
+    column_sql,
+    create_table_sql,
+    index_sql,
+    q,
+    schema_objects,
+    table_columns,
+    table_exists,
+    wanted_indexes,
 )
 
 _ALLOWED_USER_COLUMN_TYPES = {"TEXT", "INTEGER", "REAL", "NUMERIC", "BLOB"}
@@ -97,7 +105,7 @@ def _plan_indexes_and_checks(conn: sqlite3.Connection, model: Model, plan: Plan)
     triggers = schema_objects(conn, model.table, "trigger")
     wanted_triggers = {}
     for check in model.checks:
-        for name, sql in zip(check_trigger_names(check), check_trigger_sql(model, check)):
+        for name, sql in zip(check_trigger_names(check), check_trigger_sql(model, check), strict=True):
             wanted_triggers[name] = (check, sql)
     for name in triggers:
         if name.startswith("chk_") and name not in wanted_triggers:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from typing import Mapping
+from collections.abc import Mapping
 
 from atomo.storage.events import EVENTS_DDL
 from atomo.storage.tables import q, table_columns

@@ -18,7 +18,13 @@ from atomo.data.values import codec_for
 from atomo.schema.model import Model, Schema, snake_case
 from atomo.storage.events import StoredEvent, read_all
 from atomo.storage.tables import (
-    check_trigger_sql, create_table_sql, index_sql, q, table_columns, table_exists, wanted_indexes,
+    check_trigger_sql,
+    create_table_sql,
+    index_sql,
+    q,
+    table_columns,
+    table_exists,
+    wanted_indexes,
 )
 
 Progress = Callable[[str, int, int], None]   # (model name, events done, events total)
@@ -98,7 +104,7 @@ class _Shadow:
     def rows(self, table: str) -> dict[str, dict[str, Any]]:
         cur = self.conn.execute(f"SELECT * FROM {table} ORDER BY id")
         names = [d[0] for d in cur.description]
-        return {r[0]: dict(zip(names, r)) for r in cur}
+        return {r[0]: dict(zip(names, r, strict=True)) for r in cur}
 
 
 def _replay(conn: sqlite3.Connection, shadows: dict[str, _Shadow], after: int, before: int | None,
