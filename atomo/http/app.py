@@ -9,7 +9,7 @@ listening (so boot failures get their exit codes) and passes it in.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +24,7 @@ from atomo.auth.secret import resolve_jwt_secret
 from atomo.auth.seeding import AdminSeed, seed_admin
 from atomo.auth.tokens import TokenService
 from atomo.config import Settings
+from atomo.errors import AtomoError
 from atomo.graphql.subscriptions import subscription_handlers
 from atomo.http.auth_routes import auth_handlers
 from atomo.http.errors import exception_handlers
@@ -132,12 +133,26 @@ def create_app(settings: Settings, runtime: Runtime | None = None, *, context: A
     app = Litestar(route_handlers=handlers, lifespan=[lifespan], exception_handlers=exception_handlers(),
                    openapi_config=None, logging_config=None, debug=False)
     app.state.atomo = ctx
-    wrap_asgi(app, settings)
+    wrap_asgi(app, settings, ctx)
     app.asgi_handler = live.watch_logout(app.asgi_handler)
     return app
 
 
-def wrap_asgi(app: Litestar, settings: Settings) -> None:
+def worker_token_exempt(ctx: AppContext) -> Callable[[Any], Awaitable[bool]]:
+    """Requests carrying a valid worker token are not rate limited (auth chapter §9.1)."""
+    async def exempt(scope: Any) -> bool:
+        token = next((v for k, v in scope.get("headers", ()) if k == b"x-worker-token"), None)
+        if token is None or ctx.runtime is None or getattr(ctx.runtime, "jobs", None) is None:
+            return False
+        try:
+            await ctx.runtime.jobs.workers.authenticate(token.decode("latin-1"))
+        except AtomoError:
+            return False
+        return True
+    return exempt
+
+
+def wrap_asgi(app: Litestar, settings: Settings, ctx: AppContext | None = None) -> None:
     """Outermost first: security headers/CORS/request id/body limits -> rate limiter -> Litestar.
 
     Plain ASGI wrappers around Litestar's handler (not route middleware), so unknown routes, 405s
@@ -146,5 +161,6 @@ def wrap_asgi(app: Litestar, settings: Settings) -> None:
     handler: Any = app.asgi_handler
     if settings.rate_limit_rps > 0:
         buckets = TokenBuckets(settings.rate_limit_rps, settings.rate_limit_window_secs)
-        handler = RateLimitMiddleware(handler, buckets, trust_forwarded=settings.rate_limit_trust_forwarded)
+        handler = RateLimitMiddleware(handler, buckets, trust_forwarded=settings.rate_limit_trust_forwarded,
+                                      exempt=worker_token_exempt(ctx) if ctx is not None else None)
     app.asgi_handler = SecurityMiddleware(handler, settings)

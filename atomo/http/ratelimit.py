@@ -19,7 +19,7 @@ import ipaddress
 import math
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from typing import Any
 
 import msgspec
@@ -192,16 +192,19 @@ async def send_rate_limited(scope: Any, send: Any, wait: float) -> None:
 class RateLimitMiddleware:
     """ASGI wrapper: one token per counted request and client IP; 429 when the bucket is empty."""
 
-    def __init__(self, app: Any, buckets: TokenBuckets, *, trust_forwarded: bool = True) -> None:
+    def __init__(self, app: Any, buckets: TokenBuckets, *, trust_forwarded: bool = True,
+                 exempt: Callable[[Any], Awaitable[bool]] | None = None) -> None:
         self.app = app
         self.buckets = buckets
         self.trust_forwarded = trust_forwarded
+        self.exempt = exempt   # e.g. requests carrying a valid worker token (workers poll often)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         kind = scope["type"]
         # HTTP requests count once each (but not /health and /ready); a WebSocket handshake counts
         # once, its frames not at all.
-        if (kind == "http" and scope["path"] not in EXEMPT_PATHS) or kind == "websocket":
+        if ((kind == "http" and scope["path"] not in EXEMPT_PATHS) or kind == "websocket") and not (
+                self.exempt is not None and await self.exempt(scope)):
             wait = self.buckets.take(client_ip(scope, self.trust_forwarded))
             if wait:
                 await send_rate_limited(scope, send, wait)
