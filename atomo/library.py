@@ -94,8 +94,8 @@ class EventsAPI:
     async def append(self, stream: str, events: list[NewEvent], *, expected_version: int | None = None,
                      actor: str | None = None, tenant_id: str | None = None,
                      origin: str | None = None) -> list[StoredEvent]:
-        from atomo.data.values import now_iso
         from atomo.errors import ValidationError
+        from atomo.storage.records import now_iso
         check_stream_name(stream)
         if not isinstance(events, list) or not 1 <= len(events) <= 1000:
             raise ValidationError.single("events", "append takes 1 to 1000 events", "invalid_events")

@@ -21,7 +21,6 @@ from atomo.config import Settings
 from atomo.data.query import register_functions
 from atomo.data.service import DataService
 from atomo.data.validation import normalize_input
-from atomo.data.values import now_iso
 from atomo.data.writes import RecordWriter, WriteResult
 from atomo.errors import ValidationError
 from atomo.jobs import Jobs, create_job_tables
@@ -32,6 +31,7 @@ from atomo.storage.events import EventAppender, StoredEvent
 from atomo.storage.feed import EventFeed
 from atomo.storage.file_migrations import apply_project_files
 from atomo.storage.migrate import Plan, apply_boot_migration
+from atomo.storage.records import now_iso
 from atomo.storage.tables import q
 
 SEED_CALLER = Caller(origin="seed")

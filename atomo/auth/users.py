@@ -92,7 +92,7 @@ class Users:
                      tenant_id: str | None = None, first_name: str = "",
                      last_name: str = "") -> tuple[User, str | None]:
         """Create a user; returns (user, generated password or None)."""
-        from atomo.data.values import now_iso
+        from atomo.storage.records import now_iso
         email = normalize_email(email)
         role = check_role(role)
         generated = None
@@ -118,7 +118,7 @@ class Users:
 
     async def update(self, user_id: str, *, password: str | None = None, **changes: Any) -> None:
         """Change the given attributes (role, tenant_id, first_name, last_name, is_active) and/or password."""
-        from atomo.data.values import now_iso
+        from atomo.storage.records import now_iso
         allowed = {"role", "tenant_id", "first_name", "last_name", "is_active"}
         if set(changes) - allowed:
             raise ValueError(f"cannot change {sorted(set(changes) - allowed)}")
@@ -133,7 +133,7 @@ class Users:
         await self.db.write(run)
 
     async def set_password(self, email_or_id: str, password: str) -> None:
-        from atomo.data.values import now_iso
+        from atomo.storage.records import now_iso
         check_policy(password, min_length=self.min_length, require_complexity=self.require_complexity)
         pw_hash = hash_password(password)
         now = now_iso()
@@ -146,7 +146,7 @@ class Users:
         await self.db.write(run)
 
     async def deactivate(self, email_or_id: str) -> None:
-        from atomo.data.values import now_iso
+        from atomo.storage.records import now_iso
         now = now_iso()
 
         def run(conn: sqlite3.Connection) -> None:

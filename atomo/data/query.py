@@ -13,7 +13,9 @@ from __future__ import annotations
 import sqlite3
 from typing import Any, NoReturn
 
-from atomo.data.values import (
+from atomo.errors import ValidationError
+from atomo.schema.model import JSON_KINDS, SYSTEM_COLUMNS, Model
+from atomo.storage.records import (
     Column,
     canonical_datetime,
     codec_for,
@@ -21,8 +23,6 @@ from atomo.data.values import (
     storable_number,
     storable_text,
 )
-from atomo.errors import ValidationError
-from atomo.schema.model import JSON_KINDS, SYSTEM_COLUMNS, Model
 
 MAX_DEPTH = 8
 MAX_LIST_VALUES = 1000

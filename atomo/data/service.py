@@ -14,7 +14,6 @@ from atomo.auth.principal import SYSTEM_CALLER, Caller
 from atomo.auth.rbac import Access, decide
 from atomo.data.query import check_page, compile_order_by, compile_where
 from atomo.data.validation import normalize_input
-from atomo.data.values import codec_for, now_iso
 from atomo.data.writes import RecordWriter, WriteResult
 from atomo.errors import (
     AtomoError,
@@ -27,6 +26,7 @@ from atomo.errors import (
 from atomo.schema.model import Model, Schema
 from atomo.storage.database import Database
 from atomo.storage.events import EventAppender, StoredEvent, read_all, read_stream
+from atomo.storage.records import codec_for, now_iso
 from atomo.storage.tables import q
 
 INLINE_READ_LIMIT = 100

@@ -13,7 +13,9 @@ import re
 from typing import Any
 
 from atomo.content.blocks import normalize_blocks
-from atomo.data.values import (
+from atomo.errors import ValidationError
+from atomo.schema.model import TEXT_KINDS, Field, Model, Rule
+from atomo.storage.records import (
     Column,
     canonical_datetime,
     codec_for,
@@ -21,8 +23,6 @@ from atomo.data.values import (
     now_iso,
     storable_text,
 )
-from atomo.errors import ValidationError
-from atomo.schema.model import TEXT_KINDS, Field, Model, Rule
 
 MAX_ID_LENGTH = 255
 _READ_ONLY = frozenset({"deletedAt", "tenantId", "_version"})

@@ -17,10 +17,10 @@ from typing import Any
 from atomo.auth.principal import Caller
 from atomo.auth.rbac import Access
 from atomo.data.validation import normalize_input
-from atomo.data.values import codec_for
 from atomo.errors import ConflictError, PermissionDeniedError, ValidationError
 from atomo.schema.model import Model, Schema
 from atomo.storage.events import EventAppender, StoredEvent, stream_version, uuid4
+from atomo.storage.records import codec_for
 from atomo.storage.tables import q
 
 _UNIQUE = re.compile(r"UNIQUE constraint failed: (.+)")

@@ -30,7 +30,6 @@ from tartiflette.language.ast import IntValueNode, NullValueNode, StringValueNod
 
 from atomo.auth.principal import Caller
 from atomo.auth.rbac import Access
-from atomo.data.values import codec_for
 from atomo.graphql.engine import document_error_body
 from atomo.graphql.limits import error_message_and_locations
 from atomo.graphql.resolvers import RequestContext
@@ -38,6 +37,7 @@ from atomo.graphql.ws_protocol import encode
 from atomo.schema.model import Model
 from atomo.storage.events import StoredEvent
 from atomo.storage.feed import EventFeed
+from atomo.storage.records import codec_for
 from atomo.storage.tables import q
 
 EVENT_TYPES = {"Created": "CREATED", "Updated": "UPDATED", "Deleted": "DELETED", "Restored": "RESTORED",

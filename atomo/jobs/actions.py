@@ -15,10 +15,10 @@ from collections.abc import Callable
 from typing import Any
 
 from atomo.auth.principal import Caller
-from atomo.data.values import codec_for
 from atomo.errors import BadRequestError, NotFoundError, ValidationError
 from atomo.schema.model import Action, ActionBinding, Condition, Model, Schema
 from atomo.storage.events import StoredEvent
+from atomo.storage.records import codec_for
 from atomo.storage.tables import q
 
 from . import store

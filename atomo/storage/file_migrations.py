@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from atomo.data.values import now_iso
 from atomo.errors import MigrationError
 from atomo.storage.platform import create_platform_tables
+from atomo.storage.records import now_iso
 
 if TYPE_CHECKING:
     from atomo.project import Project

@@ -14,9 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from atomo.data.values import codec_for
 from atomo.schema.model import Model, Schema, snake_case
 from atomo.storage.events import StoredEvent, read_all
+from atomo.storage.records import codec_for
 from atomo.storage.tables import (
     check_trigger_sql,
     create_table_sql,

@@ -5,9 +5,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from atomo.data.query import check_page, compile_order_by, compile_where, register_functions
-from atomo.data.values import canonical_datetime, codec_for, column_values, dump_json, record_from_row
 from atomo.errors import ValidationError
 from atomo.schema.model import Field, Model, camel_case, snake_case
+from atomo.storage.records import canonical_datetime, codec_for, column_values, dump_json, record_from_row
 
 
 def fld(name: str, kind: str = "text", **kw) -> Field:

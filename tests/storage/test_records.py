@@ -8,8 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from atomo.data import values
-from atomo.data.values import (
+from atomo.schema.model import Field, Model, camel_case, snake_case
+from atomo.storage import records as values
+from atomo.storage.records import (
     canonical_datetime,
     codec_for,
     column_values,
@@ -19,7 +20,6 @@ from atomo.data.values import (
     storable_text,
     to_column,
 )
-from atomo.schema.model import Field, Model, camel_case, snake_case
 
 
 def fld(name: str, kind: str = "text", **kw) -> Field:
