@@ -30,6 +30,7 @@ from atomo.http.auth_routes import auth_handlers
 from atomo.http.errors import exception_handlers
 from atomo.http.graphql_route import graphql_handler
 from atomo.http.health import health_handlers
+from atomo.http.meta import meta_handlers
 from atomo.http.ratelimit import LoginLimiter, RateLimitMiddleware, TokenBuckets
 from atomo.http.request_context import Authenticator
 from atomo.http.security import SecurityMiddleware
@@ -126,7 +127,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None, *, context: A
                 await ctx.close()
 
     live = LiveSockets(ctx)            # open WebSockets of /graphql/ws and /realtime/ws (sessions, shutdown)
-    handlers: list[Any] = [*health_handlers(ctx), *auth_handlers(ctx), graphql_handler(ctx),
+    handlers: list[Any] = [*health_handlers(ctx), *meta_handlers(ctx), *auth_handlers(ctx), graphql_handler(ctx),
                            *subscription_handlers(ctx, live), *realtime_handlers(ctx, live), *jobs_handlers(ctx)]
     if STATIC_DIR.is_dir():
         handlers.append(create_static_files_router("/graphql/static", directories=[STATIC_DIR], name="graphiql"))
