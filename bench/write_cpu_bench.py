@@ -13,18 +13,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from library_bench import SCHEMA  # the same Item model as the library benchmark
+
 from atomo import Atomo
 from atomo.config import load_settings
-
-SCHEMA = """
-export interface Item {
-  id: string
-  name: string
-  qty: number
-  category: string   // @index
-  note?: string
-}
-"""
 
 
 async def measure(concurrency: int, total: int) -> None:

@@ -203,19 +203,12 @@ class ModelChanges:
         return isinstance(image, dict) and self.access.allows(image)
 
     async def run(self) -> None:
-        feed, name, fields = self.feed, self.model.name, self.plan.fields
-        cursor = self.live_from if self.plan.after is None else self.plan.after
-        while not self.stopped():
-            batch = await feed.events_after(cursor)
-            if not batch:
-                if feed.closed:
-                    return
-                await feed.wait(cursor)
-                continue
-            for event in batch:
-                cursor = event.position
-                if event.model != name:
-                    continue
-                view = await self.views.view(event, self.model)
-                if self.allows(event, view):
-                    await self.deliver(self.head + view.text(fields) + self.tail)
+        fields = self.plan.fields
+        start = self.live_from if self.plan.after is None else self.plan.after
+        # the feed's cursor: replay from the log, then live, no gap, no duplicate (stop cancels the task)
+        async for event in self.feed.iterate(start, model=self.model.name):
+            if self.stopped():
+                return
+            view = await self.views.view(event, self.model)
+            if self.allows(event, view):
+                await self.deliver(self.head + view.text(fields) + self.tail)
