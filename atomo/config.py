@@ -5,6 +5,7 @@ This is the only module that reads ``os.environ``. Everything else receives a ``
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -60,6 +61,17 @@ def _list(value: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in value.split(",") if item.strip())
 
 
+def _networks(value: str) -> tuple[str, ...]:
+    """Comma-separated addresses or CIDRs, each normalised (``10.0.0.1`` -> ``10.0.0.1/32``)."""
+    out = []
+    for item in _list(value):
+        try:
+            out.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            raise ValueError(f"{item!r} is not an IP address or CIDR") from None
+    return tuple(out)
+
+
 @dataclass(frozen=True)
 class Setting:
     env: str
@@ -67,9 +79,11 @@ class Setting:
     default: Any
     parse: Callable[[str], Any]
     help: str
+    aliases: tuple[str, ...] = ()      # older or shorter names read when the main one is unset
 
 
 _MAX = 2**31 - 1
+PRIVATE_NETWORKS = ("127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7")
 
 REGISTRY: tuple[Setting, ...] = (
     # Server and storage
@@ -80,14 +94,21 @@ REGISTRY: tuple[Setting, ...] = (
     Setting("DATABASE_URL", "database_url", None, _text, "the data file as a sqlite:/// URL"),
     Setting("ATOMO_SCHEMA_PATH", "schema_path", None, _text, "schema file (default: discovered in the project)"),
     Setting("ATOMO_STRICT_SCHEMA", "strict_schema", False, _bool, "schema warnings stop boot"),
+    Setting("ATOMO_ADOPT_EXISTING", "adopt_existing", False, _bool,
+            "use a SQLite file made by another application (adds Atomo's tables next to its own)"),
+    Setting("ATOMO_INTEGRITY_CHECK", "integrity_check", True, _bool, "PRAGMA quick_check of the data file at boot"),
     Setting("ATOMO_SYNCHRONOUS", "synchronous", "NORMAL", _upper_choice("NORMAL", "FULL"), "SQLite synchronous pragma"),
     Setting("ATOMO_BUSY_TIMEOUT_MS", "busy_timeout_ms", 5000, _int(0, 600000), "wait for locks held by other processes"),
     Setting("ATOMO_READ_CONNECTIONS", "read_connections", 4, _int(1, 64), "read-only connections"),
     Setting("ATOMO_WRITE_BATCH_MAX", "write_batch_max", 256, _int(1, 100000), "most writes per group commit"),
     Setting("ATOMO_WRITE_QUEUE_MAX", "write_queue_max", 10000, _int(1, 10_000_000), "most writes waiting for the writer"),
+    Setting("ATOMO_WAL_CHECKPOINT_BYTES", "wal_checkpoint_bytes", 8 << 20, _int(1 << 20, 1 << 40),
+            "WAL size that makes the writer restart the WAL (bounds the -wal file)"),
     Setting("ATOMO_EVENT_ENCODING", "event_encoding", "json", _choice("json", "msgpack"), "storage of event payloads"),
     Setting("ATOMO_EVENT_POLL_MS", "event_poll_ms", 1000, _int(10, 3_600_000), "event dispatcher poll interval"),
     Setting("ATOMO_MAX_BODY_BYTES", "max_body_bytes", 1048576, _int(1024, _MAX), "largest REST request body"),
+    Setting("ATOMO_MAX_HEADER_BYTES", "max_header_bytes", 16384, _int(1024, 1 << 20),
+            "largest request line + headers of one request; larger -> 431"),
     Setting("ATOMO_SHUTDOWN_GRACE_SECS", "shutdown_grace_secs", 10, _int(0, 3600), "grace period on SIGTERM"),
     Setting("ATOMO_VERSION", "version", None, _text, "version reported by /version"),
     Setting("ATOMO_GIT_SHA", "git_sha", "unknown", _text, "commit reported by /version"),
@@ -105,22 +126,39 @@ REGISTRY: tuple[Setting, ...] = (
     Setting("ADMIN_RESET_PASSWORD", "admin_reset_password", False, _bool, "reset the admin password at boot"),
     Setting("ATOMO_ENABLE_SELF_REGISTRATION", "enable_self_registration", False, _bool, "mount POST /auth/register"),
     Setting("ATOMO_SELF_REGISTRATION_ROLE", "self_registration_role", "viewer", _text, "role of self-registered users"),
-    Setting("ATOMO_SELF_REGISTRATION_TENANT", "self_registration_tenant", "none", _text, "none, per-user or a tenant id"),
+    Setting("ATOMO_SELF_REGISTRATION_TENANT", "self_registration_tenant", "none", _text,
+            "none, per-user or a tenant id (also read as ATOMO_REGISTRATION_TENANT)",
+            aliases=("ATOMO_REGISTRATION_TENANT",)),
     Setting("ATOMO_DEFAULT_ACCESS", "default_access", "authenticated", _text, "rule for operations without one"),
     # Rate limiting
     Setting("RATE_LIMIT_RPS", "rate_limit_rps", 100, _int(0, 10_000_000), "bucket capacity per client IP; 0 disables"),
     Setting("RATE_LIMIT_WINDOW_SECS", "rate_limit_window_secs", 60, _int(1, 86400), "refill time of a bucket"),
-    Setting("RATE_LIMIT_TRUST_FORWARDED", "rate_limit_trust_forwarded", True, _bool, "use X-Forwarded-For"),
+    Setting("RATE_LIMIT_TRUST_FORWARDED", "rate_limit_trust_forwarded", True, _bool,
+            "use X-Forwarded-For from trusted proxies"),
+    Setting("ATOMO_TRUSTED_PROXIES", "trusted_proxies", PRIVATE_NETWORKS, _networks,
+            "peers (addresses/CIDRs) whose X-Forwarded-For is honoured"),
     Setting("LOGIN_RATE_LIMIT_ATTEMPTS", "login_rate_limit_attempts", 5, _int(1, 1_000_000), "failed logins per IP+email"),
     Setting("LOGIN_RATE_LIMIT_IP_ATTEMPTS", "login_rate_limit_ip_attempts", 50, _int(1, 1_000_000), "failed logins per IP"),
+    Setting("LOGIN_RATE_LIMIT_ACCOUNT_ATTEMPTS", "login_rate_limit_account_attempts", 20, _int(1, 1_000_000),
+            "failed logins per account (email), from any IP"),
     Setting("LOGIN_RATE_LIMIT_WINDOW_SECS", "login_rate_limit_window_secs", 300, _int(1, 86400), "login bucket refill"),
     # GraphQL
     Setting("GRAPHQL_MAX_DEPTH", "graphql_max_depth", 20, _int(1, 1000), "deepest selection nesting"),
     Setting("GRAPHQL_MAX_COMPLEXITY", "graphql_max_complexity", 200, _int(1, 1_000_000), "most selected fields"),
+    Setting("GRAPHQL_MAX_TOKENS", "graphql_max_tokens", 2000, _int(1, 10_000_000),
+            "most lexical tokens in a document (checked before parsing)"),
+    Setting("GRAPHQL_MAX_ROWS", "graphql_max_rows", 10000, _int(1, 100_000_000),
+            "most rows returned by one request, summed over its fields"),
     Setting("GRAPHQL_MAX_BODY_BYTES", "graphql_max_body_bytes", 1048576, _int(1024, _MAX), "largest /graphql body"),
     Setting("ATOMO_GRAPHQL_INTROSPECTION", "graphql_introspection", True, _bool, "allow introspection"),
     Setting("ATOMO_MAX_PAGE_SIZE", "max_page_size", 1000, _int(1, 1_000_000), "largest limit on list operations"),
+    Setting("ATOMO_MAX_FILTER_TERMS", "max_filter_terms", 500, _int(1, 100_000),
+            "most conditions in one where filter (AND/OR/NOT terms included)"),
     Setting("ATOMO_ENABLE_SUBSCRIPTIONS", "enable_subscriptions", True, _bool, "serve /graphql/ws"),
+    Setting("GRAPHQL_WS_MAX_OPERATIONS", "graphql_ws_max_operations", 100, _int(1, 1_000_000),
+            "operations running at once on one /graphql/ws socket"),
+    Setting("GRAPHQL_WS_SLOW_CONSUMER_SECS", "graphql_ws_slow_consumer_secs", 30, _int(1, 3600),
+            "a /graphql/ws client that takes no message for this long while some wait is closed (4408)"),
     # Realtime
     Setting("ATOMO_ENABLE_REALTIME", "enable_realtime", True, _bool, "serve /realtime/*"),
     Setting("ATOMO_REALTIME_ALLOW_ANON", "realtime_allow_anon", False, _bool, "accept realtime without a token"),
@@ -164,14 +202,18 @@ class Settings:
     database_url: str | None = None
     schema_path: str | None = None
     strict_schema: bool = False
+    adopt_existing: bool = False
+    integrity_check: bool = True
     synchronous: str = "NORMAL"
     busy_timeout_ms: int = 5000
     read_connections: int = 4
     write_batch_max: int = 256
     write_queue_max: int = 10000
+    wal_checkpoint_bytes: int = 8 << 20
     event_encoding: str = "json"
     event_poll_ms: int = 1000
     max_body_bytes: int = 1048576
+    max_header_bytes: int = 16384
     shutdown_grace_secs: int = 10
     version: str | None = None
     git_sha: str = "unknown"
@@ -193,15 +235,22 @@ class Settings:
     rate_limit_rps: int = 100
     rate_limit_window_secs: int = 60
     rate_limit_trust_forwarded: bool = True
+    trusted_proxies: tuple[str, ...] = PRIVATE_NETWORKS
     login_rate_limit_attempts: int = 5
     login_rate_limit_ip_attempts: int = 50
+    login_rate_limit_account_attempts: int = 20
     login_rate_limit_window_secs: int = 300
     graphql_max_depth: int = 20
     graphql_max_complexity: int = 200
+    graphql_max_tokens: int = 2000
+    graphql_max_rows: int = 10000
     graphql_max_body_bytes: int = 1048576
     graphql_introspection: bool = True
     max_page_size: int = 1000
+    max_filter_terms: int = 500
     enable_subscriptions: bool = True
+    graphql_ws_max_operations: int = 100
+    graphql_ws_slow_consumer_secs: int = 30
     enable_realtime: bool = True
     realtime_allow_anon: bool = False
     realtime_coordinator_policy: str = "reelect"
@@ -285,6 +334,8 @@ def load_settings(environ: Mapping[str, str] | None = None, *, env_file: Path | 
     values: dict[str, Any] = {}
     for s in REGISTRY:
         raw = source.get(s.env)
+        if raw is None:
+            raw = next((source[a] for a in s.aliases if a in source), None)
         if raw is None or (raw == "" and s.default is not None and s.parse is not _text):
             continue
         try:

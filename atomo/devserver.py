@@ -104,7 +104,8 @@ class DevServer:
             port = sock.getsockname()[1]
             config = uvicorn.Config(create_app(settings, context=ctx), http=http_implementation(), lifespan="on",
                                     access_log=False, log_level="warning", proxy_headers=False, server_header=False,
-                                    timeout_graceful_shutdown=settings.shutdown_grace_secs, ws="auto")
+                                    timeout_graceful_shutdown=settings.shutdown_grace_secs, ws="auto",
+                                    h11_max_incomplete_event_size=settings.max_header_bytes)
             server = AtomoServer(config, ctx, lambda: self.listening(ctx, project, settings.host, port))
             watcher = None
             if self.options.watch and not project.is_sample:
@@ -227,7 +228,7 @@ class DevServer:
             applied = await apply_project_files(runtime.db, project, schema)
             plan = await runtime.db.write(lambda c: apply_boot_migration(c, schema), exclusive=True)
             data = DataService(schema, runtime.db, appender=runtime.appender, default_access=settings.default_access,
-                               max_page_size=settings.max_page_size)
+                               max_page_size=settings.max_page_size, max_filter_terms=settings.max_filter_terms)
             engine = await ctx.build_engine(schema)
         except AtomoError as exc:
             self.warn(f"atomo: {exc.message}")

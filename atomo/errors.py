@@ -8,7 +8,9 @@
      +-- NotFoundError              NOT_FOUND (404)
      +-- ConflictError              CONFLICT (409); current_version / expected_version
      +-- RateLimitedError           RATE_LIMITED (429); details = {retryAfter}
+     +-- LimitExceededError         LIMIT_EXCEEDED (400): a request over a size budget (GRAPHQL_MAX_ROWS)
      +-- StorageError               INTERNAL_ERROR (500): a database failure, translated at the storage boundary
+     |    +-- StorageFullError      STORAGE_FULL (507): the data file's disk is full; writes fail until space returns
      +-- ConfigError                configuration problem (CLI exit 3)
      +-- SchemaError                schema.ts has errors (CLI exit 4); carries the diagnostics
      +-- MigrationError             a refused or failed migration (CLI exit 5)
@@ -31,6 +33,11 @@ class AtomoError(Exception):
         super().__init__(message)
         self.message = message
         self.details = details
+
+    @property
+    def internal(self) -> bool:
+        """An unexpected failure: shown to clients as INTERNAL_ERROR without its message."""
+        return self.code == "INTERNAL_ERROR"
 
     def to_dict(self) -> dict[str, Any]:
         body: dict[str, Any] = {"code": self.code, "message": self.message}
@@ -96,9 +103,19 @@ class RateLimitedError(AtomoError):
     status = 429
 
 
+class LimitExceededError(AtomoError):
+    code = "LIMIT_EXCEEDED"
+    status = 400
+
+
 class StorageError(AtomoError):
     code = "INTERNAL_ERROR"
     status = 500
+
+
+class StorageFullError(StorageError):
+    code = "STORAGE_FULL"
+    status = 507
 
 
 class ConfigError(AtomoError):
@@ -127,6 +144,6 @@ class MigrationError(AtomoError):
 
 __all__ = [
     "AtomoError", "ValidationError", "BadRequestError", "UnauthenticatedError", "PermissionDeniedError",
-    "NotFoundError", "ConflictError", "RateLimitedError", "StorageError", "ConfigError", "UsageError",
-    "SchemaError", "MigrationError",
+    "NotFoundError", "ConflictError", "RateLimitedError", "LimitExceededError", "StorageError", "StorageFullError",
+    "ConfigError", "UsageError", "SchemaError", "MigrationError",
 ]

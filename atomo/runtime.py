@@ -22,7 +22,7 @@ from atomo.data.query import register_functions
 from atomo.data.service import DataService
 from atomo.data.validation import normalize_input
 from atomo.data.writes import RecordWriter, WriteResult
-from atomo.errors import ValidationError
+from atomo.errors import ConfigError, ValidationError
 from atomo.jobs import Jobs, create_job_tables
 from atomo.project import Project
 from atomo.schema import Schema, load_schema, require_valid
@@ -38,10 +38,15 @@ SEED_CALLER = Caller(origin="seed")
 
 
 def boot_migration(conn: sqlite3.Connection, schema: Schema | None) -> Plan:
-    """Platform tables, jobs tables and the schema's additive plan: one exclusive unit."""
+    """Platform tables, jobs tables and the schema's additive plan: one exclusive unit. A database error
+    here is a boot error naming the file and the cause (exit 3), never an internal error."""
     assert schema is not None
-    create_job_tables(conn)
-    return apply_boot_migration(conn, schema)
+    try:
+        create_job_tables(conn)
+        return apply_boot_migration(conn, schema)
+    except sqlite3.Error as exc:
+        file = conn.execute("PRAGMA database_list").fetchone()[2]
+        raise ConfigError(f"cannot prepare data file {file}: {exc}") from None
 
 
 @dataclass
@@ -100,11 +105,13 @@ class Runtime:
         schema = self.schema or load_schema(self.project.schema_path)
         self.schema = require_valid(schema, strict=s.strict_schema)
         path = self.project.data_file
-        self.data_file_created = not path.exists()
         self.db = Database(path, synchronous=s.synchronous, busy_timeout_ms=s.busy_timeout_ms,
                            read_connections=s.read_connections, write_batch_max=s.write_batch_max,
-                           write_queue_max=s.write_queue_max, on_connect=register_functions)
+                           write_queue_max=s.write_queue_max, wal_checkpoint_bytes=s.wal_checkpoint_bytes,
+                           adopt_existing=s.adopt_existing, integrity_check=s.integrity_check,
+                           model_tables=tuple(m.table for m in self.schema.models), on_connect=register_functions)
         await self.db.start()
+        self.data_file_created = self.db.created
         try:
             self.applied_files = await apply_project_files(self.db, self.project, self.schema)
             self.migration = await self.db.write(lambda c: boot_migration(c, self.schema), exclusive=True)
@@ -112,7 +119,7 @@ class Runtime:
             await self.feed.start()
             self.appender = EventAppender(s.event_encoding)
             self.data = DataService(self.schema, self.db, appender=self.appender, default_access=s.default_access,
-                                    max_page_size=s.max_page_size)
+                                    max_page_size=s.max_page_size, max_filter_terms=s.max_filter_terms)
             self.jobs = Jobs(self.db, reclaim_interval=s.job_reclaim_interval)
             self.jobs.attach(self.data.writer)
             self.users = Users(self.db, min_length=s.password_min_length,

@@ -43,8 +43,14 @@ def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     return uvloop.new_event_loop  # type: ignore[no-any-return]
 
 
-def http_implementation() -> str:
-    return "httptools" if importlib.util.find_spec("httptools") is not None else "h11"
+def http_implementation() -> type[asyncio.Protocol] | str:
+    """httptools with the request-head cap (431 over ``ATOMO_MAX_HEADER_BYTES``) when it is installed (a
+    dependency), else h11, whose ``h11_max_incomplete_event_size`` bounds only a head still incomplete
+    (400): one arriving whole in a single read is not refused there."""
+    if importlib.util.find_spec("httptools") is None:
+        return "h11"
+    from atomo.http.header_limit import HeaderLimitedHttpToolsProtocol
+    return HeaderLimitedHttpToolsProtocol
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
@@ -158,6 +164,8 @@ async def serve(settings: Settings, project: Project, *, check: bool = False,
         port = sock.getsockname()[1]
         config = uvicorn.Config(create_app(settings, context=ctx), http=http_implementation(), lifespan="on",
                                 access_log=False, log_level="warning", proxy_headers=False, server_header=False,
+                                # request line + headers: the httptools protocol above reads this limit too
+                                h11_max_incomplete_event_size=settings.max_header_bytes,
                                 timeout_graceful_shutdown=settings.shutdown_grace_secs, ws="auto",
                                 # per-message deflate costs ~20% of fan-out CPU (each subscriber's copy is
                                 # compressed separately); off, 1,000-subscriber p99 stays under 100 ms

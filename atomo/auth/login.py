@@ -21,6 +21,7 @@ from atomo.errors import UnauthenticatedError, ValidationError
 from atomo.storage.database import Database
 
 BAD_CREDENTIALS = "invalid email or password"
+MAX_EMAIL_LENGTH = 254     # RFC 5321 path limit; longer is refused before any lookup, limiter key or hash
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,8 @@ class LoginResult:
 
 
 def parse_credentials(body: Any) -> tuple[str, str]:
-    """``{"email", "password"}`` -> (normalised email, password); VALIDATION_ERROR listing what is missing."""
+    """``{"email", "password"}`` -> (normalised email, password); VALIDATION_ERROR listing what is missing,
+    not a string, or an email longer than ``MAX_EMAIL_LENGTH`` characters (``max_length``)."""
     if not isinstance(body, dict):
         raise ValidationError.single(None, "body must be a JSON object with email and password", "type")
     problems = []
@@ -50,6 +52,9 @@ def parse_credentials(body: Any) -> tuple[str, str]:
             problems.append({"field": name, "message": f"{name} is required", "code": "required"})
         elif not isinstance(value, str):
             problems.append({"field": name, "message": f"{name} must be a string", "code": "type"})
+        elif name == "email" and len(value) > MAX_EMAIL_LENGTH and len(value.strip()) > MAX_EMAIL_LENGTH:
+            problems.append({"field": name, "message": f"email must be at most {MAX_EMAIL_LENGTH} characters",
+                             "code": "max_length"})
         else:
             values.append(value)
     if problems:

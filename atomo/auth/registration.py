@@ -15,6 +15,7 @@ from typing import Any
 
 from atomo.auth.login import LoginResult
 from atomo.auth.passwords import check_policy, hash_password
+from atomo.auth.scope import MAX_TENANT_LENGTH
 from atomo.auth.sessions import Session, create_session, iso
 from atomo.auth.tokens import TokenService
 from atomo.auth.users import RESERVED_ROLES, ROLE, User, find_by_email, insert_user, new_id
@@ -24,7 +25,6 @@ from atomo.storage.database import Database
 
 MAX_EMAIL_LENGTH = 254
 MAX_NAME_LENGTH = 100
-MAX_TENANT_LENGTH = 128
 PER_USER = "per-user"
 
 

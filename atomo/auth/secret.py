@@ -1,6 +1,8 @@
 """The JWT signing secret (auth chapter §3).
 
-Production: ``JWT_SECRET`` is required and must be at least 32 characters, else boot fails naming it.
+Production: ``JWT_SECRET`` is required, must be at least 32 characters and must not be degenerate
+(fewer than 16 distinct bytes, e.g. 32 identical characters; a secret made only of hex digits, as
+``openssl rand -hex 32`` prints, needs 10 of the 16 digits), else boot fails naming it.
 Development without ``JWT_SECRET``: 32 random bytes are generated once, stored hex-encoded in
 ``jwt_secret`` inside the data folder (mode 0600) and reused on later boots.
 """
@@ -18,7 +20,12 @@ from atomo.errors import ConfigError
 log = logging.getLogger("atomo.auth")
 
 MIN_SECRET_LENGTH = 32
+MIN_DISTINCT_BYTES = 16
+# A hex secret can hold only 16 distinct digits; a random 64-digit one misses at least one of them 23% of the
+# time, but fewer than 10 distinct practically never (a random 32-digit one: 1 in 10,000).
+MIN_DISTINCT_HEX_DIGITS = 10
 SECRET_FILE = "jwt_secret"
+_HEX_DIGITS = frozenset(b"0123456789abcdef")
 
 
 def check_production_secret(settings: Settings) -> None:
@@ -29,6 +36,22 @@ def check_production_secret(settings: Settings) -> None:
         raise ConfigError(f"JWT_SECRET is required in production (at least {MIN_SECRET_LENGTH} characters)")
     if len(settings.jwt_secret) < MIN_SECRET_LENGTH:
         raise ConfigError(f"JWT_SECRET must be at least {MIN_SECRET_LENGTH} characters in production")
+    weakness = secret_weakness(settings.jwt_secret)
+    if weakness:
+        raise ConfigError(f"JWT_SECRET is too weak for production: {weakness} (use e.g. openssl rand -hex 32)")
+
+
+def secret_weakness(secret: str) -> str | None:
+    """Why ``secret`` is degenerate (too few distinct bytes), or None."""
+    data = secret.encode("utf-8")
+    lowered = data.lower()
+    if _HEX_DIGITS.issuperset(lowered):
+        distinct, needed, kind = len(set(lowered)), MIN_DISTINCT_HEX_DIGITS, "hex digits"
+    else:
+        distinct, needed, kind = len(set(data)), MIN_DISTINCT_BYTES, "bytes"
+    if distinct < needed:
+        return f"it has {distinct} distinct {kind}, at least {needed} are needed"
+    return None
 
 
 def resolve_jwt_secret(settings: Settings, data_dir: Path) -> str:
@@ -37,6 +60,8 @@ def resolve_jwt_secret(settings: Settings, data_dir: Path) -> str:
     if settings.jwt_secret:
         if len(settings.jwt_secret) < MIN_SECRET_LENGTH:
             log.warning("JWT_SECRET is shorter than %d characters; production would refuse it", MIN_SECRET_LENGTH)
+        elif secret_weakness(settings.jwt_secret):
+            log.warning("JWT_SECRET is weak (%s); production would refuse it", secret_weakness(settings.jwt_secret))
         return settings.jwt_secret
     return load_or_create_secret(data_dir / SECRET_FILE)
 

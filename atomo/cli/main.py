@@ -22,10 +22,16 @@ class CliContext:
     data_file: str | None
     no_progress: bool
     debug: bool
+    adopt_existing: bool = False
+    no_integrity_check: bool = False
 
     def settings(self, **overrides: Any) -> Settings:
         project = Path(self.project or ".")
         env_file = Path(self.env_file) if self.env_file else project / ".env"
+        if self.adopt_existing:
+            overrides.setdefault("adopt_existing", True)
+        if self.no_integrity_check:
+            overrides.setdefault("integrity_check", False)
         settings = load_settings(env_file=env_file, data_file=self.data_file, **overrides)
         settings = settings.with_(project_dir=str(project.resolve()))
         if self.no_progress:
@@ -69,12 +75,15 @@ def _debug(ctx: click.Context) -> bool:
 @click.option("--data-file", type=click.Path(dir_okay=False), help="The SQLite data file.")
 @click.option("--no-progress", is_flag=True, help="Plain lines instead of progress bars.")
 @click.option("--debug", is_flag=True, help="Show tracebacks on errors.")
+@click.option("--adopt-existing", is_flag=True,
+              help="Use a SQLite file made by another application (Atomo's tables are added to it).")
+@click.option("--no-integrity-check", is_flag=True, help="Skip PRAGMA quick_check of the data file at boot.")
 @click.version_option(__version__, prog_name="atomo", message="%(prog)s %(version)s")
 @click.pass_context
 def cli(ctx: click.Context, project: str | None, env_file: str | None, data_file: str | None,
-        no_progress: bool, debug: bool) -> None:
+        no_progress: bool, debug: bool, adopt_existing: bool, no_integrity_check: bool) -> None:
     """Atomo: an event-sourced backend in one SQLite file."""
-    ctx.obj = CliContext(project, env_file, data_file, no_progress, debug)
+    ctx.obj = CliContext(project, env_file, data_file, no_progress, debug, adopt_existing, no_integrity_check)
 
 
 def _register() -> None:

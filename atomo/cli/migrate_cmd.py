@@ -95,7 +95,8 @@ def _boot_summary(plan: Plan) -> list[str]:
 async def _apply(settings: Settings, project: Project, schema: Schema) -> None:
     s = settings
     db = Database(project.data_file, synchronous=s.synchronous, busy_timeout_ms=s.busy_timeout_ms, read_connections=1,
-                  on_connect=register_functions)
+                  adopt_existing=s.adopt_existing, integrity_check=s.integrity_check,
+                  model_tables=tuple(m.table for m in schema.models), on_connect=register_functions)
     await db.start()
     bar: Progress | None = None
     try:

@@ -26,14 +26,13 @@ def rebuild_cmd(obj: CliContext, models: tuple[str, ...], check: bool) -> None:
     """Rebuild the model tables from the event log."""
     settings = obj.settings()
     project = resolve_project(settings, project_dir=obj.project)
-    bars: dict[str, Progress] = {}
+    bar: Progress | None = None
 
-    def progress(model: str, done: int, total: int) -> None:
-        bar = bars.get(model)
+    def progress(done: int, total: int) -> None:   # one bar over the events of every chosen model
+        nonlocal bar
         if bar is None:
-            for other in bars.values():
-                other.finish()
-            bar = bars[model] = Progress(model, total, plain=settings.no_progress)
+            bar = Progress("events", total, plain=settings.no_progress)
+        bar.total = total
         bar.update(done)
 
     async def run() -> RebuildReport:
@@ -52,10 +51,11 @@ def rebuild_cmd(obj: CliContext, models: tuple[str, ...], check: bool) -> None:
             await runtime.close()
 
     report = asyncio.run(run())
-    if bars:
-        list(bars.values())[-1].finish()
+    if bar is not None:
+        bar.finish()
     for m in report.models:
-        click.echo(f"{m.model:<9} {m.rows:>4} rows {m.events:>6} events")
+        live = "" if m.live_rows is None or m.live_rows == m.rows else f" (live table: {m.live_rows} rows)"
+        click.echo(f"{m.model:<9} {m.rows:>4} rows {m.events:>6} events{live}")
     if report.skipped_events:
         click.echo(f"skipped {report.skipped_events} events of models no longer in the schema")
     if check:

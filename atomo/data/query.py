@@ -6,6 +6,13 @@ maps NULL to false before negating, so `NOT w` matches exactly the rows `w` does
 
 Text operators fold case with Python's `str.casefold` through the SQL function `atomo_fold`
 (registered by `register_functions`) and use `instr`/`substr`, so `%` and `_` are literal.
+
+Size bounds keep every accepted filter inside SQLite's limits (expression depth 1000, 32766 bound
+variables by default): a filter has at most `max_terms` terms (`ATOMO_MAX_FILTER_TERMS`; every
+leaf condition and every AND/OR/NOT counts 1), its `in`/`notIn` lists hold at most
+`MAX_LIST_VALUES` values each and `MAX_FILTER_VALUES` together, and long AND/OR chains are
+emitted as balanced trees (`_chain`), so the expression depth grows with the logarithm of the
+term count rather than with the count (SQLite parses `a OR b OR c` left-deep).
 """
 
 from __future__ import annotations
@@ -26,6 +33,10 @@ from atomo.storage.records import (
 
 MAX_DEPTH = 8
 MAX_LIST_VALUES = 1000
+MAX_FILTER_VALUES = 10_000      # values of every in/notIn list of one filter together
+DEFAULT_MAX_TERMS = 500         # ATOMO_MAX_FILTER_TERMS
+MAX_PARAMETERS = 32_000         # bound values of one filter; SQLite's default limit is 32766
+_FLAT_CHAIN = 32                # longer AND/OR chains are split into a balanced tree
 _ALIASES = {"eq": "equals", "neq": "not", "like": "contains"}
 _COMPARISONS = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 _TEXT_OPERATORS = ("contains", "startsWith", "endsWith")
@@ -54,14 +65,39 @@ def _fail(field: str | None, message: str, code: str = "invalid_filter") -> NoRe
 
 # ---------------------------------------------------------------------------------------- where
 
-def compile_where(model: Model, where: Any, params: list[Any]) -> str:
+def compile_where(model: Model, where: Any, params: list[Any], *, max_terms: int = DEFAULT_MAX_TERMS) -> str:
     """An SQL boolean expression for `where` (None = everything); values are appended to `params`."""
     if where is None:
         return "1"
-    return _where(codec_for(model).by_name, model.name, where, params, 0)
+    size = _Size(max_terms)
+    sql = _where(codec_for(model).by_name, model.name, where, params, 0, size)
+    if len(params) > MAX_PARAMETERS:
+        _fail("where", f"where has more than {MAX_PARAMETERS} values")
+    return sql
 
 
-def _where(columns: dict[str, Column], model_name: str, where: Any, params: list[Any], depth: int) -> str:
+class _Size:
+    """Terms and list values counted so far in one filter; compiling stops at the first one over."""
+
+    __slots__ = ("max_terms", "terms", "values")
+
+    def __init__(self, max_terms: int) -> None:
+        self.max_terms = max_terms
+        self.terms = self.values = 0
+
+    def term(self) -> None:
+        self.terms += 1
+        if self.terms > self.max_terms:
+            _fail("where", f"where has more than {self.max_terms} terms (ATOMO_MAX_FILTER_TERMS)")
+
+    def list_values(self, count: int) -> None:
+        self.values += count
+        if self.values > MAX_FILTER_VALUES:
+            _fail("where", f"where has more than {MAX_FILTER_VALUES} in/notIn values")
+
+
+def _where(columns: dict[str, Column], model_name: str, where: Any, params: list[Any], depth: int,
+           size: _Size) -> str:
     if not isinstance(where, dict):
         _fail(None, "where must be an object")
     parts = []
@@ -69,13 +105,14 @@ def _where(columns: dict[str, Column], model_name: str, where: Any, params: list
         if key in ("AND", "OR", "NOT"):
             if depth >= MAX_DEPTH:
                 _fail(key, f"where nests {key} deeper than {MAX_DEPTH} levels")
+            size.term()
             if key == "NOT" and isinstance(value, dict):
                 value = [value]
             if not isinstance(value, list) or not all(isinstance(w, dict) for w in value):
                 _fail(key, f"{key} must be {'an object or ' if key == 'NOT' else ''}an array of objects")
-            subs = [_where(columns, model_name, w, params, depth + 1) for w in value]
+            subs = [_where(columns, model_name, w, params, depth + 1, size) for w in value]
             if key == "OR":
-                parts.append("(" + " OR ".join(subs) + ")" if subs else "0")
+                parts.append(_chain(subs, "OR") if subs else "0")
             elif key == "AND":
                 parts.append(_all(subs))
             else:
@@ -85,17 +122,27 @@ def _where(columns: dict[str, Column], model_name: str, where: Any, params: list
         if col is None:
             _fail(str(key), f"{key} is not a field of {model_name}")
         operators = value if isinstance(value, dict) else {"equals": value}
-        parts.extend(_condition(col, op, arg, params) for op, arg in operators.items())
+        for op, arg in operators.items():
+            size.term()
+            parts.append(_condition(col, op, arg, params, size))
     return _all(parts)
 
 
 def _all(parts: list[str]) -> str:
     if not parts:
         return "1"
-    return parts[0] if len(parts) == 1 else "(" + " AND ".join(parts) + ")"
+    return parts[0] if len(parts) == 1 else _chain(parts, "AND")
 
 
-def _condition(col: Column, name: Any, arg: Any, params: list[Any]) -> str:
+def _chain(parts: list[str], op: str) -> str:
+    """``(a OP b OP ...)``; past ``_FLAT_CHAIN`` parts, halves nested in parentheses (a balanced tree)."""
+    if len(parts) <= _FLAT_CHAIN:
+        return "(" + f" {op} ".join(parts) + ")"
+    middle = len(parts) // 2
+    return f"({_chain(parts[:middle], op)} {op} {_chain(parts[middle:], op)})"
+
+
+def _condition(col: Column, name: Any, arg: Any, params: list[Any], size: _Size) -> str:
     op = _ALIASES.get(name, name) if isinstance(name, str) else None
     key = col.key
     if op not in _OPERATORS:
@@ -117,7 +164,7 @@ def _condition(col: Column, name: Any, arg: Any, params: list[Any]) -> str:
         return f"{c} {_COMPARISONS[op]} ?"
     if op in _TEXT_OPERATORS:
         return _text_condition(col, c, op, name, arg, params)
-    return _list_condition(col, c, op, name, arg, params)
+    return _list_condition(col, c, op, name, arg, params, size)
 
 
 def _operand(col: Column, name: str, value: Any) -> Any:
@@ -176,12 +223,13 @@ def _folded(c: str) -> str:
     return f"(CASE WHEN {c} GLOB '*[^ -~]*' THEN atomo_fold({c}) ELSE lower({c}) END)"
 
 
-def _list_condition(col: Column, c: str, op: str, name: str, arg: Any, params: list[Any]) -> str:
+def _list_condition(col: Column, c: str, op: str, name: str, arg: Any, params: list[Any], size: _Size) -> str:
     """`in`: equals one of the values (null = IS NULL); `notIn`: the exact negation of `in`."""
     if not isinstance(arg, list):
         _fail(col.key, f"{col.key}.{name} must be an array")
     if len(arg) > MAX_LIST_VALUES:
         _fail(col.key, f"{col.key}.{name} has more than {MAX_LIST_VALUES} values")
+    size.list_values(len(arg))
     values = [_operand(col, name, v) for v in arg if v is not None]
     has_null = len(values) < len(arg)
     marks = ", ".join("?" * len(values))

@@ -12,12 +12,13 @@ from typing import Any
 
 from atomo.auth.principal import SYSTEM_CALLER, Caller
 from atomo.auth.rbac import Access, decide
-from atomo.data.query import check_page, compile_order_by, compile_where
+from atomo.data.query import DEFAULT_MAX_TERMS, check_page, compile_order_by, compile_where
 from atomo.data.validation import normalize_input
 from atomo.data.writes import RecordWriter, WriteResult
 from atomo.errors import (
     AtomoError,
     ConflictError,
+    LimitExceededError,
     NotFoundError,
     PermissionDeniedError,
     UnauthenticatedError,
@@ -33,6 +34,20 @@ INLINE_READ_LIMIT = 100
 MAX_EVENTS_LIMIT = 1000
 
 
+def _capped(limit: int | None, max_rows: int | None) -> int | None:
+    """The SQL LIMIT for a read of ``limit`` rows under a cap of ``max_rows``: one more than the cap
+    when the read could pass it, so ``_within`` can tell."""
+    if max_rows is None or (limit is not None and limit <= max_rows):
+        return limit
+    return max_rows + 1
+
+
+def _within(rows: list[Any], max_rows: int | None) -> list[Any]:
+    if max_rows is not None and len(rows) > max_rows:
+        raise LimitExceededError(f"the result has more than {max_rows} rows", {"maxRows": max_rows})
+    return rows
+
+
 def _one_target(id: Any, where: Any) -> None:
     if (id is None) == (where is None):
         raise ValidationError.single("id", "give exactly one of id and where", "invalid_target")
@@ -44,12 +59,13 @@ def _one_target(id: Any, where: Any) -> None:
 
 class DataService:
     def __init__(self, schema: Schema, db: Database, *, appender: EventAppender, default_access: str = "authenticated",
-                 max_page_size: int = 1000) -> None:
+                 max_page_size: int = 1000, max_filter_terms: int = DEFAULT_MAX_TERMS) -> None:
         self.schema = schema
         self.db = db
         self.writer = RecordWriter(schema, appender)
         self.default_access = default_access
         self.max_page_size = max_page_size
+        self.max_filter_terms = max_filter_terms
 
     # -- shared pieces -----------------------------------------------------------------------
     def model(self, name: Any) -> Model:
@@ -79,9 +95,12 @@ class DataService:
             parts.append('+"deleted_at" IS NULL')
         elif deleted is True:
             parts.append('"deleted_at" IS NOT NULL')
-        if caller.tenant is not None and not caller.principal.system:
-            parts.append('"tenant_id" = ?')
-            params.append(caller.tenant)
+        if caller.scoped:
+            if caller.tenant is None:
+                parts.append('"tenant_id" IS NULL')
+            else:
+                parts.append('"tenant_id" = ?')
+                params.append(caller.tenant)
         if access is None:
             parts.append("0")
         else:
@@ -95,25 +114,28 @@ class DataService:
         params: list[Any] = []
         parts = self.scope_sql(caller, access, params, deleted=deleted)
         if where is not None:
-            parts.append(compile_where(model, where, params))
+            parts.append(compile_where(model, where, params, max_terms=self.max_filter_terms))
         return " AND ".join(parts) if parts else "1", params
 
     # -- reads -------------------------------------------------------------------------------
     async def records(self, model_name: str, *, where: Any = None, order_by: Any = None, limit: int | None = None,
-                      offset: int | None = None, caller: Caller = SYSTEM_CALLER) -> list[dict[str, Any]]:
+                      offset: int | None = None, caller: Caller = SYSTEM_CALLER,
+                      max_rows: int | None = None) -> list[dict[str, Any]]:
+        """``max_rows``: more matching rows raise ``LimitExceededError`` (at most one more is read)."""
         model = self.model(model_name)
         access = self.access(model, "read", caller)
         limit, offset = check_page(limit, offset, max_page_size=self.max_page_size, default_limit=None)
+        fetch = _capped(limit, max_rows)
         sql_where, params = self._filter(model, caller, access, where, deleted=False)
         sql = f"SELECT * FROM {q(model.table)} WHERE {sql_where} ORDER BY {compile_order_by(model, order_by)}"
-        if limit is not None or offset:
+        if fetch is not None or offset:
             sql += " LIMIT ? OFFSET ?"
-            params += [-1 if limit is None else limit, offset]
+            params += [-1 if fetch is None else fetch, offset]
         codec = codec_for(model)
 
         def run(conn: sqlite3.Connection) -> list[dict[str, Any]]:
             return [codec.record(r) for r in conn.execute(sql, params)]
-        return await self.db.read(run, inline=limit is not None and limit <= INLINE_READ_LIMIT)
+        return _within(await self.db.read(run, inline=fetch is not None and fetch <= INLINE_READ_LIMIT), max_rows)
 
     async def record(self, model_name: str, id: str, *, caller: Caller = SYSTEM_CALLER) -> dict[str, Any] | None:
         model = self.model(model_name)
@@ -136,7 +158,7 @@ class DataService:
 
     async def paginated_records(self, model_name: str, *, where: Any = None, order_by: Any = None, limit: int = 20,
                                 offset: int = 0, caller: Caller = SYSTEM_CALLER,
-                                deleted: bool = False) -> dict[str, Any]:
+                                deleted: bool = False, max_rows: int | None = None) -> dict[str, Any]:
         model = self.model(model_name)
         access = self.access(model, "read", caller)
         limit, offset = check_page(limit, offset, max_page_size=self.max_page_size, default_limit=20)
@@ -146,38 +168,32 @@ class DataService:
         page_sql = f"SELECT * FROM {q(model.table)} WHERE {sql_where} ORDER BY {order} LIMIT ? OFFSET ?"
         count_sql = f"SELECT count(*) FROM {q(model.table)} WHERE {sql_where}"
         codec = codec_for(model)
+        fetch = _capped(limit, max_rows)
 
         def run(conn: sqlite3.Connection) -> dict[str, Any]:
-            rows = [codec.record(r) for r in conn.execute(page_sql, [*params, limit, offset])]
+            rows = _within([codec.record(r) for r in conn.execute(page_sql, [*params, fetch, offset])], max_rows)
             total = int(conn.execute(count_sql, params).fetchone()[0])
             return {"data": rows, "pageInfo": {"totalCount": total, "hasNextPage": offset + limit < total,
                                                "hasPreviousPage": offset > 0, "pageSize": limit, "offset": offset}}
         return await self.db.read(run)
 
     async def deleted_records(self, model_name: str, *, where: Any = None, order_by: Any = None, limit: int = 20,
-                              offset: int = 0, caller: Caller = SYSTEM_CALLER) -> dict[str, Any]:
+                              offset: int = 0, caller: Caller = SYSTEM_CALLER,
+                              max_rows: int | None = None) -> dict[str, Any]:
         return await self.paginated_records(model_name, where=where, order_by=order_by, limit=limit, offset=offset,
-                                            caller=caller, deleted=True)
+                                            caller=caller, deleted=True, max_rows=max_rows)
 
     async def history(self, model_name: str, id: str, *, caller: Caller = SYSTEM_CALLER) -> list[StoredEvent]:
+        """The record's events the caller may read: each one is checked on its own image (the
+        after-image, the before-image for delete-type events) and tenant, as ``modelChanges`` does, so a
+        reused id never shows the events of an earlier record the caller could not read."""
         model = self.model(model_name)
         access = self.access(model, "read", caller)
         stream = f"{model.name}/{id}"
 
         def run(conn: sqlite3.Connection) -> list[StoredEvent]:
-            events = read_stream(conn, stream)
-            if not events:
-                return []
-            if caller.tenant is not None and not caller.principal.system:
-                events = [e for e in events if e.tenant_id == caller.tenant]
-                if not events:
-                    return []
-            if not access.unrestricted:
-                row = conn.execute(f"SELECT * FROM {q(model.table)} WHERE id = ?", (id,)).fetchone()
-                state = codec_for(model).record(row) if row is not None else _last_state(events)
-                if state is None or not access.allows(state):
-                    return []
-            return events
+            return [e for e in read_stream(conn, stream) if caller.sees_tenant(e.tenant_id)
+                    and (access.unrestricted or access.allows(event_image(e)))]
         return await self.db.read(run)
 
     async def events(self, *, after: int = 0, limit: int = 100, model: str | None = None,
@@ -196,8 +212,9 @@ class DataService:
             m = self.model(model)
             if not self.access(m, "read", caller).unrestricted:
                 raise PermissionDeniedError.for_action(m.name, "read")
-        tenant = caller.tenant if not p.system else None
-        return await self.db.read(lambda conn: read_all(conn, after=after, limit=limit, model=model, tenant_id=tenant))
+        tenant, untenanted = (caller.tenant, caller.tenant is None) if caller.scoped else (None, False)
+        return await self.db.read(lambda conn: read_all(conn, after=after, limit=limit, model=model, tenant_id=tenant,
+                                                        untenanted=untenanted))
 
     # -- writes ------------------------------------------------------------------------------
     async def _write(self, fn: Any) -> Any:
@@ -319,12 +336,13 @@ class DataService:
         return await self._lifecycle(model_name, "hardDelete", id, where, None, caller, deleted=None)
 
 
-def _last_state(events: list[StoredEvent]) -> dict[str, Any] | None:
-    """The last known full record of a stream (for history access checks after a hard delete)."""
-    for event in reversed(events):
-        if event.type in ("Created", "Updated") and isinstance(event.data, dict):
-            return event.data  # type: ignore[no-any-return]
-        if isinstance(event.previous_data, dict) and "id" in event.previous_data:
-            return event.previous_data  # type: ignore[no-any-return]
-    return None
+BEFORE_IMAGE_TYPES = frozenset({"Deleted", "Restored", "HardDeleted"})
 
+
+def event_image(event: StoredEvent) -> dict[str, Any]:
+    """The record a row-level read rule is evaluated on for one event: the after-image, or the
+    before-image for delete-type events (an event without a record image matches no row term)."""
+    image = event.previous_data if event.type in BEFORE_IMAGE_TYPES else event.data
+    if isinstance(image, dict) and isinstance(image.get("record"), dict):   # block events carry the record
+        image = image["record"]
+    return image if isinstance(image, dict) else {}

@@ -25,6 +25,7 @@ from atomo.storage.records import (
 )
 
 MAX_ID_LENGTH = 255
+MAX_EXACT_INT = 2**53 - 1       # every JSON client (JavaScript included) reads integers up to this exactly
 _READ_ONLY = frozenset({"deletedAt", "tenantId", "_version"})
 _READ_ONLY_ON_UPDATE = _READ_ONLY | {"id", "createdAt"}
 _EMAIL = re.compile(r"[^\s@]+@[^\s@]+\.[^\s@]+")
@@ -154,6 +155,10 @@ def _field_value(field: Field, key: str, value: Any, previous: Any, now: str,
     elif not _fits_type(kind, value):
         name = "text" if kind in TEXT_KINDS else _TYPE_NAMES[kind]
         details.append(_detail(key, f"{key} must be {name}", "type"))
+        return value
+    elif kind == "number" and type(value) is int and not -MAX_EXACT_INT <= value <= MAX_EXACT_INT:
+        details.append(_detail(key, f"{key} must be an integer from -{MAX_EXACT_INT} to {MAX_EXACT_INT} (2^53-1: "
+                                    "larger integers are not exact in JSON clients and SQLite REAL)", "out_of_range"))
         return value
     for rule in field.rules:
         problem = _rule_problem(rule, key, value)

@@ -5,7 +5,8 @@ Per query text, parsing, validation and the limit analysis run once and are cach
 resolution (root fields driven here, without tasks) and
 turns every error into the platform's wire shape (graphql chapter §9). A document that does not
 parse, fails validation, exceeds a limit, names no runnable operation or whose variables do not
-coerce is a *document error*: nothing runs and the body has no ``data`` key.
+coerce is a *document error*: nothing runs and the body has no ``data`` key. Before the C parser
+sees a document, ``prescan.check_document`` bounds its tokens, bracket nesting and fragments.
 """
 # ruff: noqa: E402  (tartiflette is imported after import_tartiflette(), see atomo.graphql)
 
@@ -46,8 +47,10 @@ from atomo.graphql.limits import (
     limit_errors,
     select_operation,
 )
+from atomo.graphql.prescan import check_document, nesting_bound
 from atomo.graphql.resolvers import ROOT_RESOLVERS, RequestContext, default_resolver, format_field_error
 from atomo.graphql.resolvers import Resolver as ResolverFn
+from atomo.graphql.row_budget import RowBudget
 from atomo.graphql.scalars import (
     CURRENT_VARIABLES,
     JSONObjectScalar,
@@ -60,6 +63,7 @@ from atomo.graphql.sdl import full_sdl
 CACHE_SIZE = 512                    # documents kept, least recently used evicted first
 CACHE_MAX_QUERY_CHARS = 16 * 1024   # longer documents are parsed every time
 CACHE_MAX_TOTAL_CHARS = 1024 * 1024  # bounds the memory of cached ASTs
+MAX_DOCUMENT_ERRORS = 100           # validation errors reported per document (graphql-js's maxErrors)
 _BUILDS = itertools.count(1)
 
 
@@ -127,6 +131,7 @@ class GraphQLEngine:
         self.settings = settings
         self._cache: OrderedDict[str, _Prepared] = OrderedDict()
         self._cached_chars = 0
+        self._max_nesting = nesting_bound(settings.graphql_max_depth)
 
     @classmethod
     async def build(cls, schema: Any, settings: Settings, *,
@@ -168,6 +173,9 @@ class GraphQLEngine:
         return prepared
 
     def _parse(self, query: str) -> _Prepared:
+        too_big = check_document(query, max_tokens=self.settings.graphql_max_tokens, max_nesting=self._max_nesting)
+        if too_big is not None:  # checked before the C parser, which a deep document crashes (prescan.py)
+            return _Prepared(None, document_error_body([(too_big, None)])["errors"], {})
         try:
             if "\x00" in query:  # libgraphqlparser reads a C string: it would stop there
                 raise UnsupportedText("Syntax Error: NUL characters are not allowed in a document")
@@ -178,9 +186,13 @@ class GraphQLEngine:
             message, locations = (error_message_and_locations(exc) if hasattr(exc, "coerce_value")
                                   else ("Syntax Error: the document could not be parsed", None))
             return _Prepared(None, document_error_body([(message, locations)])["errors"], {})
-        operations = analyze(document)
+        try:
+            operations = analyze(document)
+        except RecursionError:  # pragma: no cover - the pre-scan bounds nesting and fragments well below this
+            return _Prepared(None, document_error_body([("Document is nested too deeply", None)])["errors"], {})
         errors = document.validators.errors
-        body = document_error_body(error_message_and_locations(e) for e in errors)["errors"] if errors else []
+        body = (document_error_body(error_message_and_locations(e) for e in errors[:MAX_DOCUMENT_ERRORS])["errors"]
+                if errors else [])
         fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
         return _Prepared(document, body, operations, fragments)
 
@@ -223,7 +235,7 @@ class GraphQLEngine:
                                             [info.location] if info and info.location else None)])
         if problem is not None or info is None:
             return ExecutionOutcome(problem or {"errors": []}, True, False, op_type, op_name)
-        ctx = RequestContext(service, caller, request_id)
+        ctx = RequestContext(service, caller, request_id, RowBudget(self.settings.graphql_max_rows))
         execution_context, errors = await self._execution_context(prepared, info, ctx, variables)
         if errors:
             return ExecutionOutcome(document_error_body(error_message_and_locations(e) for e in errors), True, False,

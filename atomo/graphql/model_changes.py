@@ -7,9 +7,11 @@ once (cached by position, shared by every subscriber) and caches the encoded obj
 so a delivery is a dictionary look-up and a string splice.
 
 A ``ModelChanges`` stream is a cursor over the event feed: it replays ``position > after`` from the
-log, then continues live (no gap, no duplicate); a slow client only falls behind. Each event passes
-the tenant scope and the read access (row-level terms on the after-image, the before-image for
-delete-type events) of the caller.
+log, then continues live (no gap, no duplicate); a slow client only falls behind. It reads events only
+into room reserved on the socket's outbox (``ws_outbox``), at most ``RESERVE`` at a time, so a client
+that does not read holds the cursor back: no batch of events waits in memory for the socket. Each
+event passes the tenant scope and the read access (row-level terms on the after-image, the
+before-image for delete-type events) of the caller.
 """
 # ruff: noqa: E402
 
@@ -19,7 +21,7 @@ import sqlite3
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from atomo.graphql import import_tartiflette
 
@@ -40,11 +42,15 @@ from atomo.storage.feed import EventFeed
 from atomo.storage.records import codec_for
 from atomo.storage.tables import q
 
+if TYPE_CHECKING:
+    from atomo.graphql.ws_outbox import Outbox
+
 EVENT_TYPES = {"Created": "CREATED", "Updated": "UPDATED", "Deleted": "DELETED", "Restored": "RESTORED",
                "HardDeleted": "HARD_DELETED"}
 BLOCK_OPS = {"BlockInserted": "insert", "BlockUpdated": "update", "BlockMoved": "move", "BlockRemoved": "remove"}
 BEFORE_IMAGE_TYPES = frozenset({"Deleted", "Restored", "HardDeleted"})
 VIEW_CACHE = 2048
+VIEW_ENCODINGS = 4          # selections whose encoding one cached view keeps (others are encoded per delivery)
 Fields = tuple[tuple[str, str], ...]
 
 
@@ -115,7 +121,9 @@ class View:
         text = self.encoded.get(fields)
         if text is None:
             values = self.values
-            text = self.encoded[fields] = encode({key: values[name] for key, name in fields})
+            text = encode({key: values[name] for key, name in fields})
+            if len(self.encoded) < VIEW_ENCODINGS:
+                self.encoded[fields] = text
         return text
 
 
@@ -180,7 +188,7 @@ def row_reader(db: Any) -> Callable[[Model, str], Awaitable[dict[str, Any] | Non
 # -- one subscription ----------------------------------------------------------------------------
 class ModelChanges:
     def __init__(self, plan: Plan, model: Model, access: Access, caller: Caller, feed: EventFeed,
-                 views: EventViews, deliver: Callable[[str], Awaitable[None]], prefix: tuple[str, str],
+                 views: EventViews, outbox: Outbox, prefix: tuple[str, str],
                  stopped: Callable[[], bool], live_from: int) -> None:
         self.plan = plan
         self.model = model
@@ -188,14 +196,14 @@ class ModelChanges:
         self.caller = caller
         self.feed = feed
         self.views = views
-        self.deliver = deliver
+        self.outbox = outbox
         self.head, self.tail = prefix
         self.stopped = stopped
         self.live_from = live_from          # the feed's tail when the subscribe message arrived
 
     def allows(self, event: StoredEvent, view: View) -> bool:
         caller = self.caller
-        if caller.tenant is not None and event.tenant_id != caller.tenant:
+        if not caller.sees_tenant(event.tenant_id):
             return False
         if self.access.unrestricted:
             return True
@@ -203,12 +211,28 @@ class ModelChanges:
         return isinstance(image, dict) and self.access.allows(image)
 
     async def run(self) -> None:
-        fields = self.plan.fields
-        start = self.live_from if self.plan.after is None else self.plan.after
-        # the feed's cursor: replay from the log, then live, no gap, no duplicate (stop cancels the task)
-        async for event in self.feed.iterate(start, model=self.model.name):
-            if self.stopped():
-                return
-            view = await self.views.view(event, self.model)
-            if self.allows(event, view):
-                await self.deliver(self.head + view.text(fields) + self.tail)
+        """Deliver until the socket closes (stop cancels the task): reserve room, read at most that many
+        events after the cursor (from the feed's ring, else the log), queue those the caller may read."""
+        fields, name, feed, outbox = self.plan.fields, self.model.name, self.feed, self.outbox
+        cursor = self.live_from if self.plan.after is None else self.plan.after
+        while True:
+            room = await outbox.reserve()
+            used = 0
+            try:
+                if room == 0 or self.stopped():
+                    return
+                events = await feed.events_after(cursor, room)
+                for event in events:
+                    cursor = event.position
+                    if event.model != name:
+                        continue
+                    view = await self.views.view(event, self.model)
+                    if self.allows(event, view):
+                        outbox.put_reserved(self.head + view.text(fields) + self.tail)
+                        used += 1
+            finally:
+                outbox.release(room - used)
+            if not events:
+                if feed.closed:
+                    return
+                await feed.wait(cursor)

@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from atomo.auth.principal import Caller
 from atomo.data.service import DataService
 from atomo.errors import AtomoError, ValidationError
+from atomo.graphql.row_budget import RowBudget, one_row, page_rows
 
 logger = logging.getLogger("atomo.graphql")
 INTERNAL_MESSAGE = "Internal server error"
@@ -24,11 +25,13 @@ Resolver = Callable[[Any, dict[str, Any], "RequestContext", Any], Awaitable[Any]
 
 @dataclass(frozen=True, slots=True)
 class RequestContext:
-    """What a resolver needs about the request: the data service, the caller and the request id."""
+    """What a resolver needs about the request: the data service, the caller, the request id and the
+    rows the request may still return (mutable, see row_budget.py; unbounded unless given)."""
 
     service: DataService
     caller: Caller
     request_id: str | None = None
+    rows: RowBudget = field(default_factory=RowBudget)
 
 
 async def default_resolver(parent: Any, args: dict[str, Any], ctx: Any, info: Any) -> Any:
@@ -40,12 +43,13 @@ async def default_resolver(parent: Any, args: dict[str, Any], ctx: Any, info: An
 
 # -- Query -----------------------------------------------------------------------------------
 async def records(parent: Any, args: dict[str, Any], ctx: RequestContext, info: Any) -> Any:
-    return await ctx.service.records(args["model"], where=args.get("where"), order_by=args.get("orderBy"),
-                                     limit=args.get("limit"), offset=args.get("offset"), caller=ctx.caller)
+    return await ctx.rows.read(lambda max_rows: ctx.service.records(
+        args["model"], where=args.get("where"), order_by=args.get("orderBy"), limit=args.get("limit"),
+        offset=args.get("offset"), caller=ctx.caller, max_rows=max_rows))
 
 
 async def record(parent: Any, args: dict[str, Any], ctx: RequestContext, info: Any) -> Any:
-    return await ctx.service.record(args["model"], args["id"], caller=ctx.caller)
+    return await ctx.rows.read(lambda _: ctx.service.record(args["model"], args["id"], caller=ctx.caller), one_row)
 
 
 def _page_args(args: dict[str, Any]) -> dict[str, Any]:
@@ -55,11 +59,13 @@ def _page_args(args: dict[str, Any]) -> dict[str, Any]:
 
 
 async def paginated_records(parent: Any, args: dict[str, Any], ctx: RequestContext, info: Any) -> Any:
-    return await ctx.service.paginated_records(args["model"], **_page_args(args), caller=ctx.caller)
+    return await ctx.rows.read(lambda max_rows: ctx.service.paginated_records(
+        args["model"], **_page_args(args), caller=ctx.caller, max_rows=max_rows), page_rows)
 
 
 async def deleted_records(parent: Any, args: dict[str, Any], ctx: RequestContext, info: Any) -> Any:
-    return await ctx.service.deleted_records(args["model"], **_page_args(args), caller=ctx.caller)
+    return await ctx.rows.read(lambda max_rows: ctx.service.deleted_records(
+        args["model"], **_page_args(args), caller=ctx.caller, max_rows=max_rows), page_rows)
 
 
 async def count(parent: Any, args: dict[str, Any], ctx: RequestContext, info: Any) -> Any:
@@ -67,14 +73,15 @@ async def count(parent: Any, args: dict[str, Any], ctx: RequestContext, info: An
 
 
 async def history(parent: Any, args: dict[str, Any], ctx: RequestContext, info: Any) -> Any:
-    events = await ctx.service.history(args["model"], args["id"], caller=ctx.caller)
+    events = await ctx.rows.read(lambda _: ctx.service.history(args["model"], args["id"], caller=ctx.caller))
     return [event.to_graphql() for event in events]
 
 
 async def events(parent: Any, args: dict[str, Any], ctx: RequestContext, info: Any) -> Any:
     after, limit = args.get("after"), args.get("limit")
-    found = await ctx.service.events(after=0 if after is None else after, limit=100 if limit is None else limit,
-                                     model=args.get("model"), caller=ctx.caller)
+    found = await ctx.rows.read(lambda _: ctx.service.events(
+        after=0 if after is None else after, limit=100 if limit is None else limit, model=args.get("model"),
+        caller=ctx.caller))
     return [event.to_graphql() for event in found]
 
 

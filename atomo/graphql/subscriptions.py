@@ -9,12 +9,16 @@ Queries and mutations run once (``next`` + ``complete``); subscriptions are ``mo
 streams. Access problems are ``error`` messages for that id; the socket stays open. Open sockets
 are registered with ``LiveSockets``: a login session that ends closes them with 4403, shutdown with
 1001, and an ``atomo dev`` schema swap with 1012.
+
+Limits per socket: every ``subscribe``/``start`` takes a token from the client address's bucket of
+the general limiter (``RATE_LIMITED``), at most ``GRAPHQL_WS_MAX_OPERATIONS`` operations run at once
+(``LIMIT_EXCEEDED``); both are ``error`` messages for that id. Messages out go through a bounded
+``Outbox``; a client that takes none for ``GRAPHQL_WS_SLOW_CONSUMER_SECS`` is closed with 4408.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -22,10 +26,11 @@ from litestar import asgi
 from litestar.handlers import BaseRouteHandler
 
 from atomo.auth.principal import ANONYMOUS, Caller, Principal
+from atomo.auth.scope import caller_for
 from atomo.errors import AtomoError, ValidationError
 from atomo.graphql import ws_protocol as wp
 from atomo.graphql.ws_operations import Operations
-from atomo.http.request_context import effective_tenant
+from atomo.graphql.ws_outbox import Outbox
 from atomo.realtime.handshake import not_websocket
 from atomo.realtime.liveness import LiveSockets
 
@@ -36,6 +41,16 @@ if TYPE_CHECKING:
 log = logging.getLogger("atomo.graphql")
 INIT_TIMEOUT_SECS = 10.0
 KEEP_ALIVE_SECS = 15.0
+SLOW_CONSUMER = (4408, "slow consumer")
+
+
+def client_address(ctx: AppContext, scope: Any) -> str:
+    """The address the general limiter counts this connection's requests under."""
+    resolve = getattr(ctx, "client_address", None)
+    if resolve is not None:
+        return str(resolve(scope))
+    client = scope.get("client")         # fallback until AppContext.client_address is everywhere
+    return str(client[0]) if client else "unknown"
 
 
 def _credentials(payload: dict[str, Any]) -> tuple[str | None, Any]:
@@ -47,42 +62,55 @@ def _credentials(payload: dict[str, Any]) -> tuple[str | None, Any]:
 class GraphQLSocket:
     """One connection: its protocol, caller and operations."""
 
-    def __init__(self, endpoint: SubscriptionEndpoint, send: Any, protocol: str) -> None:
+    def __init__(self, endpoint: SubscriptionEndpoint, send: Any, protocol: str, address: str = "unknown") -> None:
         self.endpoint = endpoint
         self.ctx = endpoint.ctx
-        self._send = send
         self.protocol = protocol
+        self.address = address               # the client address (per-IP request bucket)
         self.principal: Principal = ANONYMOUS
         self.tenant_request: str | None = None
         self.caller = Caller(principal=ANONYMOUS)
         self.acked = False
         self.initialised = False
-        self.closed = False
+        self._closed = False
         self.operations = Operations(self)
+        self.outbox = Outbox(send, stall_secs=self.ctx.settings.graphql_ws_slow_consumer_secs,
+                             on_stall=self._stalled)
         self._tasks: set[asyncio.Task[Any]] = set()
+
+    @property
+    def closed(self) -> bool:
+        """Closing or closed (by the server, or the client went away)."""
+        return self._closed or self.outbox.gone
 
     async def send(self, message: dict[str, Any]) -> None:
         await self.send_text(wp.encode(message))
 
     async def send_text(self, text: str) -> None:
-        if self.closed:
-            return
-        try:
-            await self._send({"type": "websocket.send", "text": text})
-        except Exception:          # the client went away: the receive loop ends the connection
-            self.closed = True
+        """Queue a message, waiting while the outbox is full (ignored once closing)."""
+        await self.outbox.put(text)
 
     async def close(self, code: int, reason: str = "") -> None:
+        """Stop the operations, then send the close frame after what is queued (and wait for it)."""
+        self.close_soon(code, reason)
+        await self.outbox.flushed()
+
+    def close_soon(self, code: int, reason: str, *, discard: bool = False) -> None:
         if self.closed:
             return
-        self.closed = True
+        self._closed = True
         self.operations.cancel_all()
-        with contextlib.suppress(Exception):
-            await self._send({"type": "websocket.close", "code": code, "reason": reason})
+        self.outbox.close(code, reason, discard=discard)
 
-    def close_soon(self, code: int, reason: str) -> None:
-        if not self.closed:
-            self.spawn(self.close(code, reason))
+    def _stalled(self) -> None:
+        """The client has taken nothing for GRAPHQL_WS_SLOW_CONSUMER_SECS: drop what waits and close."""
+        log.info("/graphql/ws %s: slow consumer (%d messages waiting), closing", self.address, self.outbox.queued)
+        self.close_soon(*SLOW_CONSUMER, discard=True)
+
+    def disconnected(self) -> None:
+        self._closed = True
+        self.operations.cancel_all()
+        self.outbox.stop()
 
     def spawn(self, coro: Any) -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(coro)
@@ -96,12 +124,12 @@ class GraphQLSocket:
 
     def principal_changed(self, principal: Principal) -> None:
         try:
-            tenant = effective_tenant(principal, self.tenant_request)
+            caller = caller_for(principal, self.tenant_request, field="tenant")
         except AtomoError:
             self.close_soon(4403, "Forbidden: tenant mismatch")
             return
         self.principal = principal
-        self.caller = Caller(principal=principal, tenant=tenant)
+        self.caller = caller
         self.operations.caller_changed(self.caller)
 
     def server_closing(self) -> None:
@@ -122,9 +150,16 @@ class GraphQLSocket:
                 raise wp.Closing(4401, "Unauthorized")
             if self.operations.active(message.key):
                 raise wp.Closing(4409, f"Subscriber for {message.key[:60]} already exists")
-            self.operations.start(message.id, wp.operation(message.payload))
+            operation = wp.operation(message.payload)
+            refusal = self.operations.refusal()
+            if refusal is not None:
+                await self.send(wp.error_message(self.protocol, message.id, [refusal]))
+            else:
+                self.operations.start(message.id, operation)
         elif kind in ("complete", "stop"):
-            self.operations.stop(message.key, notify=kind == "stop")
+            stopped = self.operations.stop(message.key)
+            if kind == "stop" and stopped is not None:   # legacy protocol: `stop` is answered with `complete`
+                await self.send(wp.complete_message(stopped))
         elif kind == "connection_terminate":
             raise wp.Closing(1000, "terminated")
 
@@ -143,7 +178,7 @@ class GraphQLSocket:
                 raise AtomoError("the server is starting")
             header = None if token is None else (token if token.lower().startswith("bearer ") else "Bearer " + token)
             principal = await ctx.auth.principal(header)
-            self.caller = Caller(principal=principal, tenant=effective_tenant(principal, tenant))
+            self.caller = caller_for(principal, tenant, field="tenant")
         except AtomoError as exc:
             if self.protocol == wp.LEGACY:
                 await self.send({"type": "connection_error", "payload": {"message": exc.message}})
@@ -158,8 +193,7 @@ class GraphQLSocket:
     async def keep_alive(self) -> None:
         while not self.closed:
             await asyncio.sleep(KEEP_ALIVE_SECS)
-            with contextlib.suppress(Exception):
-                await self.send({"type": "ka"})
+            await self.send({"type": "ka"})
 
 
 class SubscriptionEndpoint:
@@ -194,16 +228,18 @@ class SubscriptionEndpoint:
             await send({"type": "websocket.close", "code": 4406, "reason": "Subprotocol not acceptable"})
             return
         await send({"type": "websocket.accept", "subprotocol": protocol})
-        sock = GraphQLSocket(self, send, protocol)
+        address = client_address(self.ctx, scope) if getattr(self.ctx, "request_buckets", None) else "unknown"
+        sock = GraphQLSocket(self, send, protocol, address)
         self.sockets.add(sock)
         try:
             await self.serve(sock, receive)
+            if sock.closed:
+                await sock.outbox.flushed()     # a close frame waiting for the client goes out first
         finally:
             self.sockets.discard(sock)
             self.live.discard(sock)
-            sock.closed = True
-            sock.operations.cancel_all()
-            for task in list(sock._tasks):      # keep-alive, pending closes
+            sock.disconnected()
+            for task in list(sock._tasks):      # keep-alive, error messages
                 if task is not asyncio.current_task():
                     task.cancel()
 

@@ -6,6 +6,10 @@ and then runs as a ``ModelChanges`` stream until the client stops it or the sock
 before the stream starts (document errors, unknown model, ``UNAUTHENTICATED``,
 ``PERMISSION_DENIED``) are one ``error`` message for that id. When the caller's principal changes
 (role, tenant binding) the access of every stream is decided again.
+
+Before an operation starts, ``refusal`` takes a token from the client address's bucket of the general
+limiter (``RATE_LIMITED`` with ``retryAfter``) and checks ``GRAPHQL_WS_MAX_OPERATIONS`` (operations
+running on this socket; ``LIMIT_EXCEEDED``): a refused operation does not run, the socket stays open.
 """
 
 from __future__ import annotations
@@ -15,9 +19,10 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from atomo.auth.principal import Caller
-from atomo.errors import AtomoError
+from atomo.errors import AtomoError, LimitExceededError, RateLimitedError
 from atomo.graphql import ws_protocol as wp
 from atomo.graphql.resolvers import INTERNAL_MESSAGE, RequestContext, atomo_error_extensions
+from atomo.http.ratelimit import RATE_LIMITED_MESSAGE, retry_after
 
 if TYPE_CHECKING:
     from atomo.graphql.model_changes import ModelChanges
@@ -43,20 +48,34 @@ class Operations:
     def active(self, key: str) -> bool:
         return key in self.tasks
 
+    def refusal(self) -> dict[str, Any] | None:
+        """The error of a ``subscribe``/``start`` that may not run now, or None (a token is taken)."""
+        ctx = self.sock.ctx
+        buckets = getattr(ctx, "request_buckets", None)
+        if buckets is not None:
+            wait = buckets.take(self.sock.address)
+            if wait:
+                return field_error(RateLimitedError(RATE_LIMITED_MESSAGE, {"retryAfter": retry_after(wait)}), None)
+        limit = ctx.settings.graphql_ws_max_operations
+        if len(self.tasks) >= limit:
+            return field_error(LimitExceededError(f"at most {limit} operations may run at once on one socket "
+                                                  "(GRAPHQL_WS_MAX_OPERATIONS)", {"maxOperations": limit}), None)
+        return None
+
     def start(self, op_id: Any, operation: wp.Operation) -> None:
         key = str(op_id)
         runtime = self.sock.ctx.runtime
         live_from = runtime.feed.tail if runtime is not None else 0   # "now" is when the message arrived
         self.tasks[key] = self.sock.spawn(self._run(op_id, key, operation, live_from))
 
-    def stop(self, key: str, *, notify: bool) -> None:
+    def stop(self, key: str) -> Any:
+        """Cancel the operation; its id as sent, or None when no such operation runs."""
         task = self.tasks.pop(key, None)
         self.streams.pop(key, None)
         if task is None:
-            return
+            return None
         task.cancel()
-        if notify:   # legacy protocol: `stop` is answered with `complete`
-            self.sock.spawn(self.sock.send(wp.complete_message(self._id(key, task))))
+        return self._id(key, task)
 
     @staticmethod
     def _id(key: str, task: asyncio.Task[None]) -> Any:
@@ -77,7 +96,7 @@ class Operations:
                 stream.access = runtime.data.access(stream.model, "read", caller)
                 stream.caller = caller
             except AtomoError as exc:
-                self.stop(key, notify=False)
+                self.stop(key)
                 message = wp.error_message(self.sock.protocol, op_id, [field_error(exc, stream.plan.root_key)])
                 self.sock.spawn(self.sock.send(message))
 
@@ -108,7 +127,7 @@ class Operations:
             model = runtime.data.model(planned.model)
             access = runtime.data.access(model, "read", caller)
             stream = ModelChanges(planned, model, access, caller, runtime.feed, sock.endpoint.event_views(),
-                                  sock.send_text, wp.next_prefix(protocol, op_id, root_key),
+                                  sock.outbox, wp.next_prefix(protocol, op_id, root_key),
                                   lambda: sock.closed or ctx.shutting_down, live_from)
             self.streams[key] = (op_id, stream)
             await stream.run()

@@ -31,7 +31,7 @@ from atomo.http.errors import exception_handlers
 from atomo.http.graphql_route import graphql_handler
 from atomo.http.health import health_handlers
 from atomo.http.meta import meta_handlers
-from atomo.http.ratelimit import LoginLimiter, RateLimitMiddleware, TokenBuckets
+from atomo.http.ratelimit import ClientAddress, LoginLimiter, RateLimitMiddleware, TokenBuckets
 from atomo.http.request_context import Authenticator
 from atomo.http.security import SecurityMiddleware
 from atomo.jobs.graphql import jobs_extension
@@ -62,6 +62,12 @@ class AppContext:
     shutting_down: bool = False
     owns_runtime: bool = False
     swap_listeners: list[Callable[[], None]] = field(default_factory=list)
+    request_buckets: TokenBuckets | None = None   # the general limiter's per-IP buckets (also /graphql/ws operations)
+    # the client address of a request (trusted proxies, X-Forwarded-For): every per-IP limit uses it
+    client_address: ClientAddress = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.client_address = ClientAddress(self.settings)
 
     @property
     def started(self) -> bool:
@@ -71,8 +77,7 @@ class AppContext:
         """Boot order: runtime (schema, file, migrations) -> admin seeding -> secret -> services -> engine."""
         s = self.settings
         self.registration = registration_policy(s)   # refuses admin or an invalid role (exit 3)
-        self.login_limiter = LoginLimiter(s.login_rate_limit_attempts, s.login_rate_limit_ip_attempts,
-                                          s.login_rate_limit_window_secs)
+        self.login_limiter = LoginLimiter.from_settings(s)
         if self.runtime is None:
             project = project or resolve_project(s)
             self.runtime = await Runtime(s, project).start()
@@ -162,6 +167,9 @@ def wrap_asgi(app: Litestar, settings: Settings, ctx: AppContext | None = None) 
     handler: Any = app.asgi_handler
     if settings.rate_limit_rps > 0:
         buckets = TokenBuckets(settings.rate_limit_rps, settings.rate_limit_window_secs)
-        handler = RateLimitMiddleware(handler, buckets, trust_forwarded=settings.rate_limit_trust_forwarded,
+        if ctx is not None:
+            ctx.request_buckets = buckets
+        client_address = ctx.client_address if ctx is not None else ClientAddress(settings)
+        handler = RateLimitMiddleware(handler, buckets, client_address,
                                       exempt=worker_token_exempt(ctx) if ctx is not None else None)
     app.asgi_handler = SecurityMiddleware(handler, settings)

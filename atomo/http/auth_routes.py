@@ -2,9 +2,10 @@
 
 Every route reads JSON with the REST body rules (413 over ``ATOMO_MAX_BODY_BYTES``, 415 without a
 JSON content type, 400 for invalid or too deeply nested JSON) and answers errors with the REST
-error body. ``/auth/login`` is guarded by the login limiter (per IP and email, and per IP), which
-refuses before the password is checked. ``/auth/register`` is mounted only when
-``ATOMO_ENABLE_SELF_REGISTRATION`` is on (else the route does not exist: 404).
+error body. ``/auth/login`` is guarded by the login limiter (per IP and email, per account and per IP),
+which refuses before the password is checked; the client IP is ``AppContext.client_address`` (trusted
+proxies only). Emails over 254 characters are refused (400) before any other work. ``/auth/register``
+is mounted only when ``ATOMO_ENABLE_SELF_REGISTRATION`` is on (else the route does not exist: 404).
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from atomo.auth.registration import register
 from atomo.auth.users import find_by_id
 from atomo.errors import BadRequestError, UnauthenticatedError, ValidationError
 from atomo.http.errors import HttpError
-from atomo.http.ratelimit import client_ip
 from atomo.http.request_context import is_json_content_type, parse_json
 
 if TYPE_CHECKING:
@@ -72,7 +72,7 @@ def auth_handlers(ctx: AppContext) -> list[HTTPRouteHandler]:
         return db
 
     def client(request: Request[Any, Any, Any]) -> str:
-        return client_ip(request.scope, settings.rate_limit_trust_forwarded)
+        return ctx.client_address(request.scope)
 
     async def caller(request: Request[Any, Any, Any]) -> Principal:
         auth = services().auth

@@ -73,7 +73,7 @@ def rest_error(status: int, code: str, message: str, details: Any = None,
 
 def rest_error_from(exc: AtomoError) -> Response[Any]:
     status = exc.status if 400 <= exc.status < 600 else 500
-    if status >= 500 and status != 503:
+    if exc.internal:
         return rest_error(500, "INTERNAL_ERROR", REST_INTERNAL_MESSAGE)
     return rest_error(status, exc.code, exc.message, exc.details, error_headers(exc))
 
@@ -84,7 +84,7 @@ def _is_graphql(request: Request[Any, Any, Any]) -> bool:
 
 
 def handle_atomo_error(request: Request[Any, Any, Any], exc: AtomoError) -> Response[Any]:
-    if exc.status >= 500 and exc.status != 503:
+    if exc.internal:
         return handle_unexpected(request, exc)
     if _is_graphql(request):
         return Response(graphql_body(exc.code, exc.message), status_code=exc.status, headers=error_headers(exc),

@@ -20,7 +20,7 @@ from litestar.handlers import ASGIRouteHandler
 
 from atomo.errors import AtomoError
 from atomo.http.errors import GRAPHQL_INTERNAL_MESSAGE, HttpError, error_headers, graphql_body
-from atomo.http.request_context import Disconnected, is_json_content_type, parse_json, read_body, request_id
+from atomo.http.request_context import Disconnected, is_json_content_type, parse_json, read_body, request_id, tenant_header
 
 if TYPE_CHECKING:
     from atomo.http.app import AppContext
@@ -78,14 +78,16 @@ def _negotiate(accept: str | None) -> str | None:
 
 
 _NEGOTIATED: dict[str | None, str | None] = {}
+MAX_CACHED_ACCEPT = 256     # longer Accept values are negotiated every time, never kept as keys
 
 
 def negotiate(accept: str | None) -> str | None:
+    """``_negotiate``, cached for at most 256 distinct short ``Accept`` values (clients send a few)."""
     try:
         return _NEGOTIATED[accept]
     except KeyError:
         result = _negotiate(accept)
-        if len(_NEGOTIATED) < 256:
+        if len(_NEGOTIATED) < 256 and (accept is None or len(accept) <= MAX_CACHED_ACCEPT):
             _NEGOTIATED[accept] = result
         return result
 
@@ -182,7 +184,7 @@ class GraphQLEndpoint:
             elif key == b"authorization" and authorization is None:
                 authorization = value.decode("latin-1")
             elif key == b"x-tenant-id" and tenant is None:
-                tenant = value.decode("latin-1")
+                tenant = value                  # UTF-8, decoded below where a bad value can be answered
             elif key == b"content-length":
                 content_length = value
         media: str | None = JSON
@@ -206,7 +208,7 @@ class GraphQLEndpoint:
         except Disconnected:
             return
         except AtomoError as exc:
-            if exc.status >= 500 and exc.status != 503:
+            if exc.internal:
                 await self.internal_error(send, exc, media, rid)
             else:
                 await respond_error(send, exc, media, rid)
@@ -215,7 +217,7 @@ class GraphQLEndpoint:
 
     async def execute(self, scope: Any, receive: Any, send: Any, rid: str, media: str, method: str,
                       content_type: str | None, content_length: bytes | None, authorization: str | None,
-                      tenant: str | None) -> None:
+                      tenant: bytes | None) -> None:
         ctx = self.ctx
         engine, auth = ctx.engine, ctx.auth
         if engine is None or auth is None or ctx.runtime is None:
@@ -232,7 +234,7 @@ class GraphQLEndpoint:
         query, variables, operation_name = graphql_params(params)
         if method == "GET" and engine.operation_type(query, operation_name) == "mutation":
             raise HttpError(405, "METHOD_NOT_ALLOWED", "mutations need POST", headers={"Allow": "POST"})
-        caller = await auth.caller(authorization, tenant)
+        caller = await auth.caller(authorization, tenant_header(tenant))
         outcome = await engine.execute(query, variables, operation_name, service=ctx.runtime.data, caller=caller,
                                        request_id=rid)
         status, extra = 200, None

@@ -36,6 +36,9 @@ async def readiness(ctx: AppContext) -> tuple[bool, str, dict[str, str]]:
     except Exception as exc:  # any failure means "not ready", never a 500
         log.warning("readiness check failed: %r", exc)
         return False, "database unavailable", checks
+    if runtime.db.write_failure is not None:     # e.g. a full disk: reads work, writes do not
+        checks["database"] = "writes failing"
+        return False, f"writes are failing ({runtime.db.write_failure})", checks
     ok = all(v == "ok" for v in checks.values())
     return ok, "ready" if ok else "not ready", checks
 

@@ -6,15 +6,20 @@
   the window (which are full again, so forgetting them changes nothing) sit at the front and are
   dropped when new keys arrive; memory is bounded by the clients seen within one window (and by
   ``max_keys``).
-- ``client_ip``: the first ``X-Forwarded-For`` hop when it parses as an IPv4/IPv6 address (an
-  optional ``:port`` or ``[v6]:port`` removed) and forwarding is trusted, else the socket peer.
+- ``ClientAddress``: built once from the settings; the socket peer, or, when the peer is a trusted
+  proxy, the right-most ``X-Forwarded-For`` entry that is not one (bounded work, bounded cache).
+  The one instance lives on ``AppContext.client_address`` and every per-IP limit uses it.
 - ``RateLimitMiddleware``: the general limiter as an ASGI wrapper; ``/health`` and ``/ready`` are not
   counted (CORS preflights are answered by the security wrapper before this one).
-- ``LoginLimiter``: per (IP, email) and per IP; only failed attempts keep their token.
+- ``LoginLimiter``: per (IP, email), per account and per IP; only failed attempts keep their token.
+
+Every key is short (a normalised address, an email of at most 254 characters) and every table is
+capped, so attacker-chosen header or body values cannot grow memory.
 """
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import math
 import time
@@ -24,6 +29,7 @@ from typing import Any
 
 import msgspec
 
+from atomo.config import Settings
 from atomo.errors import RateLimitedError
 from atomo.http.errors import graphql_body, rest_body
 from atomo.http.request_context import request_id
@@ -112,24 +118,16 @@ class TokenBuckets:
 
 
 # -- client address --------------------------------------------------------------------------
-_PARSED: dict[str, str | None] = {}
+MAX_FORWARDED_BYTES = 1024      # only the right-most 1 KB of X-Forwarded-For is read ...
+MAX_FORWARDED_HOPS = 32         # ... and at most its last 32 entries
+MAX_HOP_LENGTH = 64             # longer entries are not addresses (not parsed, not cached)
 
 
-def parse_forwarded_for(value: str) -> str | None:
-    """The first hop of ``X-Forwarded-For`` as a normalised address, or None when it is not one."""
-    try:
-        return _PARSED[value]
-    except KeyError:
-        pass
-    result = _parse_hop(value.split(",", 1)[0].strip())
-    if len(_PARSED) >= 4096:
-        _PARSED.clear()
-    _PARSED[value] = result
-    return result
-
-
-def _parse_hop(hop: str) -> str | None:
-    if not hop or len(hop) > 64:
+def parse_hop(hop: str) -> str | None:
+    """One ``X-Forwarded-For`` entry as a normalised address (``:port`` / ``[v6]:port`` removed, an
+    IPv4-mapped IPv6 address as IPv4), or None when it is not one."""
+    hop = hop.strip()
+    if not hop or len(hop) > MAX_HOP_LENGTH:
         return None
     if hop.startswith("["):                      # [v6] or [v6]:port
         end = hop.find("]")
@@ -144,27 +142,87 @@ def _parse_hop(hop: str) -> str | None:
     else:
         host = hop
     try:
-        return str(ipaddress.ip_address(host))
+        address = ipaddress.ip_address(host)
     except ValueError:
         return None
+    mapped = getattr(address, "ipv4_mapped", None)
+    return str(mapped or address)
 
 
-def client_ip(scope: Any, trust_forwarded: bool) -> str:
-    """The request's client address (cached in the scope)."""
-    cached = scope.get(CLIENT_IP_KEY)
-    if cached is not None:
-        return cached  # type: ignore[no-any-return]
-    ip = None
-    if trust_forwarded:
-        for key, value in scope.get("headers", ()):
-            if key == b"x-forwarded-for":
-                ip = parse_forwarded_for(value.decode("latin-1"))
-                break
-    if ip is None:
+class ClientAddress:
+    """The client address of a request (auth chapter §9.1), built once from the settings.
+
+    ``X-Forwarded-For`` is read only when ``RATE_LIMIT_TRUST_FORWARDED`` is on and the socket peer is
+    in ``ATOMO_TRUSTED_PROXIES``. Several such headers are one list, joined in order. The list is read
+    from the right (a proxy appends the address it saw; the client controls the left): the client is
+    the right-most entry that is not a trusted proxy; when every entry is trusted, the left-most one.
+    An entry that does not parse as an address ends the list there: the entries to its right are all
+    trusted (else one of them was the answer), so the left-most of those is the client, or the peer
+    when the unparsable entry is the right-most one. The work is bounded: only the last
+    ``MAX_FORWARDED_BYTES`` of the header and its last ``MAX_FORWARDED_HOPS`` entries are looked at
+    (a cut left-most entry is dropped, not parsed). Entries are parsed and classified through an LRU
+    cache of ``HOP_CACHE_SIZE`` keys of at most ``MAX_HOP_LENGTH`` characters. The answer is cached
+    in the scope.
+    """
+
+    HOP_CACHE_SIZE = 4096
+
+    def __init__(self, settings: Settings) -> None:
+        self.trust_forwarded = settings.rate_limit_trust_forwarded
+        networks = [ipaddress.ip_network(n, strict=False) for n in settings.trusted_proxies]
+        self._v4 = tuple(n for n in networks if n.version == 4)
+        self._v6 = tuple(n for n in networks if n.version == 6)
+        self.classify = functools.lru_cache(maxsize=self.HOP_CACHE_SIZE)(self._classify)
+
+    def _classify(self, hop: str) -> tuple[str, bool] | None:
+        """(normalised address, is a trusted proxy), or None when ``hop`` is not an address."""
+        address = parse_hop(hop)
+        if address is None:
+            return None
+        parsed = ipaddress.ip_address(address)
+        return address, any(parsed in n for n in (self._v4 if parsed.version == 4 else self._v6))
+
+    def hop(self, hop: str) -> tuple[str, bool] | None:
+        hop = hop.strip()
+        return self.classify(hop) if len(hop) <= MAX_HOP_LENGTH else None
+
+    def __call__(self, scope: Any) -> str:
+        cached = scope.get(CLIENT_IP_KEY)
+        if cached is not None:
+            return cached  # type: ignore[no-any-return]
         client = scope.get("client")
-        ip = client[0] if client else "unknown"
-    scope[CLIENT_IP_KEY] = ip
-    return ip
+        peer = client[0] if client else "unknown"
+        known = self.hop(peer)
+        ip = peer if known is None else known[0]
+        if self.trust_forwarded and known is not None and known[1]:
+            values = [value for key, value in scope.get("headers", ()) if key == b"x-forwarded-for"]
+            if values:
+                ip = self.from_forwarded(values) or ip
+        scope[CLIENT_IP_KEY] = ip
+        return ip
+
+    def from_forwarded(self, values: list[bytes]) -> str | None:
+        """The client from the ``X-Forwarded-For`` values of a request (see the class docstring)."""
+        tail: list[bytes] = []
+        size = 0
+        for value in reversed(values):
+            tail.append(value[-MAX_FORWARDED_BYTES - 1:])        # never copy more than the tail
+            size += len(value) + 1
+            if size > MAX_FORWARDED_BYTES:
+                break
+        raw = b",".join(reversed(tail))
+        if len(raw) > MAX_FORWARDED_BYTES:
+            raw = raw[-MAX_FORWARDED_BYTES:]
+            raw = raw[raw.find(b",") + 1:] if b"," in raw else b""     # the cut entry is not an address
+        client = None
+        for entry in reversed(raw.rsplit(b",", MAX_FORWARDED_HOPS)[-MAX_FORWARDED_HOPS:]):
+            known = self.hop(entry.decode("latin-1"))
+            if known is None:
+                break
+            client = known[0]
+            if not known[1]:
+                break
+        return client
 
 
 # -- the general limiter -----------------------------------------------------------------------
@@ -192,11 +250,11 @@ async def send_rate_limited(scope: Any, send: Any, wait: float) -> None:
 class RateLimitMiddleware:
     """ASGI wrapper: one token per counted request and client IP; 429 when the bucket is empty."""
 
-    def __init__(self, app: Any, buckets: TokenBuckets, *, trust_forwarded: bool = True,
+    def __init__(self, app: Any, buckets: TokenBuckets, client_address: Callable[[Any], str], *,
                  exempt: Callable[[Any], Awaitable[bool]] | None = None) -> None:
         self.app = app
         self.buckets = buckets
-        self.trust_forwarded = trust_forwarded
+        self.client_address = client_address
         self.exempt = exempt   # e.g. requests carrying a valid worker token (workers poll often)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
@@ -205,7 +263,7 @@ class RateLimitMiddleware:
         # once, its frames not at all.
         if ((kind == "http" and scope["path"] not in EXEMPT_PATHS) or kind == "websocket") and not (
                 self.exempt is not None and await self.exempt(scope)):
-            wait = self.buckets.take(client_ip(scope, self.trust_forwarded))
+            wait = self.buckets.take(self.client_address(scope))
             if wait:
                 await send_rate_limited(scope, send, wait)
                 return
@@ -216,31 +274,44 @@ class RateLimitMiddleware:
 class LoginLimiter:
     """Password-guessing guard for ``POST /auth/login`` (auth chapter §9.2).
 
-    ``acquire`` takes a token from both buckets before the password is checked (so concurrent
-    guesses cannot overrun the budget) and raises RATE_LIMITED when either is empty; ``succeeded``
-    gives the per-IP token back and refills the (IP, email) bucket; ``not_counted`` gives both back
-    (the attempt ended without a password verdict). A failed attempt keeps its tokens.
+    Three buckets: per (IP, email), per account (email, from any IP) and per IP. ``acquire`` takes a
+    token from each before the password is checked (so concurrent guesses cannot overrun the budget)
+    and raises RATE_LIMITED when any is empty; ``succeeded`` refills the (IP, email) bucket and gives
+    the account and IP tokens back; ``not_counted`` gives all three back (the attempt ended without
+    a password verdict). A failed attempt keeps its tokens. Emails arrive lower-cased and at most
+    254 characters long (``parse_credentials``), so keys are short and their number is capped by
+    ``MAX_KEYS`` per bucket kind.
     """
 
-    def __init__(self, attempts: int, ip_attempts: int, window_secs: float,
+    def __init__(self, attempts: int, ip_attempts: int, window_secs: float, *, account_attempts: int,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.pairs = TokenBuckets(attempts, window_secs, clock=clock)
         self.ips = TokenBuckets(ip_attempts, window_secs, clock=clock)
+        self.accounts = TokenBuckets(account_attempts, window_secs, clock=clock)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LoginLimiter:
+        return cls(settings.login_rate_limit_attempts, settings.login_rate_limit_ip_attempts,
+                   settings.login_rate_limit_window_secs,
+                   account_attempts=settings.login_rate_limit_account_attempts)
 
     def acquire(self, ip: str, email: str) -> None:
         pair = (ip, email)
         now = self.pairs.clock()
-        wait = max(self.pairs.wait(pair, now), self.ips.wait(ip, now))
+        wait = max(self.pairs.wait(pair, now), self.accounts.wait(email, now), self.ips.wait(ip, now))
         if wait:
             seconds = retry_after(wait)
             raise RateLimitedError("too many login attempts", {"retryAfter": seconds})
         self.pairs.take(pair, now)
+        self.accounts.take(email, now)
         self.ips.take(ip, now)
 
     def succeeded(self, ip: str, email: str) -> None:
         self.pairs.reset((ip, email))
+        self.accounts.give_back(email)
         self.ips.give_back(ip)
 
     def not_counted(self, ip: str, email: str) -> None:
         self.pairs.give_back((ip, email))
+        self.accounts.give_back(email)
         self.ips.give_back(ip)

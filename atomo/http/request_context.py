@@ -4,8 +4,9 @@
   present but fails verification: 401 ``invalid or expired token``, never anonymous.
 - Every verification checks the token, then the session and the user in one indexed query on a
   reader connection (session live, user active; role/email/tenant from the user row).
-- ``X-Tenant-ID``: empty or over 128 characters is 400 VALIDATION_ERROR; a tenant-bound user sending
-  another tenant is 403; unbound users and anonymous callers are scoped to the header value.
+- ``X-Tenant-ID`` (UTF-8; invalid is 400): empty or over 128 characters is 400 VALIDATION_ERROR; the scope rules are
+  ``atomo.auth.scope.caller_for`` (bound users: their tenant; unbound admins and anonymous callers:
+  the header; unbound non-admin users: untenanted rows, a header is 403).
 - ``X-Request-ID``: echoed when it is 1-128 characters of ``[A-Za-z0-9._-]``, else a new UUIDv4.
 - Bodies: read with a size cap (413 while streaming), decoded as JSON (400, also for NaN or more
   than 64 levels of nesting).
@@ -22,14 +23,14 @@ from typing import Any
 import msgspec
 
 from atomo.auth.principal import ANONYMOUS, Caller, Principal
+from atomo.auth.scope import caller_for
 from atomo.auth.sessions import principal_for_session
 from atomo.auth.tokens import INVALID_TOKEN, TokenService
-from atomo.errors import PermissionDeniedError, UnauthenticatedError, ValidationError
+from atomo.errors import UnauthenticatedError, ValidationError
 from atomo.http.errors import HttpError
 from atomo.storage.database import Database
 
 REQUEST_ID_KEY = "atomo.request_id"
-MAX_TENANT_LENGTH = 128
 MAX_JSON_DEPTH = 64
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 _decode = msgspec.json.Decoder().decode
@@ -40,11 +41,23 @@ class Disconnected(Exception):
 
 
 def header(scope: Any, name: bytes) -> str | None:
-    """The first value of a header (``name`` in lower case) from an ASGI scope, or None."""
+    """The first value of a header (``name`` in lower case) from an ASGI scope, or None. Decoded as
+    UTF-8 (what clients send for text); invalid bytes become U+FFFD, which no identifier matches."""
     for key, value in scope.get("headers", ()):
         if key == name:
-            return value.decode("latin-1")
+            return value.decode("utf-8", "replace")
     return None
+
+
+def tenant_header(value: bytes | None) -> str | None:
+    """An ``X-Tenant-ID`` value as text: UTF-8 (a tenant like ``tënant`` is sent that way; ASGI servers
+    and Litestar hand over raw bytes or latin-1); invalid UTF-8 -> 400 VALIDATION_ERROR."""
+    if value is None:
+        return None
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValidationError.single("X-Tenant-ID", "X-Tenant-ID must be valid UTF-8", "invalid_tenant") from None
 
 
 def request_id(scope: Any) -> str:
@@ -150,26 +163,6 @@ def bearer_token(authorization: str) -> str:
     return token
 
 
-def check_tenant_header(value: str | None) -> str | None:
-    if value is None:
-        return None
-    if not value or len(value) > MAX_TENANT_LENGTH:
-        raise ValidationError.single("X-Tenant-ID", f"X-Tenant-ID must be 1 to {MAX_TENANT_LENGTH} characters",
-                                     "invalid_tenant")
-    return value
-
-
-def effective_tenant(principal: Principal, tenant_header: str | None) -> str | None:
-    """The tenant scope of a request (auth chapter §8)."""
-    requested = check_tenant_header(tenant_header)
-    binding = principal.tenant_binding
-    if binding is not None:
-        if requested is not None and requested != binding:
-            raise PermissionDeniedError("X-Tenant-ID does not match your tenant")
-        return binding
-    return requested
-
-
 class Authenticator:
     """Turns request headers into a ``Caller``; raises the documented 400/401/403 errors."""
 
@@ -190,7 +183,7 @@ class Authenticator:
 
     async def caller(self, authorization: str | None, tenant_header: str | None) -> Caller:
         principal = await self.principal(authorization)
-        return Caller(principal=principal, tenant=effective_tenant(principal, tenant_header))
+        return caller_for(principal, tenant_header)
 
     async def caller_for_scope(self, scope: Any) -> Caller:
         authorization = tenant = None
@@ -198,5 +191,5 @@ class Authenticator:
             if key == b"authorization" and authorization is None:
                 authorization = value.decode("latin-1")
             elif key == b"x-tenant-id" and tenant is None:
-                tenant = value.decode("latin-1")
-        return await self.caller(authorization, tenant)
+                tenant = value
+        return await self.caller(authorization, tenant_header(tenant))

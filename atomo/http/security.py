@@ -127,8 +127,8 @@ class SecurityMiddleware:
             extra += self.cors_headers(origin)
         elif not self.any_origin:
             extra.append((b"vary", b"Origin"))
-        if len(self._extra) < 64:
-            self._extra[origin] = extra
+        if origin is None or origin in self.origins:
+            self._extra[origin] = extra     # keys from the configuration only, never a client's choice
         return extra
 
     def cors_headers(self, origin: bytes) -> list[tuple[bytes, bytes]]:

@@ -5,14 +5,19 @@ Every call goes through the data service with a ``Caller`` built from the actor,
 tenancy and soft deletes apply exactly as in GraphQL, and ``origin`` is stamped on the events:
 
 - ``actor.userId``: that user (role and tenant binding loaded from the database; unknown or inactive
-  -> 403; a ``tenantId`` other than a bound user's tenant -> 403; an unbound user may pick one);
+  -> 403) with the user's own tenant scope (auth chapter §8: a ``tenantId`` other than a bound user's
+  tenant -> 403; only an unbound admin may pick one; an unbound non-admin sees untenanted rows);
 - no ``userId``: principal ``worker:<workerId>`` with the reserved role ``system``, scoped to
   ``tenantId`` if given: it satisfies ``authenticated`` and rules listing ``system``, never ``owner(f)``.
+
+A worker bound to a tenant (created by a tenant-scoped admin) never leaves it: ``tenantId`` must be
+absent or that tenant, an actor bound to another tenant is refused, and every call is scoped to it.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 from litestar import Response, delete, get, patch, post
@@ -20,10 +25,10 @@ from litestar.handlers import HTTPRouteHandler
 
 from atomo.auth.principal import Caller, Principal
 from atomo.auth.rbac import UNRESTRICTED, Access
+from atomo.auth.scope import MAX_TENANT_LENGTH, caller_for
 from atomo.auth.users import find_by_id
 from atomo.data.service import DataService
 from atomo.errors import BadRequestError, NotFoundError, PermissionDeniedError, ValidationError
-from atomo.http.request_context import MAX_TENANT_LENGTH
 from atomo.schema.model import Model
 
 from .inputs import AnyRequest, Plane, json_response, query_int, require_object, text
@@ -94,16 +99,21 @@ def crud_handlers(plane: Plane) -> list[HTTPRouteHandler]:
         if tenant is not None and (not isinstance(tenant, str) or not 1 <= len(tenant) <= MAX_TENANT_LENGTH):
             raise ValidationError.single("actor.tenantId", f"tenantId must be 1 to {MAX_TENANT_LENGTH} characters",
                                          "invalid_tenant")
+        bound = worker.tenant_id
+        if bound is not None:
+            if tenant is not None and tenant != bound:
+                raise PermissionDeniedError("actor tenantId is outside this worker's tenant")
+            tenant = bound
         if user_id is None:
             principal = Principal(user_id=f"worker:{worker.id}", role=SYSTEM_ROLE)
             return Caller(principal=principal, tenant=tenant, origin=origin)
         user = await plane.runtime.db.read(lambda conn: find_by_id(conn, user_id), inline=True)  # type: ignore[union-attr]
         if user is None or not user.is_active:
             raise PermissionDeniedError(f"actor '{user_id}' is not an active user")
-        if user.tenant_id is not None and tenant is not None and tenant != user.tenant_id:
-            raise PermissionDeniedError("actor tenantId does not match the user's tenant")
         principal = Principal(user_id=user.id, email=user.email, role=user.role.lower(), tenant_binding=user.tenant_id)
-        return Caller(principal=principal, tenant=user.tenant_id or tenant, origin=origin)
+        # the user's own scope rules (auth §8): a bound user stays in its tenant, an unbound non-admin in
+        # untenanted rows; under a bound worker, ``tenant`` is the worker's tenant
+        return replace(caller_for(principal, tenant, field="actor tenantId"), origin=origin)
 
     async def write_body(request: AnyRequest, *, required: bool) -> dict[str, Any]:
         body = require_object(await plane.body(request, empty={}))

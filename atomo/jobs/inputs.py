@@ -58,7 +58,7 @@ class Plane:
     async def caller(self, request: AnyRequest) -> Caller:
         runtime = self.runtime
         assert runtime is not None and self.ctx.auth is not None
-        return await self.ctx.auth.caller(request.headers.get("authorization"), request.headers.get("x-tenant-id"))
+        return await self.ctx.auth.caller_for_scope(request.scope)   # X-Tenant-ID as UTF-8 (Litestar: latin-1)
 
     async def user(self, request: AnyRequest) -> Caller:
         caller = await self.caller(request)
@@ -77,7 +77,7 @@ class Plane:
 
     async def visible_job(self, job_id: str, caller: Caller) -> Any:
         row = await self.jobs.queue.find(job_id)
-        if row is None or not can_read(row, caller.principal, caller.tenant):
+        if row is None or not can_read(row, caller):
             raise HttpError(404, "NOT_FOUND", f"job '{job_id}' not found")
         return row
 

@@ -148,12 +148,13 @@ class JobQueue:
             except TimeoutError:
                 pass
 
-    async def stats(self) -> dict[str, Any]:
-        return await self.db.read(lambda conn: reports.stats(conn, utcnow()))  # type: ignore[no-any-return]
+    async def stats(self, scope: reports.Scope = (False, None)) -> dict[str, Any]:
+        return await self.db.read(lambda conn: reports.stats(conn, utcnow(), scope))  # type: ignore[no-any-return]
 
-    async def recent(self, *, queue: str | None, status: str | None, limit: int, offset: int) -> list[dict[str, Any]]:
+    async def recent(self, *, queue: str | None, status: str | None, limit: int, offset: int,
+                     scope: reports.Scope = (False, None)) -> list[dict[str, Any]]:
         return await self.db.read(lambda conn: reports.recent(conn, queue=queue, status=status, limit=limit,
-                                                            offset=offset))
+                                                            offset=offset, scope=scope))
 
     # -- worker plane ------------------------------------------------------------------------------------
     async def lease(self, worker: WorkerIdentity, queues: list[str], *, capacity: int, visibility_secs: int,
@@ -165,7 +166,7 @@ class JobQueue:
 
         def unit(conn: sqlite3.Connection) -> list[sqlite3.Row]:
             return store.lease(conn, queues=queues, capacity=capacity, visibility_secs=visibility_secs,
-                               worker_id=worker.id, kinds=kinds, now=utcnow())
+                               worker_id=worker.id, kinds=kinds, now=utcnow(), tenant_id=worker.tenant_id)
         while True:
             if self._arrival is None:
                 self._arrival = asyncio.Event()
@@ -227,9 +228,11 @@ class JobQueue:
             self._published(rows)
         return len(rows)
 
-    async def revoke_worker(self, worker_id: str) -> None:
+    async def revoke_worker(self, worker_id: str, scope: reports.Scope = (False, None)) -> None:
+        scoped, tenant = scope
         try:
-            rows: list[sqlite3.Row] = await self.db.write(lambda conn: store.release_worker(conn, worker_id, utcnow()))
+            rows: list[sqlite3.Row] = await self.db.write(
+                lambda conn: store.release_worker(conn, worker_id, utcnow(), scoped=scoped, tenant_id=tenant))
         finally:
             self.workers.forget(worker_id)
         self._published(rows)

@@ -18,6 +18,7 @@ from litestar import Response, delete, get, post
 from litestar.handlers import HTTPRouteHandler
 
 from atomo.auth.principal import Principal
+from atomo.auth.scope import caller_for
 from atomo.errors import ValidationError
 
 from . import store
@@ -82,34 +83,35 @@ def app_handlers(plane: Plane) -> list[HTTPRouteHandler]:
 def admin_handlers(plane: Plane) -> list[HTTPRouteHandler]:
     @post("/jobs/workers", name="jobs-workers-create")
     async def create_worker(request: AnyRequest) -> Response[Any]:
-        await plane.admin(request)
-        return json_response(await plane.jobs.workers.create(await plane.body(request)), 201)
+        caller = await plane.admin(request)
+        return json_response(await plane.jobs.workers.create(await plane.body(request), caller.tenant), 201)
 
     @get("/jobs/workers", name="jobs-workers-list")
     async def list_workers(request: AnyRequest) -> Response[Any]:
-        await plane.admin(request)
-        return json_response({"workers": await plane.jobs.workers.list()})
+        caller = await plane.admin(request)
+        return json_response({"workers": await plane.jobs.workers.list(caller.tenant_scope)})
 
     @delete("/jobs/workers/{worker_id:str}", name="jobs-workers-revoke", status_code=204)
     async def revoke_worker(request: AnyRequest, worker_id: str) -> None:
-        await plane.admin(request)
-        await plane.jobs.queue.revoke_worker(worker_id)
+        caller = await plane.admin(request)
+        await plane.jobs.queue.revoke_worker(worker_id, caller.tenant_scope)
 
     @get("/jobs/stats", name="jobs-stats")
     async def job_stats(request: AnyRequest) -> Response[Any]:
-        await plane.admin(request)
-        return json_response(await plane.jobs.queue.stats())
+        caller = await plane.admin(request)
+        return json_response(await plane.jobs.queue.stats(caller.tenant_scope))
 
     @get("/jobs/recent", name="jobs-recent")
     async def recent_jobs(request: AnyRequest) -> Response[Any]:
-        await plane.admin(request)
+        caller = await plane.admin(request)
         status = request.query_params.get("status") or None
         if status is not None and status not in store.STATUSES:
             raise ValidationError.single("status", f"unknown status '{status}' (use {', '.join(store.STATUSES)})",
                                          "invalid_status")
         jobs = await plane.jobs.queue.recent(queue=request.query_params.get("queue") or None, status=status,
                                              limit=query_int(request, "limit", 25, 1, 200),
-                                             offset=query_int(request, "offset", 0, 0, 2**62))
+                                             offset=query_int(request, "offset", 0, 0, 2**62),
+                                             scope=caller.tenant_scope)
         return json_response({"jobs": jobs})
 
     @post("/jobs/{job_id:str}/retry", name="jobs-retry")
@@ -127,6 +129,6 @@ def jobs_handlers(ctx: AppContext) -> list[HTTPRouteHandler]:
     if hub is not None and hasattr(hub, "access"):
         async def may_read(principal: Principal, job_id: str) -> bool:
             row = await plane.jobs.queue.find(job_id)
-            return row is not None and can_read(row, principal, principal.tenant_binding)
+            return row is not None and can_read(row, caller_for(principal, None))
         hub.access.job_reader = may_read
     return [*app_handlers(plane), *admin_handlers(plane), *worker_handlers(plane), *crud_handlers(plane)]

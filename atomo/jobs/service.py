@@ -30,10 +30,11 @@ def is_admin(principal: Principal) -> bool:
     return principal.authenticated and (principal.role or "") == "admin"
 
 
-def can_read(job: Any, principal: Principal, tenant: str | None) -> bool:
-    """Admins and the creator, never across tenants (§4)."""
-    if tenant is not None and job["tenant_id"] != tenant:
+def can_read(job: Any, caller: Caller) -> bool:
+    """Admins and the creator, never outside the caller's tenant scope (§4)."""
+    if not caller.sees_tenant(job["tenant_id"]):
         return False
+    principal = caller.principal
     return is_admin(principal) or (principal.user_id is not None and job["created_by"] == principal.user_id)
 
 
@@ -70,8 +71,9 @@ def new_app_job(args: Any, caller: Caller) -> NewJob:
     if args["queue"] == ACTIONS_QUEUE and not is_admin(caller.principal):
         raise PermissionDeniedError(f"queue '{ACTIONS_QUEUE}' is reserved for actions")
     payload = args.get("payload")
+    # keys are per creator (the unique index adds queue and tenant): another user's key never matches
     return NewJob(args["queue"], args["kind"], {} if payload is None else payload, tenant_id=caller.tenant,
-                  created_by=user_id, idempotency_key=idempotency_key,
+                  created_by=user_id, idempotency_key=None if idempotency_key is None else f"app:{user_id}:{idempotency_key}",
                   max_attempts=_int_arg(args, "maxAttempts", 5, 1, 1000),
                   priority=_int_arg(args, "priority", 0, -1000, 1000))
 

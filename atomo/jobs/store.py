@@ -64,7 +64,8 @@ CREATE TABLE IF NOT EXISTS workers (
   capabilities  TEXT NOT NULL,
   is_revoked    INTEGER NOT NULL DEFAULT 0,
   created_at    TEXT NOT NULL,
-  last_seen_at  TEXT
+  last_seen_at  TEXT,
+  tenant_id     TEXT
 )
 """
 
@@ -74,6 +75,8 @@ def create_job_tables(conn: sqlite3.Connection) -> None:
     for statement in JOBS_DDL.split(";\n"):
         if statement.strip():
             conn.execute(statement)
+    if "tenant_id" not in {row[1] for row in conn.execute("PRAGMA table_info(workers)")}:
+        conn.execute("ALTER TABLE workers ADD COLUMN tenant_id TEXT")   # files from before workers had tenants
 
 
 def iso(moment: datetime) -> str:
@@ -148,14 +151,18 @@ def enqueue(conn: sqlite3.Connection, job: NewJob, now: datetime) -> tuple[str, 
 
 # -- worker plane ------------------------------------------------------------------------------------
 def lease(conn: sqlite3.Connection, *, queues: list[str], capacity: int, visibility_secs: int, worker_id: str,
-          kinds: tuple[str, ...] | None, now: datetime) -> list[sqlite3.Row]:
+          kinds: tuple[str, ...] | None, now: datetime, tenant_id: str | None = None) -> list[sqlite3.Row]:
     """Claim up to ``capacity`` visible queued jobs: priority (high first), then visibleAt, then age.
 
-    ``kinds``: when not None, jobs of queue ``actions`` must have one of these kinds."""
+    ``kinds``: when not None, jobs of queue ``actions`` must have one of these kinds. ``tenant_id``: a
+    tenant-bound worker only ever leases that tenant's jobs."""
     stamp, until = iso(now), iso(now + timedelta(seconds=visibility_secs))
     marks = ",".join("?" * len(queues))
     sql = f"SELECT seq FROM jobs WHERE status = 'queued' AND queue IN ({marks}) AND visible_at <= ?"
     params: list[Any] = [*queues, stamp]
+    if tenant_id is not None:
+        sql += " AND tenant_id = ?"
+        params.append(tenant_id)
     if kinds is not None:
         sql += f" AND (queue != 'actions' OR kind IN ({','.join('?' * len(kinds))}))"
         params += kinds
@@ -236,9 +243,15 @@ def reclaim(conn: sqlite3.Connection, now: datetime) -> list[sqlite3.Row]:
     return changed
 
 
-def release_worker(conn: sqlite3.Connection, worker_id: str, now: datetime) -> list[sqlite3.Row]:
-    """Revoke a worker token; its leased jobs return to ``queued`` at once. NOT_FOUND if unknown or revoked."""
-    if conn.execute("UPDATE workers SET is_revoked = 1 WHERE id = ? AND is_revoked = 0", (worker_id,)).rowcount != 1:
+def release_worker(conn: sqlite3.Connection, worker_id: str, now: datetime, *, scoped: bool = False,
+                   tenant_id: str | None = None) -> list[sqlite3.Row]:
+    """Revoke a worker token; its leased jobs return to ``queued`` at once. NOT_FOUND if unknown, revoked,
+    or (``scoped``) bound to another tenant than ``tenant_id``."""
+    sql, params = "UPDATE workers SET is_revoked = 1 WHERE id = ? AND is_revoked = 0", [worker_id]
+    if scoped:
+        sql += " AND tenant_id IS ?"
+        params.append(tenant_id)
+    if conn.execute(sql, params).rowcount != 1:
         raise NotFoundError(f"worker '{worker_id}' not found")
     stamp = iso(now)
     return conn.execute("UPDATE jobs SET status = 'queued', lease_id = NULL, worker_id = NULL, visible_at = ?,"

@@ -61,6 +61,7 @@ class WorkerIdentity:
     name: str
     queues: tuple[str, ...]
     capabilities: tuple[str, ...]
+    tenant_id: str | None = None      # created by a tenant-scoped admin: never leaves that tenant
 
     def allows_queue(self, queue: str) -> bool:
         return "*" in self.queues or queue in self.queues
@@ -87,7 +88,7 @@ def _listed(row: sqlite3.Row, seen: str | None) -> dict[str, Any]:
         last = seen
     return {"id": row["id"], "name": row["name"], "queues": json.loads(row["queues"]),
             "capabilities": json.loads(row["capabilities"]), "isRevoked": bool(row["is_revoked"]),
-            "createdAt": row["created_at"], "lastSeenAt": last}
+            "tenantId": row["tenant_id"], "createdAt": row["created_at"], "lastSeenAt": last}
 
 
 class WorkerRegistry:
@@ -96,7 +97,8 @@ class WorkerRegistry:
         self._by_hash: dict[str, WorkerIdentity] = {}
         self.seen: dict[str, str] = {}          # worker id -> last call, not yet written
 
-    async def create(self, body: Any) -> dict[str, Any]:
+    async def create(self, body: Any, tenant_id: str | None = None) -> dict[str, Any]:
+        """A new worker token; ``tenant_id`` binds it (the creating admin's tenant scope)."""
         if not isinstance(body, dict):
             raise ValidationError.single(None, "body must be a JSON object", "type")
         name = body.get("name")
@@ -115,15 +117,20 @@ class WorkerRegistry:
         name = name.strip()
 
         def unit(conn: sqlite3.Connection) -> None:
-            conn.execute("INSERT INTO workers (id, name, token_hash, queues, capabilities, created_at)"
-                         " VALUES (?,?,?,?,?,?)", (worker_id, name, hash_token(token), json.dumps(queues),
-                                                  json.dumps(capabilities), now))
+            conn.execute("INSERT INTO workers (id, name, token_hash, queues, capabilities, created_at, tenant_id)"
+                         " VALUES (?,?,?,?,?,?,?)", (worker_id, name, hash_token(token), json.dumps(queues),
+                                                    json.dumps(capabilities), now, tenant_id))
         await self.db.write(unit)
         return {"id": worker_id, "name": name, "token": token, "queues": queues, "capabilities": capabilities,
-                "createdAt": now}
+                "tenantId": tenant_id, "createdAt": now}
 
-    async def list(self) -> list[dict[str, Any]]:
-        rows = await self.db.read(lambda c: c.execute("SELECT * FROM workers ORDER BY created_at DESC, id").fetchall())
+    async def list(self, scope: tuple[bool, str | None] = (False, None)) -> list[dict[str, Any]]:
+        """Workers in a tenant scope ``(scoped, tenant)``, newest first."""
+        scoped, tenant = scope
+        sql, params = "SELECT * FROM workers", []
+        if scoped:
+            sql, params = sql + " WHERE tenant_id IS ?", [tenant]
+        rows = await self.db.read(lambda c: c.execute(sql + " ORDER BY created_at DESC, id", params).fetchall())
         return [_listed(r, self.seen.get(r["id"])) for r in rows]
 
     async def authenticate(self, token: str | None) -> WorkerIdentity:
@@ -137,7 +144,7 @@ class WorkerRegistry:
             if row is None or row["is_revoked"]:
                 raise UnauthenticatedError("invalid worker token")
             identity = WorkerIdentity(row["id"], row["name"], tuple(json.loads(row["queues"])),
-                                      tuple(json.loads(row["capabilities"])))
+                                      tuple(json.loads(row["capabilities"])), row["tenant_id"])
             if len(self._by_hash) > 10_000:
                 self._by_hash.clear()
             self._by_hash[digest] = identity

@@ -8,8 +8,9 @@
   means ``authenticated``. With ``record`` the ``{id}`` names a record the caller must be able to read
   (read rule with row-level terms, tenant scope, not soft-deleted); ``owner(f)``/``sameTenant`` are
   evaluated on it (false without ``record``).
-- ``job:<id>``: subscribe/presence only for principals allowed to read the job (``job_reader``; by
-  default admins), never publish. ``system:*``: clients never publish there.
+- ``job:<id>``: subscribe/presence only for principals allowed to read the job (``job_reader``: the
+  rule of ``GET /jobs/{id}``, tenant scope included; without it admins), never publish.
+- ``system:*``: clients never publish there.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from functools import lru_cache
 from typing import Any
 
 from atomo.auth.principal import Caller, Principal
+from atomo.auth.scope import caller_for
 from atomo.errors import AtomoError
 from atomo.schema.model import AccessRule, ChannelRule, camel_case, snake_case
 
@@ -106,7 +108,7 @@ class ChannelAccess:
             return passed
         if record_id is None or not principal.authenticated and not passed:
             return False
-        caller = Caller(principal=principal, tenant=principal.tenant_binding)
+        caller = caller_for(principal, None)
         try:
             record = await self.records(rule.record, record_id, caller)
         except AtomoError:
@@ -127,11 +129,9 @@ class ChannelAccess:
     async def _job(self, principal: Principal, job_id: str) -> bool:
         if not principal.authenticated:
             return False
-        if principal.role == "admin":
-            return True
-        if self.job_reader is None:
-            return False
-        try:
+        if self.job_reader is None:     # no jobs subsystem: admins only
+            return principal.role == "admin"
+        try:                            # exactly when GET /jobs/{id} shows the job (tenant scope included)
             return await self.job_reader(principal, job_id)
         except AtomoError:
             return False

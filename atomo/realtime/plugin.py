@@ -21,7 +21,6 @@ from atomo.auth.principal import ANONYMOUS
 from atomo.auth.secret import resolve_jwt_secret
 from atomo.errors import AtomoError, UnauthenticatedError
 from atomo.http.errors import HttpError
-from atomo.http.ratelimit import client_ip
 from atomo.http.request_context import is_json_content_type, parse_json
 from atomo.realtime.access import ChannelAccess
 from atomo.realtime.connection import Connection, Throttle
@@ -70,8 +69,7 @@ class RealtimeEndpoint:
             return
         if (await receive())["type"] != "websocket.connect":
             return
-        s = self.ctx.settings
-        ip = client_ip(scope, s.rate_limit_trust_forwarded)
+        ip = self.ctx.client_address(scope)
         if not self.cap.acquire(ip):
             await deny(scope, send, 429, "RATE_LIMITED", "too many realtime connections from this address")
             return

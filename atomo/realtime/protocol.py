@@ -52,7 +52,8 @@ def _valid_name(value: Any) -> bool:
 
 
 def _check_keys(value: Any, depth: int = 0) -> None:
-    """MessagePack maps must have string keys all the way down (and nest at most MAX_DEPTH levels)."""
+    """MessagePack maps must have string keys all the way down (and nest at most MAX_DEPTH levels);
+    timestamps must be datetimes (years 1-9999) so that they have an RFC 3339 form for JSON clients."""
     if depth > MAX_DEPTH:
         raise BadFrame(f"nested deeper than {MAX_DEPTH} levels")
     if isinstance(value, dict):
@@ -61,10 +62,21 @@ def _check_keys(value: Any, depth: int = 0) -> None:
                 raise BadFrame("map keys must be strings")
             if isinstance(item, dict | list):
                 _check_keys(item, depth + 1)
+            elif isinstance(item, msgpack.Timestamp):
+                _check_timestamp(item)
     elif isinstance(value, list):
         for item in value:
             if isinstance(item, dict | list):
                 _check_keys(item, depth + 1)
+            elif isinstance(item, msgpack.Timestamp):
+                _check_timestamp(item)
+
+
+def _check_timestamp(value: msgpack.Timestamp) -> None:
+    try:
+        value.to_datetime()
+    except (OverflowError, ValueError, OSError):
+        raise BadFrame("timestamp out of range") from None
 
 
 def decode(message: dict[str, Any], encoding: str) -> Any:
@@ -78,8 +90,8 @@ def decode(message: dict[str, Any], encoding: str) -> Any:
         raise BadFrame("empty frame")
     if encoding != "msgpack":
         raise BadFrame("binary frames need encoding=msgpack")
-    try:
-        value = msgpack.unpackb(data, raw=False, strict_map_key=False, ext_hook=_no_extensions)
+    try:   # timestamps (-1) stay Timestamp objects (checked below); every other extension type is refused
+        value = msgpack.unpackb(data, raw=False, strict_map_key=False, timestamp=0, ext_hook=_no_extensions)
     except Exception:
         raise BadFrame("not valid MessagePack") from None
     _check_keys(value)
@@ -87,7 +99,7 @@ def decode(message: dict[str, Any], encoding: str) -> Any:
 
 
 def _no_extensions(code: int, data: bytes) -> Any:
-    raise ValueError(f"MessagePack extension type {code} is not supported")  # timestamps (-1) are
+    raise ValueError(f"MessagePack extension type {code} is not supported")
 
 
 def parse_frame(message: dict[str, Any], encoding: str) -> Request:

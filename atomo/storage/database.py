@@ -12,7 +12,9 @@ keeps WAL checkpoints off the write path.
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
+import os
 import queue
 import sqlite3
 import threading
@@ -23,13 +25,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from atomo.errors import AtomoError, ConfigError, StorageError
+from atomo.errors import AtomoError, ConfigError, StorageError, StorageFullError
+from atomo.storage.files import check_integrity, claim, prepare_data_file
 
 log = logging.getLogger("atomo.storage")
 T = TypeVar("T")
 WriteFn = Callable[[sqlite3.Connection], Any]
 _STOP = object()
 _LOCK_RETRY_SECS = 60.0
+WAL_CHECK_SECS = 0.02
+WAL_RESTART_WAIT_MS = 200
 
 
 @dataclass
@@ -64,8 +69,17 @@ class Database:
 
     def __init__(self, path: Path, *, synchronous: str = "NORMAL", busy_timeout_ms: int = 5000,
                  read_connections: int = 4, write_batch_max: int = 256, write_queue_max: int = 10000,
-                 group_commit: bool = True, on_connect: Callable[[sqlite3.Connection], None] | None = None) -> None:
+                 group_commit: bool = True, on_connect: Callable[[sqlite3.Connection], None] | None = None,
+                 wal_checkpoint_bytes: int = 8 << 20, adopt_existing: bool = False, integrity_check: bool = True,
+                 model_tables: tuple[str, ...] = ()) -> None:
         self.path = Path(path)
+        self._adopt = adopt_existing
+        self._integrity = integrity_check
+        self._model_tables = model_tables
+        self.created = False                      # the file was new (or empty) when opened
+        self.wal_path = self.path.with_name(self.path.name + "-wal")
+        self._wal_limit = wal_checkpoint_bytes
+        self._wal_checked = 0.0
         self._sync = synchronous
         self._busy = busy_timeout_ms
         self._n_readers = read_connections
@@ -83,25 +97,38 @@ class Database:
         self.after_commit: list[Callable[[list[Any]], None]] = []
         self.stats = WriterStats()
         self.queue_depth = 0
+        self.write_failure: str | None = None    # why writes fail right now (disk full), for /ready
         self._checkpointer: Checkpointer | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
     def connect(self, *, query_only: bool) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         except sqlite3.Error as exc:
             raise ConfigError(f"cannot open data file {self.path}: {exc}") from None
         conn.row_factory = sqlite3.Row
-        configure(conn, synchronous=self._sync, busy_timeout_ms=self._busy, query_only=query_only)
+        try:
+            configure(conn, synchronous=self._sync, busy_timeout_ms=self._busy, query_only=query_only)
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise ConfigError(f"cannot open data file {self.path}: {exc}") from None
         if self._on_connect:
             self._on_connect(conn)
         return conn
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        self.created = prepare_data_file(self.path)
         writer = self.connect(query_only=False)
+        try:
+            claim(writer, self.path, adopt=self._adopt, model_tables=self._model_tables)
+            if self._integrity and not self.created:
+                check_integrity(writer, self.path)
+        except BaseException:
+            writer.close()
+            raise
         writer.execute("PRAGMA wal_autocheckpoint = 0")  # the checkpointer thread does it, off the write path
+        writer.execute(f"PRAGMA journal_size_limit = {int(self._wal_limit)}")  # a restarted WAL shrinks to this
         self._checkpointer = Checkpointer(self.connect(query_only=False))
         self._readers = [self.connect(query_only=True) for _ in range(self._n_readers)]
         self._idle = list(self._readers)
@@ -164,6 +191,7 @@ class Database:
                             break
                         batch.append(nxt)
                 self._run_batch(conn, batch)
+                self._bound_wal(conn)
                 if stop:
                     break
             while pending:  # exclusive units queued behind the stop marker still get an answer
@@ -171,9 +199,36 @@ class Database:
         finally:
             try:
                 conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            except sqlite3.Error:
-                pass
+            except sqlite3.Error as exc:
+                log.warning("the closing WAL checkpoint failed (the WAL is kept and replayed on the next open): %s",
+                            exc)
             conn.close()
+
+    def _bound_wal(self, conn: sqlite3.Connection) -> None:
+        """Between batches: when the WAL has grown past its limit, copy it back and restart it.
+
+        SQLite reuses the WAL from its start only when a write begins after every frame was copied
+        back, which never happens while writes keep arriving; a RESTART checkpoint here (no write can
+        start meanwhile; it waits for readers of older snapshots) makes the next write start over, and
+        ``journal_size_limit`` truncates the file to the limit. The size is looked at every 20 ms at most.
+        """
+        now = time.monotonic()
+        if now - self._wal_checked < WAL_CHECK_SECS:
+            return
+        self._wal_checked = now
+        try:
+            if os.path.getsize(self.wal_path) <= self._wal_limit:
+                return
+            conn.execute(f"PRAGMA busy_timeout = {WAL_RESTART_WAIT_MS}")  # a long reader delays writes this long at most
+            try:
+                busy, _, _ = conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+            finally:
+                conn.execute(f"PRAGMA busy_timeout = {int(self._busy)}")
+        except (OSError, sqlite3.Error) as exc:
+            log.warning("WAL restart checkpoint failed: %s", exc)
+            return
+        if busy:
+            log.info("WAL restart checkpoint was blocked by a reader; retried after the next batch")
 
     def _begin(self, conn: sqlite3.Connection) -> None:
         deadline = time.monotonic() + _LOCK_RETRY_SECS
@@ -190,6 +245,7 @@ class Database:
 
     def _run_batch(self, conn: sqlite3.Connection, batch: list[_Unit]) -> None:
         results: list[tuple[bool, Any]] = []
+        changes = conn.total_changes
         try:
             self._begin(conn)
             if len(batch) == 1:
@@ -202,14 +258,17 @@ class Database:
                     results = [self._run_unit(conn, unit) for unit in batch]
             conn.execute("COMMIT")
         except BaseException as exc:  # COMMIT (or BEGIN) failed: every unit of the batch fails
-            log.error("write transaction failed: %s", exc)
+            failure = translate(exc)
+            if not isinstance(failure, StorageFullError):
+                log.error("write transaction failed: %s", exc)
             if conn.in_transaction:
                 try:
                     conn.execute("ROLLBACK")
                 except sqlite3.Error:
                     pass
-            failure = StorageError("Internal server error")
             results = [(False, failure) for _ in batch]
+        if self.write_failure is not None or not all(ok for ok, _ in results):
+            self._track_failure(results, wrote=conn.total_changes != changes)
         if self._checkpointer is not None:
             self._checkpointer.committed()
         self.stats.transactions += 1
@@ -221,6 +280,18 @@ class Database:
             self._loop.call_soon_threadsafe(self._resolve, batch, results)
         except RuntimeError:  # the loop is gone (interpreter shutdown)
             pass
+
+    def _track_failure(self, results: list[tuple[bool, Any]], *, wrote: bool) -> None:
+        """One log line when writes start failing for lack of disk space, one when they succeed again
+        (a commit that changed rows: an empty transaction, like the /ready probe, proves nothing)."""
+        full = any(not ok and isinstance(value, StorageFullError) for ok, value in results)
+        if full and self.write_failure is None:
+            self.write_failure = "disk full"
+            log.error("writes are failing: the disk holding %s is full (STORAGE_FULL); they succeed again once "
+                      "space is freed", self.path)
+        elif not full and self.write_failure is not None and wrote:
+            self.write_failure = None
+            log.warning("writes succeed again: disk space is available for %s", self.path)
 
     def _run_unit_alone(self, conn: sqlite3.Connection, unit: _Unit) -> tuple[bool, Any]:
         # A batch of one needs no savepoint: on failure the whole transaction is rolled back instead.
@@ -349,9 +420,22 @@ def _in_read_txn(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T]
         conn.execute("ROLLBACK")
 
 
+FULL_MESSAGE = "the data file's disk is full; writes fail until space is freed"
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return (isinstance(exc, sqlite3.Error) and (code is not None and code & 0xFF == sqlite3.SQLITE_FULL
+                                                or "database or disk is full" in str(exc))) or (
+        isinstance(exc, OSError) and exc.errno == errno.ENOSPC)
+
+
 def translate(exc: BaseException) -> BaseException:
-    """The storage boundary: sqlite3 errors become StorageError; Atomo errors pass through."""
+    """The storage boundary: sqlite3 errors become StorageError (StorageFullError for a full disk, logged
+    once per state change by the writer); Atomo errors pass through."""
     if isinstance(exc, AtomoError) or not isinstance(exc, Exception):
         return exc
+    if is_disk_full(exc):
+        return StorageFullError(FULL_MESSAGE)
     log.error("storage error: %r", exc, exc_info=exc)
     return StorageError("Internal server error")

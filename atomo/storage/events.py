@@ -197,7 +197,9 @@ class EventAppender:
 
 
 def read_all(conn: sqlite3.Connection, *, after: int = 0, limit: int | None = 100, model: str | None = None,
-             tenant_id: str | None = None, before: int | None = None) -> list[StoredEvent]:
+             tenant_id: str | None = None, before: int | None = None, untenanted: bool = False) -> list[StoredEvent]:
+    """Events after ``after`` in position order; ``tenant_id`` keeps one tenant's, ``untenanted`` those
+    without a tenant."""
     sql = f"SELECT {_COLUMNS} FROM events WHERE position > ?"
     params: list[Any] = [after]
     if before is not None:
@@ -209,6 +211,8 @@ def read_all(conn: sqlite3.Connection, *, after: int = 0, limit: int | None = 10
     if tenant_id is not None:
         sql += " AND tenant_id = ?"
         params.append(tenant_id)
+    elif untenanted:
+        sql += " AND tenant_id IS NULL"
     sql += " ORDER BY position"
     if limit is not None:
         sql += " LIMIT ?"

@@ -27,16 +27,17 @@ from atomo.storage.tables import (
     wanted_indexes,
 )
 
-Progress = Callable[[str, int, int], None]   # (model name, events done, events total)
+Progress = Callable[[int, int], None]   # (events replayed, events to replay) over every chosen model
 BATCH = 2000
 
 
 @dataclass
 class ModelReport:
     model: str
-    rows: int = 0
+    rows: int = 0                  # rows of the rebuilt table
     events: int = 0
     seconds: float = 0.0
+    live_rows: int | None = None   # with ``check``: rows of the live table
 
 
 @dataclass
@@ -107,9 +108,24 @@ class _Shadow:
         return {r[0]: dict(zip(names, r, strict=True)) for r in cur}
 
 
+class _Tally:
+    """Events replayed for the chosen models against the number known to exist (it grows in the catch-up)."""
+
+    def __init__(self, total: int, progress: Progress | None) -> None:
+        self.done = 0
+        self.total = total
+        self.progress = progress
+
+    def step(self) -> None:
+        self.done += 1
+        if self.done > self.total:
+            self.total = self.done
+        if self.progress is not None:
+            self.progress(self.done, self.total)
+
+
 def _replay(conn: sqlite3.Connection, shadows: dict[str, _Shadow], after: int, before: int | None,
-            report: RebuildReport, counts: dict[str, ModelReport], totals: dict[str, int],
-            progress: Progress | None) -> int:
+            report: RebuildReport, counts: dict[str, ModelReport], tally: _Tally) -> int:
     position = after
     while True:
         events = read_all(conn, after=position, limit=BATCH, before=before)
@@ -123,8 +139,7 @@ def _replay(conn: sqlite3.Connection, shadows: dict[str, _Shadow], after: int, b
                 continue
             shadow.apply(event)
             counts[event.model].events += 1
-            if progress:
-                progress(event.model, counts[event.model].events, totals.get(event.model, 0))
+            tally.step()
         if len(events) < BATCH:
             return position
 
@@ -173,21 +188,24 @@ def rebuild(conn: sqlite3.Connection, schema: Schema, models: list[str] | None =
     chosen = [m for m in schema.models if (models is None or m.name in models) and table_exists(conn, m.table)]
     shadows = {m.name: _Shadow(conn, m) for m in chosen}
     counts = {m.name: ModelReport(m.name) for m in chosen}
-    totals = {r[0]: r[1] for r in conn.execute("SELECT model, count(*) FROM events WHERE model IS NOT NULL "
-                                               "GROUP BY model")}
     conn.execute("BEGIN")   # steps 1-3 from one read snapshot (TEMP tables are writable inside it)
     snapshot = int(conn.execute("SELECT coalesce(max(position), 0) FROM events").fetchone()[0])
-    _replay(conn, shadows, 0, snapshot, report, counts, totals, progress)
+    marks = ",".join("?" * len(chosen))
+    total = conn.execute(f"SELECT count(*) FROM events WHERE model IN ({marks}) AND record_id IS NOT NULL"
+                         " AND position <= ?", [m.name for m in chosen] + [snapshot]).fetchone()[0]
+    tally = _Tally(int(total), progress)
+    _replay(conn, shadows, 0, snapshot, report, counts, tally)
     conn.execute("COMMIT")
     conn.execute("BEGIN IMMEDIATE")   # step 4: the writer is ours; catch up, then swap or compare
     try:
-        _replay(conn, shadows, snapshot, None, report, counts, totals, progress)
+        _replay(conn, shadows, snapshot, None, report, counts, tally)
         for name, shadow in shadows.items():
+            counts[name].rows = int(conn.execute(f"SELECT count(*) FROM temp.{q(shadow.name)}").fetchone()[0])
             if check:
+                counts[name].live_rows = int(conn.execute(f"SELECT count(*) FROM {q(shadow.model.table)}").fetchone()[0])
                 report.differences += _compare(shadow, diff_limit - len(report.differences))
             else:
                 _swap(conn, shadow)
-            counts[name].rows = int(conn.execute(f"SELECT count(*) FROM temp.{q(shadow.name)}").fetchone()[0])
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")

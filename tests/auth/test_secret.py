@@ -25,8 +25,9 @@ def test_production_refuses_short_secret(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         check_production_secret(settings)
     assert "JWT_SECRET" in info.value.message and "32" in info.value.message
-    strong = load_settings({"ATOMO_ENV": "production", "JWT_SECRET": "x" * 32})
-    assert resolve_jwt_secret(strong, tmp_path) == "x" * 32
+    value = "0123456789abcdefghijklmnopqrstuv"                 # 32 characters, all distinct
+    strong = load_settings({"ATOMO_ENV": "production", "JWT_SECRET": value})
+    assert resolve_jwt_secret(strong, tmp_path) == value
     assert not (tmp_path / "jwt_secret").exists()
 
 

@@ -58,6 +58,23 @@ def test_projections_rebuild_and_check(tmp_path: Path) -> None:
     result = atomo(tmp_path, "projections", "rebuild", "--check")
     assert result.returncode == 0, result.stderr
     assert "no differences" in result.stdout
+    # one progress over every model's events: started with the total, done at total/total, once
+    conn = sqlite3.connect(tmp_path / ".atomo" / "atomo.db")
+    total = conn.execute("SELECT count(*) FROM events WHERE model IS NOT NULL").fetchone()[0]
+    conn.close()
+    progress = [line for line in result.stderr.splitlines() if line.startswith("events:")]
+    assert progress[0] == f"events: started ({total} to do)" and progress[1].startswith(f"events: done {total}/{total} ")
+    assert len(progress) == 2, result.stderr
+    # a row deleted by hand: the summary shows the live count next to the rebuilt one
+    conn = sqlite3.connect(tmp_path / ".atomo" / "atomo.db")
+    conn.execute("DELETE FROM contacts WHERE id = (SELECT min(id) FROM contacts)")
+    conn.commit()
+    rebuilt = conn.execute("SELECT count(*) FROM contacts").fetchone()[0] + 1
+    conn.close()
+    result = atomo(tmp_path, "projections", "rebuild", "--check")
+    assert result.returncode == 1 and f"Contact   {rebuilt:>4} rows" in result.stdout
+    assert f"(live table: {rebuilt - 1} rows)" in result.stdout
+    assert atomo(tmp_path, "projections", "rebuild").returncode == 0
     # a raw SQL change is outside the log: --check finds it and exits 1, rebuild repairs it
     db = tmp_path / ".atomo" / "atomo.db"
     conn = sqlite3.connect(db)

@@ -36,7 +36,8 @@ def server_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(_DROPPED_PREFIXES) and k not in ("HOST", "PORT", "LOG_LEVEL", "LOG_FORMAT")}
     env.update({"ADMIN_PASSWORD": ADMIN_PASSWORD, "RATE_LIMIT_RPS": "0", "LOGIN_RATE_LIMIT_ATTEMPTS": "100000",
-                "LOGIN_RATE_LIMIT_IP_ATTEMPTS": "100000", "ATOMO_NO_PROGRESS": "1", "ATOMO_SHUTDOWN_GRACE_SECS": "5",
+                "LOGIN_RATE_LIMIT_IP_ATTEMPTS": "100000", "LOGIN_RATE_LIMIT_ACCOUNT_ATTEMPTS": "100000",
+                "ATOMO_NO_PROGRESS": "1", "ATOMO_SHUTDOWN_GRACE_SECS": "5",
                 "PYTHONPATH": str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")})
     env.update(extra)
     return env

@@ -39,7 +39,7 @@ def test_meta_schema_needs_a_token_in_production(start_server, tmp_path) -> None
     project = tmp_path / "prod"
     project.mkdir()
     shutil.copy(SAMPLE / "schema.ts", project / "schema.ts")
-    env = server_env(ATOMO_ENV="production", JWT_SECRET="p" * 40, ADMIN_EMAIL=ADMIN_EMAIL)
+    env = server_env(ATOMO_ENV="production", JWT_SECRET="prod-" + "0123456789abcdefghijklmnopqrstuv", ADMIN_EMAIL=ADMIN_EMAIL)
     server = start_server(project, env=env)
     anonymous = httpx.get(server.base_url + "/meta/schema")
     assert anonymous.status_code == 401 and anonymous.json()["error"]["code"] == "UNAUTHENTICATED"

@@ -76,9 +76,9 @@ def test_another_ip_is_unaffected(limited: ServerProcess) -> None:
 
 def test_forwarded_for_forms(limited: ServerProcess) -> None:
     ip = new_ip()
-    exhaust(limited, f"{ip}:5555, 10.0.0.1")                       # first hop, port removed
+    exhaust(limited, f"{ip}:5555, 10.0.0.1")                       # right-most untrusted hop, port removed
     assert get(limited, ip=ip).status_code == 429
-    assert get(limited, ip=f"{ip} ,192.0.2.1").status_code == 429
+    assert get(limited, ip=f"192.0.2.1 ,{ip}").status_code == 429   # the client controls the left
 
 
 def test_refill_after_the_window(start_server: Callable[..., ServerProcess], tmp_path: Path) -> None:

@@ -4,7 +4,9 @@ filtered to the caller's rows / NOT_FOUND or a zero count for invisible rows).
 
 One model per rule kind, all with the same fields. Users and rows are prepared with the library
 before the server starts: for each model and caller there is an own row and a row of another user
-for each of update, delete, restore (pre-deleted) and hardDelete, all in tenant ``t1``.
+for each of update, delete, restore (pre-deleted) and hardDelete, all in tenant ``t1``. The non-admin
+users are bound to ``t1`` (only unbound admins may choose a tenant with ``X-Tenant-ID``, auth §8); an
+unbound twin of each (``<role>-free``) has no effective tenant.
 """
 
 from __future__ import annotations
@@ -74,15 +76,22 @@ class World:
         self.rows = rows                    # (model, who, op, own|other) -> record id
         self.gql = Gql(server.base_url)
         self.tokens: dict[str, str | None] = {"anonymous": None}
+        self.free_tokens: dict[str, str | None] = {"anonymous": None, "admin": None}
         for role in ROLES:
             self.tokens[role] = self.gql.login(f"{role}@matrix.test")
+            if role != "admin":
+                self.free_tokens[role] = self.gql.login(f"{role}-free@matrix.test")
+        self.free_tokens["admin"] = self.tokens["admin"]
 
 
 async def prepare(app: Atomo) -> tuple[dict[str, str], dict[tuple[str, ...], str]]:
     users = {}
     for role in (*ROLES, "other"):
-        user, _ = await app.users.create(f"{role}@matrix.test", PASSWORD, role="viewer" if role == "other" else role)
+        user, _ = await app.users.create(f"{role}@matrix.test", PASSWORD, role="viewer" if role == "other" else role,
+                                         tenant_id=None if role == "admin" else TENANT)
         users[role] = user.id
+        if role in ROLES and role != "admin":
+            await app.users.create(f"{role}-free@matrix.test", PASSWORD, role=role)
     scoped = Caller(tenant=TENANT)
     rows: dict[tuple[str, ...], str] = {}
 
@@ -207,7 +216,7 @@ def test_decision_table(world: World, model: str, who: str) -> None:
 def test_same_tenant_without_an_effective_tenant(world: World, model: str, who: str) -> None:
     """sameTenant is false without an effective tenant: PERMISSION_DENIED unless a role alternative passes."""
     kind = expected(model, who, scoped=False)
-    token = world.tokens[who]
+    token = world.free_tokens[who]
     target = world.rows[(model, who, "update", "other")]
     outcomes = [
         world.gql.field("records", f'model: "{model}"', token=token),

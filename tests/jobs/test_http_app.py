@@ -115,7 +115,8 @@ def test_worker_tokens_stats_and_recent(admin: Api, users: dict[str, Api], jobs_
                                                 "capabilities": ["CRUD:Ticket:Read,update", "action:*"]})
     assert created.status_code == 201
     worker = created.json()
-    assert set(worker) == {"id", "name", "token", "queues", "capabilities", "createdAt"}
+    assert set(worker) == {"id", "name", "token", "queues", "capabilities", "tenantId", "createdAt"}
+    assert worker["tenantId"] is None   # an unscoped admin creates an unbound worker
     assert worker["token"].startswith("wkr_") and len(worker["token"]) == 68
     assert worker["capabilities"] == ["crud:Ticket:read,update", "action:*"]
     listed = admin.get("/jobs/workers").json()["workers"]
