@@ -103,7 +103,7 @@ REGISTRY: tuple[Setting, ...] = (
     Setting("ATOMO_WRITE_BATCH_MAX", "write_batch_max", 256, _int(1, 100000), "most writes per group commit"),
     Setting("ATOMO_WRITE_QUEUE_MAX", "write_queue_max", 10000, _int(1, 10_000_000), "most writes waiting for the writer"),
     Setting("ATOMO_WAL_CHECKPOINT_BYTES", "wal_checkpoint_bytes", 8 << 20, _int(1 << 20, 1 << 40),
-            "WAL size that makes the writer restart the WAL (bounds the -wal file)"),
+            "WAL size that makes the writer restart the WAL (lower on a disk with less than 4x free)"),
     Setting("ATOMO_EVENT_ENCODING", "event_encoding", "json", _choice("json", "msgpack"), "storage of event payloads"),
     Setting("ATOMO_EVENT_POLL_MS", "event_poll_ms", 1000, _int(10, 3_600_000), "event dispatcher poll interval"),
     Setting("ATOMO_MAX_BODY_BYTES", "max_body_bytes", 1048576, _int(1024, _MAX), "largest REST request body"),

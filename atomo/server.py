@@ -49,8 +49,8 @@ def http_implementation() -> type[asyncio.Protocol] | str:
     (400): one arriving whole in a single read is not refused there."""
     if importlib.util.find_spec("httptools") is None:
         return "h11"
-    from atomo.http.header_limit import HeaderLimitedHttpToolsProtocol
-    return HeaderLimitedHttpToolsProtocol
+    from atomo.http.protocol import HttpProtocol
+    return HttpProtocol
 
 
 def bind_socket(host: str, port: int) -> socket.socket:

@@ -35,6 +35,7 @@ _STOP = object()
 _LOCK_RETRY_SECS = 60.0
 WAL_CHECK_SECS = 0.02
 WAL_RESTART_WAIT_MS = 200
+WAL_MIN_LIMIT = 1 << 20
 
 
 @dataclass
@@ -211,14 +212,22 @@ class Database:
         back, which never happens while writes keep arriving; a RESTART checkpoint here (no write can
         start meanwhile; it waits for readers of older snapshots) makes the next write start over, and
         ``journal_size_limit`` truncates the file to the limit. The size is looked at every 20 ms at most.
+        The limit is ``ATOMO_WAL_CHECKPOINT_BYTES``, lowered to a quarter of the free disk space (at least
+        1 MiB) on a small or nearly full disk, so the WAL never takes the space the data needs.
         """
         now = time.monotonic()
         if now - self._wal_checked < WAL_CHECK_SECS:
             return
         self._wal_checked = now
         try:
-            if os.path.getsize(self.wal_path) <= self._wal_limit:
+            size = os.path.getsize(self.wal_path)
+            if size <= WAL_MIN_LIMIT:
                 return
+            disk = os.statvfs(self.wal_path.parent)
+            limit = max(WAL_MIN_LIMIT, min(self._wal_limit, disk.f_bavail * disk.f_frsize // 4))
+            if size <= limit:
+                return
+            conn.execute(f"PRAGMA journal_size_limit = {limit}")
             conn.execute(f"PRAGMA busy_timeout = {WAL_RESTART_WAIT_MS}")  # a long reader delays writes this long at most
             try:
                 busy, _, _ = conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()

@@ -1,4 +1,6 @@
-"""Request head size cap (auth chapter §10): over ``ATOMO_MAX_HEADER_BYTES`` -> 431, before the app.
+"""uvicorn's httptools protocol with two changes: a request head size cap, and a graceful idle close.
+
+**Head size cap** (auth chapter §10): over ``ATOMO_MAX_HEADER_BYTES`` -> 431, before the app.
 
 uvicorn's httptools protocol keeps no limit of its own: httptools gathers a header value in memory
 until its line ends, so one 8 MB header would be read whole and handed to the app. This subclass
@@ -11,6 +13,12 @@ handshake is an HTTP request parsed here first, so the cap applies to it before 
 
 The limit is read from the uvicorn config's ``h11_max_incomplete_event_size`` (``atomo/server.py`` sets
 it from the setting), the same value the h11 fallback uses for its incomplete-head buffer.
+
+**Graceful idle close** on shutdown: uvicorn closes an idle keep-alive connection at once, so a request
+the client has already sent on it (still on the wire) is lost as "server disconnected without a
+response". Here an idle connection is given ``IDLE_CLOSE_SECS``: a request arriving meanwhile is
+answered with ``Connection: close``; without one the connection closes when the time is up. uvicorn's
+shutdown waits for these connections within ``ATOMO_SHUTDOWN_GRACE_SECS``.
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ from atomo.http.errors import rest_body
 
 DEFAULT_LIMIT = 16384
 LINGER_SECS = 2.0
+IDLE_CLOSE_SECS = 0.5
 LINE_OVERHEAD = 4               # ": " and CRLF of a header line; the request line: method, version, CRLF
 _encode = msgspec.json.Encoder().encode
 
@@ -34,8 +43,9 @@ class HeadersTooLarge(Exception):
     """Raised from a parser callback: the request head is over the limit."""
 
 
-class HeaderLimitedHttpToolsProtocol(HttpToolsProtocol):
-    """``HttpToolsProtocol`` with a cap on the request line + headers of each request (431)."""
+class HttpProtocol(HttpToolsProtocol):
+    """``HttpToolsProtocol`` with a cap on the request line + headers of each request (431) and a
+    graceful close of idle connections on shutdown."""
 
     def __init__(self, config: Any, server_state: Any, app_state: dict[str, Any], _loop: Any = None) -> None:
         super().__init__(config, server_state, app_state, _loop)
@@ -45,6 +55,7 @@ class HeaderLimitedHttpToolsProtocol(HttpToolsProtocol):
         self.unparsed = 0            # bytes received while this request's head is incomplete
         self.reading_head = True
         self.refused = False
+        self.draining = False        # shutdown began: the next request is the last on this connection
 
     # -- parser callbacks ------------------------------------------------------------------------
     def on_message_begin(self) -> None:
@@ -64,6 +75,20 @@ class HeaderLimitedHttpToolsProtocol(HttpToolsProtocol):
         self.reading_head = False
         self.unparsed = 0
         super().on_headers_complete()
+        if self.draining and self.cycle is not None:
+            self.cycle.keep_alive = False
+
+    # -- shutdown --------------------------------------------------------------------------------
+    def shutdown(self) -> None:
+        if self.cycle is not None and not self.cycle.response_complete:
+            self.cycle.keep_alive = False          # answer the request in progress, then close
+            return
+        self.draining = True
+        self.loop.call_later(IDLE_CLOSE_SECS, self._close_if_idle)
+
+    def _close_if_idle(self) -> None:
+        if self.cycle is None or self.cycle.response_complete:
+            self.transport.close()
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
