@@ -20,17 +20,15 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import uvicorn
-
 from atomo.codegen import generate_files, write_files
 from atomo.config import Settings
 from atomo.data.service import DataService
 from atomo.errors import AtomoError
-from atomo.http.app import AppContext, create_app
+from atomo.http.app import AppContext
 from atomo.project import Project
 from atomo.schema import Schema, load_schema
 from atomo.schema.model import Diagnostic
-from atomo.server import AtomoServer, banner, bind_socket, http_implementation
+from atomo.server import AtomoServer, banner, bind_socket, uvicorn_config
 from atomo.storage.file_migrations import apply_project_files, migrations_dir
 from atomo.storage.migrate import apply_boot_migration
 
@@ -92,21 +90,23 @@ class DevServer:
             self.say("env file changed: restarting")
 
     async def serve_once(self, settings: Settings, project: Project) -> None:
-        ctx = await AppContext(settings).start(project)
+        sock = bind_socket(settings.host, settings.port)    # a busy port is refused before anything is created
+        try:
+            ctx = await AppContext(settings).start(project)
+        except BaseException:
+            sock.close()
+            raise
         try:
             runtime = ctx.runtime
             assert runtime is not None and runtime.schema is not None
+            for d in runtime.schema.warnings:  # errors stopped the boot above (SchemaError, exit 4)
+                self.warn(diagnostic_line(d, project))
             if runtime.data_file_created and not project.is_sample and project.seed_file is not None:
                 runtime.seeded = await runtime.seed_file(project.seed_file)
             if self.options.codegen and not project.is_sample:
                 self.codegen(runtime.schema, ctx.engine.sdl, project, quiet=True)
-            sock = bind_socket(settings.host, settings.port)
             port = sock.getsockname()[1]
-            config = uvicorn.Config(create_app(settings, context=ctx), http=http_implementation(), lifespan="on",
-                                    access_log=False, log_level="warning", proxy_headers=False, server_header=False,
-                                    timeout_graceful_shutdown=settings.shutdown_grace_secs, ws="auto",
-                                    h11_max_incomplete_event_size=settings.max_header_bytes)
-            server = AtomoServer(config, ctx, lambda: self.listening(ctx, project, settings.host, port))
+            server = AtomoServer(uvicorn_config(ctx), ctx, lambda: self.listening(ctx, project, settings.host, port))
             watcher = None
             if self.options.watch and not project.is_sample:
                 watcher = asyncio.create_task(self.watch(server, ctx, settings, project), name="atomo-dev-watch")

@@ -1,8 +1,10 @@
 """Running the HTTP server (cli chapter §6): boot, bind, serve with uvicorn, shut down gracefully.
 
-Boot order: settings -> schema -> migrations -> admin seeding (inside ``AppContext.start``) ->
-listen. The socket is bound here, before uvicorn starts, so a port in use is a one-line
-``ConfigError`` (exit 3). SIGINT/SIGTERM stop accepting, let in-flight requests finish for up to
+Boot order: settings -> port -> schema -> migrations -> admin seeding (inside ``AppContext.start``) ->
+serve. The socket is bound and listening before the boot, so a port in use is a one-line
+``ConfigError`` (exit 3) before the data file, the admin or the JWT secret is created; connections
+made during the boot wait in the backlog until uvicorn serves them. ``--check`` binds nothing.
+SIGINT/SIGTERM stop accepting, let in-flight requests finish for up to
 ``ATOMO_SHUTDOWN_GRACE_SECS``, then the writer is drained, the WAL checkpointed, and ``run``
 returns 0 (uvicorn would otherwise re-raise the signal after its shutdown).
 """
@@ -33,6 +35,7 @@ from atomo.project import Project
 
 log = logging.getLogger("atomo.server")
 CHECK_OK = "ok: schema, migrations and settings are valid"
+BACKLOG = 2048  # uvicorn's default; its create_server listens again with config.backlog
 
 
 def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
@@ -65,6 +68,8 @@ def bind_socket(host: str, port: int) -> socket.socket:
         if family == socket.AF_INET6 and host in ("::", ""):
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
         sock.bind(address)
+        # listening is what keeps the port: a socket that is only bound does not stop another SO_REUSEADDR bind
+        sock.listen(BACKLOG)
     except OSError as exc:
         sock.close()
         if exc.errno == errno.EADDRINUSE:
@@ -148,6 +153,21 @@ class AtomoServer(uvicorn.Server):
             self.on_listening()
 
 
+def uvicorn_config(ctx: AppContext) -> uvicorn.Config:
+    """The uvicorn settings of ``atomo serve`` and ``atomo dev``."""
+    settings = ctx.settings
+    return uvicorn.Config(create_app(settings, context=ctx), http=http_implementation(), lifespan="on",
+                          access_log=False, log_level="warning", proxy_headers=False, server_header=False,
+                          # request line + headers: the httptools protocol above reads this limit too
+                          h11_max_incomplete_event_size=settings.max_header_bytes,
+                          timeout_graceful_shutdown=settings.shutdown_grace_secs, ws="auto",
+                          # per-message deflate costs ~20% of fan-out CPU (each subscriber's copy is
+                          # compressed separately); off, 1,000-subscriber p99 stays under 100 ms
+                          ws_per_message_deflate=False, ws_ping_interval=settings.realtime_ping_secs,
+                          ws_ping_timeout=2 * settings.realtime_ping_secs,
+                          ws_max_size=max(settings.realtime_max_frame_bytes, 1 << 20) + 1024)
+
+
 async def serve(settings: Settings, project: Project, *, check: bool = False,
                 out: Callable[[str], Any] | None = None) -> int:
     def say(text: str) -> None:
@@ -155,24 +175,20 @@ async def serve(settings: Settings, project: Project, *, check: bool = False,
 
     if settings.asgi_server != "uvicorn":
         log.warning("ATOMO_ASGI_SERVER=%s is not available in this build; serving with uvicorn", settings.asgi_server)
-    ctx = await AppContext(settings).start(project)
+    # the port first: a busy one is refused before anything is created (data file, admin, JWT secret)
+    sock = None if check else bind_socket(settings.host, settings.port)
     try:
-        if check:
+        ctx = await AppContext(settings).start(project)
+    except BaseException:
+        if sock is not None:
+            sock.close()
+        raise
+    try:
+        if sock is None:
             say(CHECK_OK)
             return 0
-        sock = bind_socket(settings.host, settings.port)
         port = sock.getsockname()[1]
-        config = uvicorn.Config(create_app(settings, context=ctx), http=http_implementation(), lifespan="on",
-                                access_log=False, log_level="warning", proxy_headers=False, server_header=False,
-                                # request line + headers: the httptools protocol above reads this limit too
-                                h11_max_incomplete_event_size=settings.max_header_bytes,
-                                timeout_graceful_shutdown=settings.shutdown_grace_secs, ws="auto",
-                                # per-message deflate costs ~20% of fan-out CPU (each subscriber's copy is
-                                # compressed separately); off, 1,000-subscriber p99 stays under 100 ms
-                                ws_per_message_deflate=False, ws_ping_interval=settings.realtime_ping_secs,
-                                ws_ping_timeout=2 * settings.realtime_ping_secs,
-                                ws_max_size=max(settings.realtime_max_frame_bytes, 1 << 20) + 1024)
-        server = AtomoServer(config, ctx, lambda: say(banner(ctx, project, settings.host, port)))
+        server = AtomoServer(uvicorn_config(ctx), ctx, lambda: say(banner(ctx, project, settings.host, port)))
         try:
             await server.serve(sockets=[sock])
         finally:

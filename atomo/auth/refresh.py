@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -41,7 +42,8 @@ def parse_refresh_token(body: Any) -> str:
 
 def _rotate(conn: sqlite3.Connection, token_hash: str, ttl_secs: int,
             now: datetime) -> tuple[str, User, str] | str | None:
-    """(session id, user, new refresh token); "theft" when a rotated token came back; None if unusable."""
+    """(session id, user, new refresh token); ``theft:<session id>`` when a rotated token came back (that
+    session is revoked); None if unusable."""
     now_text = iso(now)
     row = conn.execute("SELECT id, user_id, expires_at, revoked_at FROM sessions WHERE refresh_token_hash = ?",
                        (token_hash,)).fetchone()
@@ -51,7 +53,7 @@ def _rotate(conn: sqlite3.Connection, token_hash: str, ttl_secs: int,
         if stolen is None:
             return None
         revoke_session(conn, stolen[0], now=now_text)
-        return "theft"
+        return f"theft:{stolen[0]}"
     session_id, user_id, expires_at, revoked_at = row
     if revoked_at is not None or expires_at <= now_text:
         return None
@@ -65,14 +67,19 @@ def _rotate(conn: sqlite3.Connection, token_hash: str, ttl_secs: int,
     return session_id, user, token
 
 
-async def refresh(db: Database, tokens: TokenService, refresh_token: str, *, session_ttl_secs: int) -> LoginResult:
+async def refresh(db: Database, tokens: TokenService, refresh_token: str, *, session_ttl_secs: int,
+                  on_revoked: Callable[[str], None] | None = None) -> LoginResult:
+    """A new access and refresh token for a live session; ``on_revoked(session_id)`` is told when a
+    rotated token came back and its session was revoked."""
     if len(refresh_token) > MAX_REFRESH_TOKEN_LENGTH:
         raise UnauthenticatedError(INVALID_REFRESH)
     token_hash = hash_refresh_token(refresh_token)
     now = datetime.now(UTC)
     outcome = await db.write(lambda conn: _rotate(conn, token_hash, session_ttl_secs, now))
-    if outcome == "theft":
+    if isinstance(outcome, str):
         log.warning("a rotated refresh token was presented again; its session is revoked")
+        if on_revoked is not None:
+            on_revoked(outcome.removeprefix("theft:"))
         raise UnauthenticatedError(INVALID_REFRESH)
     if not isinstance(outcome, tuple):
         raise UnauthenticatedError(INVALID_REFRESH)

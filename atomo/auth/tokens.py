@@ -1,23 +1,20 @@
 """Access tokens: HS256 JWTs with the claims sub, email, role, iat, exp, jti (auth chapter §3).
 
-Issuing and verifying are small hand-written HS256 code (verification runs on every request and is
-several times cheaper than ``jwt.decode``; tests check interoperability with PyJWT). The header must
-declare ``alg: HS256`` (``none`` and every other algorithm are refused), the signature must match,
-all six claims must be present with the right types and ``exp`` must be in the future (no leeway). Every failure raises
+Issued and verified with PyJWT. Verification is paid once per token: the ``Authenticator`` keeps
+verified tokens in a ``PrincipalCache``, so a repeated token skips the signature check and the session
+lookup alike. The header must declare ``alg: HS256`` (``none`` and every other algorithm are refused,
+as is a ``crit`` header), the signature must match, all six claims must be present with the right
+types and ``exp`` must be in the future (no leeway). Every failure raises
 ``UnauthenticatedError("invalid or expired token")``; the reason is only logged.
 """
 
 from __future__ import annotations
 
-import binascii
-import hmac
-import json
 import logging
-import re
 import time
 from dataclasses import dataclass
 
-import msgspec
+import jwt
 
 from atomo.errors import UnauthenticatedError
 
@@ -25,7 +22,7 @@ log = logging.getLogger("atomo.auth")
 
 INVALID_TOKEN = "invalid or expired token"
 CLAIMS = ("sub", "email", "role", "iat", "exp", "jti")
-_SHAPE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+MAX_TOKEN_LENGTH = 8192
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,43 +41,19 @@ class InvalidToken(UnauthenticatedError):
         self.reason = reason
 
 
-_URLSAFE = bytes.maketrans(b"-_", b"+/")
-_URLSAFE_OUT = bytes.maketrans(b"+/", b"-_")
-_PAD = ("", "", "==", "=")
-_decode_json = msgspec.json.decode
-
-
-def _b64encode(data: bytes) -> str:
-    return binascii.b2a_base64(data, newline=False).translate(_URLSAFE_OUT).rstrip(b"=").decode("ascii")
-
-
-_HEADER = _b64encode(b'{"alg":"HS256","typ":"JWT"}')
-
-
-def _b64(segment: str) -> bytes:
-    """base64url without padding (the segment's alphabet was already checked)."""
-    if len(segment) % 4 == 1:
-        raise ValueError("impossible base64 length")
-    return binascii.a2b_base64((segment + _PAD[len(segment) % 4]).encode("ascii").translate(_URLSAFE))
-
-
 class TokenService:
     """Issues and verifies the access tokens of one signing key."""
 
     def __init__(self, secret: str, *, ttl_secs: int = 86400) -> None:
         self._key = secret.encode("utf-8")
         self.ttl_secs = ttl_secs
-        self._good_headers: set[str] = set()
 
     def issue(self, *, user_id: str, email: str, role: str, session_id: str, now: int | None = None) -> tuple[str, int]:
         """Return (token, exp)."""
         iat = int(time.time()) if now is None else now
         exp = iat + self.ttl_secs
         claims = {"sub": user_id, "email": email, "role": role.lower(), "iat": iat, "exp": exp, "jti": session_id}
-        payload = _b64encode(json.dumps(claims, separators=(",", ":")).encode("utf-8"))
-        signing = f"{_HEADER}.{payload}"
-        signature = _b64encode(hmac.digest(self._key, signing.encode("ascii"), "sha256"))
-        return f"{signing}.{signature}", exp
+        return jwt.encode(claims, self._key, algorithm="HS256", headers={"typ": "JWT"}), exp
 
     def verify(self, token: str, *, now: float | None = None) -> TokenClaims:
         try:
@@ -90,27 +63,20 @@ class TokenService:
             raise
 
     def _verify(self, token: str, now: float) -> TokenClaims:
-        if not isinstance(token, str) or len(token) > 8192 or not _SHAPE.fullmatch(token):
+        if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH or token.count(".") != 2:
             raise InvalidToken("malformed token")
-        header_seg, payload_seg, signature_seg = token.split(".")
-        if header_seg not in self._good_headers:
-            self._check_header(header_seg)
         try:
-            signature = _b64(signature_seg)
-        except (binascii.Error, ValueError):
-            raise InvalidToken("malformed signature") from None
-        expected = hmac.digest(self._key, f"{header_seg}.{payload_seg}".encode("ascii"), "sha256")
-        if not hmac.compare_digest(signature, expected):
-            raise InvalidToken("bad signature")
-        try:
-            payload = _decode_json(_b64(payload_seg))
-        except (binascii.Error, ValueError, msgspec.DecodeError):
-            raise InvalidToken("malformed payload") from None
-        if not isinstance(payload, dict):
-            raise InvalidToken("payload is not an object")
-        for name in CLAIMS:
-            if name not in payload:
-                raise InvalidToken(f"missing claim {name}")
+            header = jwt.get_unverified_header(token)
+            if header.get("alg") != "HS256" or "crit" in header or header.get("typ", "JWT") not in ("JWT", "jwt"):
+                raise InvalidToken(f"header not accepted: alg={header.get('alg')!r}")
+            # exp is checked below against ``now`` (no leeway); PyJWT checks the signature and the claim set
+            payload = jwt.decode(token, self._key, algorithms=["HS256"],
+                                 options={"require": list(CLAIMS), "verify_exp": False, "verify_iat": False,
+                                          "verify_nbf": False, "verify_aud": False, "verify_iss": False})
+        except jwt.InvalidTokenError as exc:
+            raise InvalidToken(f"{type(exc).__name__}: {exc}") from None
+        except (ValueError, TypeError, RecursionError):
+            raise InvalidToken("malformed token") from None
         sub, email, role, iat, exp, jti = (payload[name] for name in CLAIMS)
         if not all(isinstance(v, str) and v for v in (sub, email, role, jti)):
             raise InvalidToken("malformed string claim")
@@ -119,16 +85,3 @@ class TokenService:
         if exp <= now:
             raise InvalidToken("expired")
         return TokenClaims(sub, email, role, iat, exp, jti)
-
-    def _check_header(self, header_seg: str) -> None:
-        try:
-            header = json.loads(_b64(header_seg))
-        except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):
-            raise InvalidToken("malformed header") from None
-        if not isinstance(header, dict) or header.get("alg") != "HS256":
-            alg = header.get("alg") if isinstance(header, dict) else None
-            raise InvalidToken(f"algorithm {alg!r} is not accepted")
-        if "crit" in header or header.get("typ", "JWT") not in ("JWT", "jwt"):
-            raise InvalidToken("unsupported header")
-        if len(self._good_headers) < 64:
-            self._good_headers.add(header_seg)

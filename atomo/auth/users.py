@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,6 +88,11 @@ class Users:
         self.db = db
         self.min_length = min_length
         self.require_complexity = require_complexity
+        self.changed: list[Callable[[str], None]] = []   # told the user id after a role/tenant/activity change
+
+    def _notify(self, user_id: str) -> None:
+        for listener in self.changed:
+            listener(user_id)
 
     async def create(self, email: str, password: str | None = None, *, role: str = "viewer",
                      tenant_id: str | None = None, first_name: str = "",
@@ -131,6 +137,7 @@ class Users:
         def run(conn: sqlite3.Connection) -> None:
             conn.execute(f"UPDATE users SET {assignments} WHERE id = ?", (*changes.values(), user_id))
         await self.db.write(run)
+        self._notify(user_id)
 
     async def set_password(self, email_or_id: str, password: str) -> None:
         from atomo.storage.records import now_iso
@@ -149,10 +156,11 @@ class Users:
         from atomo.storage.records import now_iso
         now = now_iso()
 
-        def run(conn: sqlite3.Connection) -> None:
+        def run(conn: sqlite3.Connection) -> str:
             user = find_by_id(conn, email_or_id) or find_by_email(conn, email_or_id)
             if user is None:
                 raise NotFoundError(f"user {email_or_id} not found")
             conn.execute("UPDATE users SET is_active = 0, updated_at = ? WHERE id = ?", (now, user.id))
             conn.execute("UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL", (now, user.id))
-        await self.db.write(run)
+            return user.id
+        self._notify(await self.db.write(run))

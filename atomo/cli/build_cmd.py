@@ -89,12 +89,15 @@ def build_executable(output: Path, *, onedir: bool = False, plain: bool = False,
         shutil.rmtree(target)
     elif target.exists():
         target.unlink()
-    command = [sys.executable, "-m", "PyInstaller", str(SPEC), "--noconfirm", "--distpath", str(output),
-               "--workpath", str(log_dir / "pyinstaller"), "--log-level", "INFO"]
     env = dict(os.environ, ATOMO_BUILD_ONEDIR="1" if onedir else "0")
     start = time.perf_counter()
     done = threading.Event()
-    with Spinner("build", plain=plain) as spinner, open(log, "w", encoding="utf-8") as sink:
+    # PyInstaller's work folder (about 30 MB of intermediate files) lives in a temporary folder removed
+    # afterwards, so a build leaves only the log in build/ and the executable in the output folder.
+    with (tempfile.TemporaryDirectory(prefix="atomo-build-", ignore_cleanup_errors=True) as work,
+          Spinner("build", plain=plain) as spinner, open(log, "w", encoding="utf-8") as sink):
+        command = [sys.executable, "-m", "PyInstaller", str(SPEC), "--noconfirm", "--distpath", str(output),
+                   "--workpath", work, "--log-level", "INFO"]
         spinner.set_phase("analysis")
         follower = threading.Thread(target=_follow, args=(log, spinner, done), daemon=True)
         follower.start()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from atomo._version import __version__
 from atomo.config import REGISTRY
 from atomo.errors import AtomoError
 from atomo.project import sample_dir
@@ -71,6 +72,17 @@ atomo migrate --generate --name add_something   # writes migrations/<timestamp>_
 atomo migrate                                   # applies pending files (every start does too)
 ```
 
+## Editor types
+
+`types/atomo-schema/` holds the TypeScript declarations that `schema.ts` imports (`@atomo-cc/schema`);
+`package.json` and `tsconfig.json` point at it. Atomo never compiles `schema.ts`; to check it like
+your editor does:
+
+```sh
+npm install                     # TypeScript only; the types are the local folder
+npx tsc --noEmit
+```
+
 ## Seed
 
 ```sh
@@ -88,10 +100,36 @@ Read `deploy/{name}-production/INSTALL.md` for the steps on the server.
 """
 
 
+TYPES_DIR = "types/atomo-schema"   # the editor types of schema.ts, a local package named @atomo-cc/schema
+TYPESCRIPT = "^5.4.0"
+
+
+def schema_types() -> str:
+    """The declarations of `@atomo-cc/schema` (one source: atomo/templates/schema-types/index.d.ts)."""
+    return (templates_dir() / "schema-types" / "index.d.ts").read_text(encoding="utf-8")
+
+
+def types_package_json() -> str:
+    body = {"name": "@atomo-cc/schema", "version": __version__, "private": True,
+            "description": f"Editor types for Atomo schema.ts files (written by atomo init {__version__})",
+            "types": "./index.d.ts", "exports": {".": {"types": "./index.d.ts"}}}
+    return json.dumps(body, indent=2) + "\n"
+
+
 def package_json(name: str) -> str:
     package = re.sub(r"[^a-z0-9._-]", "-", name.lower()).lstrip("._") or "atomo-project"
     body = {"name": package, "private": True, "description": "Atomo project (schema.ts editor types only)",
-            "devDependencies": {"@atomo-cc/schema": "^0.1.0"}}
+            "scripts": {"typecheck": "tsc --noEmit"},
+            "devDependencies": {"@atomo-cc/schema": f"file:{TYPES_DIR}", "typescript": TYPESCRIPT}}
+    return json.dumps(body, indent=2) + "\n"
+
+
+def tsconfig_json() -> str:
+    """Type-checks schema.ts (`npx tsc --noEmit`); `paths` also serves editors before `npm install`."""
+    body = {"compilerOptions": {"target": "ES2022", "lib": ["ES2022"], "module": "ESNext",
+                                "moduleResolution": "Bundler", "strict": True, "noEmit": True, "types": [],
+                                "paths": {"@atomo-cc/schema": [f"./{TYPES_DIR}"], "@atomo/schema": [f"./{TYPES_DIR}"]}},
+            "include": ["schema.ts", "atomo/schema.ts", "src/schema.ts"]}
     return json.dumps(body, indent=2) + "\n"
 
 
@@ -103,8 +141,11 @@ def project_files(name: str, template: str) -> dict[str, str]:
         "migrations/.gitkeep": "",
         ".env": "ATOMO_ENV=development\nPORT=3000\n",
         ".env.example": env_example(),
-        ".gitignore": ".atomo/\n.env\ndist/\ndeploy/\nnode_modules/\n",
+        ".gitignore": ".atomo/\n.env\nbuild/\ndist/\ndeploy/\nnode_modules/\n",
         "package.json": package_json(name),
+        "tsconfig.json": tsconfig_json(),
+        f"{TYPES_DIR}/package.json": types_package_json(),
+        f"{TYPES_DIR}/index.d.ts": schema_types(),
         "README.md": readme(name, template),
     }
 

@@ -22,6 +22,7 @@ from typing import Any, NoReturn
 
 from atomo.errors import ValidationError
 from atomo.schema.model import JSON_KINDS, SYSTEM_COLUMNS, Model
+from atomo.schema.suggest import hinted
 from atomo.storage.records import (
     Column,
     canonical_datetime,
@@ -61,6 +62,17 @@ def quote_identifier(name: str) -> str:
 
 def _fail(field: str | None, message: str, code: str = "invalid_filter") -> NoReturn:
     raise ValidationError.single(field, message, code)
+
+
+def _unknown_field(name: Any, model_name: str, columns: dict[str, Column], code: str,
+                   extra: tuple[str, ...] = ()) -> NoReturn:
+    """Fail for a key that names no field, suggesting the closest record keys (message and `suggestions`)."""
+    keys = [*dict.fromkeys(c.key for c in columns.values()), *extra]
+    message, found = hinted(f"{name} is not a field of {model_name}", str(name), keys)
+    detail: dict[str, Any] = {"field": str(name), "message": message, "code": code}
+    if found:
+        detail["suggestions"] = found
+    raise ValidationError(message, [detail])
 
 
 # ---------------------------------------------------------------------------------------- where
@@ -120,7 +132,7 @@ def _where(columns: dict[str, Column], model_name: str, where: Any, params: list
             continue
         col = columns.get(key) if isinstance(key, str) else None
         if col is None:
-            _fail(str(key), f"{key} is not a field of {model_name}")
+            _unknown_field(key, model_name, columns, "invalid_filter", ("AND", "OR", "NOT"))
         operators = value if isinstance(value, dict) else {"equals": value}
         for op, arg in operators.items():
             size.term()
@@ -271,7 +283,7 @@ def compile_order_by(model: Model, order_by: Any) -> str:
     for name, direction in items:
         col = codec.by_name.get(name) if isinstance(name, str) else None
         if col is None:
-            _fail(str(name), f"{name} is not a field of {model.name}", "invalid_order_by")
+            _unknown_field(name, model.name, codec.by_name, "invalid_order_by")
         word = direction.upper() if isinstance(direction, str) else None
         if word not in ("ASC", "DESC"):
             _fail(col.key, f"orderBy direction of {col.key} must be asc or desc", "invalid_order_by")

@@ -25,6 +25,7 @@ from atomo.errors import (
     ValidationError,
 )
 from atomo.schema.model import Model, Schema
+from atomo.schema.suggest import hinted
 from atomo.storage.database import Database
 from atomo.storage.events import EventAppender, StoredEvent, read_all, read_stream
 from atomo.storage.records import codec_for, now_iso
@@ -46,6 +47,16 @@ def _within(rows: list[Any], max_rows: int | None) -> list[Any]:
     if max_rows is not None and len(rows) > max_rows:
         raise LimitExceededError(f"the result has more than {max_rows} rows", {"maxRows": max_rows})
     return rows
+
+
+def unknown_model(name: Any, schema: Schema) -> ValidationError:
+    """`model 'X' does not exist`, then the closest model names, or the models there are (at most 10)."""
+    names = sorted(m.name for m in schema.models)
+    message, found = hinted(f"model '{name}' does not exist", str(name), names, "available models")
+    detail: dict[str, Any] = {"field": "model", "message": message, "code": "unknown_model"}
+    if found:
+        detail["suggestions"] = found
+    return ValidationError(message, [detail])
 
 
 def _one_target(id: Any, where: Any) -> None:
@@ -71,7 +82,7 @@ class DataService:
     def model(self, name: Any) -> Model:
         model = self.schema.model(name) if isinstance(name, str) else None
         if model is None:
-            raise ValidationError.single("model", f"model '{name}' does not exist", "unknown_model")
+            raise unknown_model(name, self.schema)
         return model
 
     def access(self, model: Model, operation: str, caller: Caller) -> Access:

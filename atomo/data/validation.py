@@ -15,6 +15,7 @@ from typing import Any
 from atomo.content.blocks import normalize_blocks
 from atomo.errors import ValidationError
 from atomo.schema.model import TEXT_KINDS, Field, Model, Rule
+from atomo.schema.suggest import hinted
 from atomo.storage.records import (
     Column,
     canonical_datetime,
@@ -94,7 +95,7 @@ def _resolve_keys(model: Model, data: dict[Any, Any], mode: str) -> tuple[dict[s
     for name, value in data.items():
         col = by_name.get(name) if isinstance(name, str) else None
         if col is None:
-            details.append(_detail(str(name), f"{name} is not a field of {model.name}", "unknown_field"))
+            details.append(_unknown_field(model, name, read_only))
         elif col.key in spelling:
             details.append(_detail(col.key, f"{col.key} is given twice (as {spelling[col.key]} and {name})",
                                    "duplicate_key"))
@@ -105,6 +106,16 @@ def _resolve_keys(model: Model, data: dict[Any, Any], mode: str) -> tuple[dict[s
             spelling[col.key] = name
             given[col.key] = value
     return given, details
+
+
+def _unknown_field(model: Model, name: Any, read_only: frozenset[str]) -> Detail:
+    """The `unknown_field` detail, suggesting the closest writable keys (in the message and `suggestions`)."""
+    keys = [c.key for c in codec_for(model).columns if c.key not in read_only]
+    message, found = hinted(f"{name} is not a field of {model.name}", str(name), keys)
+    detail = _detail(str(name), message, "unknown_field")
+    if found:
+        detail["suggestions"] = found
+    return detail
 
 
 def _system_value(col: Column, value: Any, details: list[Detail]) -> Any:

@@ -19,7 +19,7 @@ from atomo.auth.rbac import Access
 from atomo.data.validation import normalize_input
 from atomo.errors import ConflictError, PermissionDeniedError, ValidationError
 from atomo.schema.model import Model, Schema
-from atomo.storage.events import EventAppender, StoredEvent, stream_version, uuid4
+from atomo.storage.events import EventAppender, StoredEvent, stream_version, uuid7
 from atomo.storage.records import codec_for
 from atomo.storage.tables import q
 
@@ -109,7 +109,7 @@ class RecordWriter:
         """``values``: normalised input keyed by record key (defaults applied)."""
         codec = codec_for(model)
         supplied = values.get("id")
-        record_id = supplied if supplied else uuid4()
+        record_id = supplied if supplied else uuid7()
         version = stream_version(conn, f"{model.name}/{record_id}") + 1 if supplied else 1
         row = dict(values)
         row["id"] = record_id

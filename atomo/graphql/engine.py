@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 import re
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
@@ -46,6 +47,7 @@ from atomo.graphql.limits import (
     error_message_and_locations,
     limit_errors,
     select_operation,
+    suggest_names,
 )
 from atomo.graphql.prescan import check_document, nesting_bound
 from atomo.graphql.resolvers import ROOT_RESOLVERS, RequestContext, default_resolver, format_field_error
@@ -93,14 +95,21 @@ class _Prepared:
     variables: dict[str | None, list[Any]] = field(default_factory=dict)  # executable definitions per operation
 
 
-def document_error_body(messages: Iterable[tuple[str, list[dict[str, int]] | None]]) -> dict[str, Any]:
-    """``{"errors": [...]}`` for a document error: code VALIDATION_ERROR, empty details, no data."""
+def document_error_body(messages: Iterable[tuple[Any, ...]]) -> dict[str, Any]:
+    """``{"errors": [...]}`` for a document error (no data): code VALIDATION_ERROR. Each entry is
+    ``(message, locations)`` or ``(message, locations, details)``; ``details`` (and ``fields``, its JSON
+    string) appear only when there are some: a document error is about no input field."""
     errors = []
-    for message, locations in messages:
+    for message, locations, *rest in messages:
         error: dict[str, Any] = {"message": message}
         if locations:
             error["locations"] = locations
-        error["extensions"] = {"code": "VALIDATION_ERROR", "details": [], "fields": "[]"}
+        extensions: dict[str, Any] = {"code": "VALIDATION_ERROR"}
+        details = rest[0] if rest else None
+        if details:
+            extensions["details"] = details
+            extensions["fields"] = json.dumps(details, separators=(",", ":"), ensure_ascii=False, default=str)
+        error["extensions"] = extensions
         errors.append(error)
     return {"errors": errors}
 
@@ -191,8 +200,8 @@ class GraphQLEngine:
         except RecursionError:  # pragma: no cover - the pre-scan bounds nesting and fragments well below this
             return _Prepared(None, document_error_body([("Document is nested too deeply", None)])["errors"], {})
         errors = document.validators.errors
-        body = (document_error_body(error_message_and_locations(e) for e in errors[:MAX_DOCUMENT_ERRORS])["errors"]
-                if errors else [])
+        body = (document_error_body(suggest_names([error_message_and_locations(e) for e in errors[:MAX_DOCUMENT_ERRORS]],
+                                                  self._schema))["errors"] if errors else [])
         fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
         return _Prepared(document, body, operations, fragments)
 

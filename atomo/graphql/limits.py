@@ -35,6 +35,8 @@ from tartiflette.language.ast import (
     OperationDefinitionNode,
 )
 
+from atomo.schema.suggest import hinted
+
 INTROSPECTION_FIELDS = frozenset({"__schema", "__type"})
 INTROSPECTION_MAX_COMPLEXITY = 2000
 
@@ -197,3 +199,38 @@ def error_message_and_locations(error: Any) -> tuple[str, list[dict[str, int]] |
         message = "Syntax Error: " + (text[len("syntax error, "):] if text.startswith("syntax error, ") else text)
         locations = [{"line": int(syntax.group(1)), "column": int(syntax.group(2))}]
     return message, locations
+
+
+# -- messages of unknown names ----------------------------------------------------------------------
+_UNKNOWN_FIELD = re.compile(r"Field (\S+) doesn't exist on (\S+)\Z")
+_UNKNOWN_ARGUMENT = re.compile(r"Provided Argument < (\S+) > doesn't exist on field < (\w+)\.(\w+) >\.\Z")
+_UNKNOWN_INPUT_FIELD = re.compile(r"Unknown Input Field < (\S+) > in < (\w+) > Input Object\Z")
+Message = tuple[str, list[dict[str, int]] | None]
+
+
+def _fields_of(schema: Any, type_name: str) -> list[str]:
+    definition = schema.type_definitions.get(type_name)
+    fields = getattr(definition, "implemented_fields", None) or getattr(definition, "input_fields", None) or {}
+    return [name for name in fields if not name.startswith("__")]
+
+
+def _with_suggestion(message: str, schema: Any) -> str:
+    names: list[str] = []
+    if (m := _UNKNOWN_FIELD.match(message) or _UNKNOWN_INPUT_FIELD.match(message)) is not None:
+        names = _fields_of(schema, m.group(2))
+    elif (m := _UNKNOWN_ARGUMENT.match(message)) is not None:
+        definition = schema.type_definitions.get(m.group(2))
+        field = (getattr(definition, "implemented_fields", None) or {}).get(m.group(3))
+        names = list(getattr(field, "arguments", None) or {})
+    if m is None:
+        return message
+    shaped, found = hinted(message.removesuffix("."), m.group(1), names)
+    return shaped if found else message
+
+
+def suggest_names(messages: list[Message], schema: Any) -> list[Message]:
+    """Validation messages with "Did you mean 'x'?" after unknown fields, arguments and input fields
+    (names of the baked tartiflette `schema`), without the follow-up errors tartiflette reports under
+    an unknown field ("Field x doesn't exist on Root": its parent already has an error). Error path only."""
+    kept = [(m, loc) for m, loc in messages if not (m.endswith(" doesn't exist on Root") and m.startswith("Field "))]
+    return [(_with_suggestion(message, schema), locations) for message, locations in kept or messages]

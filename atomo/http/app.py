@@ -28,6 +28,7 @@ from atomo.errors import AtomoError
 from atomo.graphql.subscriptions import subscription_handlers
 from atomo.http.auth_routes import auth_handlers
 from atomo.http.errors import exception_handlers
+from atomo.http.graphiql import FAVICON, favicon_handler
 from atomo.http.graphql_route import graphql_handler
 from atomo.http.health import health_handlers
 from atomo.http.meta import meta_handlers
@@ -89,6 +90,8 @@ class AppContext:
             secret = resolve_jwt_secret(s, runtime.project.data_file.parent)
             self.tokens = TokenService(secret, ttl_secs=s.jwt_ttl_secs)
             self.auth = Authenticator(runtime.db, self.tokens)
+            auth = self.auth
+            runtime.users.changed.append(lambda user_id: auth.cache.forget(user_id=user_id))
             self.logins = LoginService(runtime.db, self.tokens, session_ttl_secs=s.session_ttl_secs)
             self.engine = await self.build_engine(runtime.schema)
         except BaseException:
@@ -136,6 +139,8 @@ def create_app(settings: Settings, runtime: Runtime | None = None, *, context: A
                            *subscription_handlers(ctx, live), *realtime_handlers(ctx, live), *jobs_handlers(ctx)]
     if STATIC_DIR.is_dir():
         handlers.append(create_static_files_router("/graphql/static", directories=[STATIC_DIR], name="graphiql"))
+    if FAVICON.is_file():
+        handlers.append(favicon_handler())
     app = Litestar(route_handlers=handlers, lifespan=[lifespan], exception_handlers=exception_handlers(),
                    openapi_config=None, logging_config=None, debug=False)
     app.state.atomo = ctx
@@ -165,11 +170,11 @@ def wrap_asgi(app: Litestar, settings: Settings, ctx: AppContext | None = None) 
     and every error response pass through them too.
     """
     handler: Any = app.asgi_handler
+    client_address = ctx.client_address if ctx is not None else ClientAddress(settings)
     if settings.rate_limit_rps > 0:
         buckets = TokenBuckets(settings.rate_limit_rps, settings.rate_limit_window_secs)
         if ctx is not None:
             ctx.request_buckets = buckets
-        client_address = ctx.client_address if ctx is not None else ClientAddress(settings)
         handler = RateLimitMiddleware(handler, buckets, client_address,
                                       exempt=worker_token_exempt(ctx) if ctx is not None else None)
-    app.asgi_handler = SecurityMiddleware(handler, settings)
+    app.asgi_handler = SecurityMiddleware(handler, settings, client_address)

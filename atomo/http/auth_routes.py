@@ -108,7 +108,10 @@ def auth_handlers(ctx: AppContext) -> list[HTTPRouteHandler]:
         token = parse_refresh_token(await read_json(request, settings.max_body_bytes))
         tokens = services().tokens
         assert tokens is not None
-        result = await refresh(database(), tokens, token, session_ttl_secs=settings.session_ttl_secs)
+        auth = services().auth
+        assert auth is not None
+        result = await refresh(database(), tokens, token, session_ttl_secs=settings.session_ttl_secs,
+                               on_revoked=lambda session_id: auth.cache.forget(session_id=session_id))
         return _json(result.body())
 
     @get("/auth/me", name="auth-me")
@@ -132,6 +135,12 @@ def auth_handlers(ctx: AppContext) -> list[HTTPRouteHandler]:
             if not isinstance(everywhere, bool):
                 raise ValidationError.single("all", "all must be a boolean", "type")
         assert principal.user_id is not None
+        auth = services().auth
+        assert auth is not None
+        if everywhere:
+            auth.cache.forget(user_id=principal.user_id)
+        else:
+            auth.cache.forget(session_id=principal.session_id)
         await revoke_sessions(database(), user_id=principal.user_id, session_id=principal.session_id,
                               everywhere=everywhere)
         return _json(LOGGED_OUT)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -23,15 +24,18 @@ from typing import Any
 import msgspec
 
 from atomo.auth.principal import ANONYMOUS, Caller, Principal
+from atomo.auth.principal_cache import PrincipalCache
 from atomo.auth.scope import caller_for
 from atomo.auth.sessions import principal_for_session
 from atomo.auth.tokens import INVALID_TOKEN, TokenService
 from atomo.errors import UnauthenticatedError, ValidationError
 from atomo.http.errors import HttpError
 from atomo.storage.database import Database
+from atomo.storage.platform import auth_epoch
 
 REQUEST_ID_KEY = "atomo.request_id"
 MAX_JSON_DEPTH = 64
+EPOCH_CHECK_SECS = 0.1
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 _decode = msgspec.json.Decoder().decode
 
@@ -166,19 +170,34 @@ def bearer_token(authorization: str) -> str:
 class Authenticator:
     """Turns request headers into a ``Caller``; raises the documented 400/401/403 errors."""
 
-    def __init__(self, db: Database, tokens: TokenService) -> None:
+    def __init__(self, db: Database, tokens: TokenService, cache: PrincipalCache | None = None) -> None:
         self.db = db
         self.tokens = tokens
+        self.cache = cache or PrincipalCache()
+        self._epoch = -1               # the auth epoch the cache was filled under (see storage/platform.py)
+        self._epoch_checked = 0.0
 
     async def principal(self, authorization: str | None) -> Principal:
         if authorization is None:
             return ANONYMOUS
-        claims = self.tokens.verify(bearer_token(authorization))
+        token = bearer_token(authorization)
+        now = time.monotonic()
+        if now - self._epoch_checked >= EPOCH_CHECK_SECS:   # another process may have revoked or changed users
+            self._epoch_checked = now
+            epoch = await self.db.read(auth_epoch, inline=True)
+            if epoch != self._epoch:
+                self.cache.clear()
+                self._epoch = epoch
+        principal = self.cache.get(token)
+        if principal is not None:
+            return principal
+        claims = self.tokens.verify(token)
         now = datetime.now(UTC).isoformat(timespec="microseconds")
         jti, sub = claims.jti, claims.sub
         principal = await self.db.read(lambda conn: principal_for_session(conn, jti, sub, now), inline=True)
         if principal is None:
             raise UnauthenticatedError(INVALID_TOKEN)
+        self.cache.put(token, principal, claims.exp)
         return principal
 
     async def caller(self, authorization: str | None, tenant_header: str | None) -> Caller:

@@ -4,8 +4,10 @@ One ASGI wrapper around the whole application, so it also covers unknown routes,
 errors. Per request it scans the request headers once, and adds precomputed header lines to the
 response start (skipping any the handler already set).
 
-- Security headers: HSTS, nosniff, ``Referrer-Policy: no-referrer`` and the CSP (``CSP`` or the
-  default); none with ``DISABLE_SECURITY_HEADERS``. ``X-Request-ID`` on every response.
+- Security headers: nosniff, ``Referrer-Policy: no-referrer`` and the CSP (``CSP`` or the default)
+  on every response; HSTS only on requests that came over HTTPS: the ASGI ``scheme`` is ``https``, or
+  a trusted proxy (``ATOMO_TRUSTED_PROXIES``, decided by ``ClientAddress``) says ``X-Forwarded-Proto:
+  https``. None of them with ``DISABLE_SECURITY_HEADERS``. ``X-Request-ID`` on every response.
 - CORS from ``CORS_ORIGINS``: ``*`` allows any origin, otherwise an exact match is echoed (with
   ``Vary: Origin``); preflights (OPTIONS with ``Origin`` and ``Access-Control-Request-Method``) are
   answered here with 204 and ``Access-Control-Max-Age: 600``; ``X-Request-ID`` and ``Retry-After``
@@ -18,7 +20,7 @@ response start (skipping any the handler already set).
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -27,9 +29,14 @@ from atomo.errors import ConfigError
 from atomo.http.errors import HttpError, graphql_body, rest_body
 from atomo.http.request_context import _REQUEST_ID, REQUEST_ID_KEY
 
-DEFAULT_CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+if TYPE_CHECKING:
+    from atomo.http.ratelimit import ClientAddress
+
+# font-src: GraphiQL's stylesheet embeds its fonts (Roboto, Fira Code) as data: URLs
+DEFAULT_CSP = ("default-src 'self'; img-src 'self' data:; font-src 'self' data:; style-src 'self' 'unsafe-inline'; "
                "script-src 'self' 'unsafe-inline' 'unsafe-eval'")
 HSTS = "max-age=63072000; includeSubDomains; preload"
+HSTS_HEADER = (b"strict-transport-security", HSTS.encode("latin-1"))
 PREFLIGHT_MAX_AGE = b"600"
 EXPOSED = (b"access-control-expose-headers", b"X-Request-ID, Retry-After")
 ALL_METHODS = b"GET, POST, PUT, PATCH, DELETE, OPTIONS"
@@ -37,13 +44,14 @@ _encode = msgspec.json.Encoder().encode
 
 
 def security_headers(settings: Settings) -> list[tuple[bytes, bytes]]:
+    """The security headers of every response (HSTS is added per request, over HTTPS only)."""
     if settings.disable_security_headers:
         return []
     csp = settings.csp if settings.csp else DEFAULT_CSP
     if not csp.isascii() or "\n" in csp or "\r" in csp:
         raise ConfigError("CSP must be a single line of ASCII text")
-    return [(b"strict-transport-security", HSTS.encode("latin-1")), (b"x-content-type-options", b"nosniff"),
-            (b"referrer-policy", b"no-referrer"), (b"content-security-policy", csp.encode("latin-1"))]
+    return [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer"),
+            (b"content-security-policy", csp.encode("latin-1"))]
 
 
 def new_request_id() -> str:
@@ -62,11 +70,17 @@ def is_graphql_path(path: str) -> bool:
 class SecurityMiddleware:
     """The outermost ASGI wrapper: see the module docstring."""
 
-    def __init__(self, app: Any, settings: Settings) -> None:
+    def __init__(self, app: Any, settings: Settings, client_address: ClientAddress | None = None) -> None:
         self.app = app
         self.headers = security_headers(settings)
+        self.hsts = not settings.disable_security_headers
+        if client_address is None:
+            from atomo.http.ratelimit import ClientAddress  # ratelimit imports this module
+            client_address = ClientAddress(settings)
+        self.client_address = client_address
         self.names = frozenset(name for name, _ in self.headers) | {b"vary", b"access-control-allow-origin",
-                                                                    b"access-control-expose-headers"}
+                                                                    b"access-control-expose-headers",
+                                                                    HSTS_HEADER[0]}
         self._extra: dict[bytes | None, list[tuple[bytes, bytes]]] = {}
         origins = settings.cors_origins
         self.any_origin = "*" in origins
@@ -79,6 +93,7 @@ class SecurityMiddleware:
             await self.app(scope, receive, send)
             return
         origin = length = rid = preflight = None
+        proto: list[bytes] | None = None
         for key, value in scope["headers"]:
             if key == b"origin":
                 origin = value
@@ -88,10 +103,14 @@ class SecurityMiddleware:
                 rid = value.decode("latin-1")
             elif key == b"access-control-request-method":
                 preflight = value
+            elif key == b"x-forwarded-proto":
+                proto = [value] if proto is None else [*proto, value]
         if rid is None or not _REQUEST_ID.fullmatch(rid):
             rid = new_request_id()
         scope[REQUEST_ID_KEY] = rid
         extra = self._extra.get(origin) or self.extra_headers(origin)
+        if self.hsts and (scope.get("scheme") in ("https", "wss") or (proto and self.forwarded_https(scope, proto))):
+            extra = [*extra, HSTS_HEADER]
         if preflight is not None and origin is not None and scope["method"] == "OPTIONS":
             await self.preflight(scope, send, [(b"x-request-id", rid.encode("latin-1")), *extra], origin)
             return
@@ -119,6 +138,17 @@ class SecurityMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+    def forwarded_https(self, scope: Any, values: list[bytes]) -> bool:
+        """Whether a trusted proxy (the socket peer is in ``ATOMO_TRUSTED_PROXIES``) says the request came
+        over HTTPS: an ``X-Forwarded-Proto`` entry is ``https``. Any entry counts (a chain of proxies may
+        append ``http`` after the TLS end): HSTS over plain HTTP is ignored by browsers (RFC 6797 §8.1),
+        while a missing one on HTTPS is a real loss."""
+        client = scope.get("client")
+        known = self.client_address.hop(client[0]) if client else None
+        if known is None or not known[1]:
+            return False
+        return any(entry.strip().lower() == b"https" for value in values for entry in value.split(b","))
 
     def extra_headers(self, origin: bytes | None) -> list[tuple[bytes, bytes]]:
         """The header lines added to every response for a request from ``origin`` (cached)."""

@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from atomo.errors import ConflictError, NotFoundError
-from atomo.storage.events import uuid4
+from atomo.storage.events import uuid4, uuid7
 
 STATUSES = ("queued", "leased", "succeeded", "dead", "cancelled")
 TERMINAL = frozenset({"succeeded", "dead", "cancelled"})
@@ -134,19 +134,21 @@ def status_frame(row: sqlite3.Row) -> dict[str, Any]:
 
 # -- enqueue -----------------------------------------------------------------------------------------
 def enqueue(conn: sqlite3.Connection, job: NewJob, now: datetime) -> tuple[str, bool]:
-    """Insert a queued job; with an idempotency key already used in (queue, tenant): the existing id."""
-    if job.idempotency_key is not None:
-        row = conn.execute("SELECT id FROM jobs WHERE queue = ? AND ifnull(tenant_id, '') = ? AND idempotency_key = ?",
-                           (job.queue, job.tenant_id or "", job.idempotency_key)).fetchone()
-        if row is not None:
-            return str(row[0]), True
-    job_id, stamp = uuid4(), iso(now)
-    conn.execute("INSERT INTO jobs (id, queue, kind, status, payload, attempts, max_attempts, priority,"
-                 " idempotency_key, visible_at, tenant_id, created_by, created_at, updated_at)"
-                 " VALUES (?,?,?,'queued',?,0,?,?,?,?,?,?,?,?)",
-                 (job_id, job.queue, job.kind, _dumps(job.payload), job.max_attempts, job.priority,
-                  job.idempotency_key, stamp, job.tenant_id, job.created_by, stamp, stamp))
-    return job_id, False
+    """Insert a queued job; with an idempotency key already used in (queue, tenant): the existing id.
+
+    One statement in the common case: the insert is skipped by the unique index on a duplicate key."""
+    job_id, stamp = uuid7(), iso(now)
+    inserted = conn.execute(
+        "INSERT INTO jobs (id, queue, kind, status, payload, attempts, max_attempts, priority, idempotency_key,"
+        " visible_at, tenant_id, created_by, created_at, updated_at) VALUES (?,?,?,'queued',?,0,?,?,?,?,?,?,?,?)"
+        " ON CONFLICT (queue, ifnull(tenant_id, ''), idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING",
+        (job_id, job.queue, job.kind, _dumps(job.payload), job.max_attempts, job.priority, job.idempotency_key, stamp,
+         job.tenant_id, job.created_by, stamp, stamp)).rowcount
+    if inserted:
+        return job_id, False
+    row = conn.execute("SELECT id FROM jobs WHERE queue = ? AND ifnull(tenant_id, '') = ? AND idempotency_key = ?",
+                       (job.queue, job.tenant_id or "", job.idempotency_key)).fetchone()
+    return str(row[0]), True
 
 
 # -- worker plane ------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from atomo.schema.literals import INVALID, Arr, Lit, ParseError, Reader, Ref
+from atomo.schema.suggest import hinted
 from atomo.schema.tokenizer import EOF, Pos, Sink, Token, tokenize
 from atomo.schema.values import Values
 
@@ -101,11 +102,16 @@ def attach(comments: list[Token], open_tok: Token, close_tok: Token, ends: list[
         for a in anns:
             known = MODEL_ANNOTATIONS if a.model_level else FIELD_ANNOTATIONS
             if a.name not in known:
-                sink.warn(a.pos, "unknown-annotation", f"unknown annotation '{a.label}'; ignored")
+                labels = ["@" + n for n in FIELD_ANNOTATIONS] + ["@@" + n for n in MODEL_ANNOTATIONS]
+                same_level = [label for label in labels if label.startswith("@@") == a.model_level]
+                message, found = hinted(f"unknown annotation '{a.label}'", a.label, same_level)
+                sink.error(a.pos, "unknown-annotation", message if found else
+                           f"{message} (annotations: {', '.join(labels)}; write other text in a /* */ comment)")
             elif a.model_level:
                 model.append(a)
             elif target is None:
-                sink.warn(a.pos, "unknown-annotation", f"'{a.label}' must follow a field on its line; ignored")
+                also = f" (or use '@{a.label}([...])' for several fields)" if a.name != "default" else ""
+                sink.error(a.pos, "unknown-annotation", f"'{a.label}' must follow a field on its line{also}")
             else:
                 fields.setdefault(target, []).append(a)
     return fields, model

@@ -35,6 +35,7 @@ from atomo.schema.model import (
     snake_case,
 )
 from atomo.schema.rules import dedupe
+from atomo.schema.suggest import hint
 from atomo.schema.tokenizer import Sink
 
 IMPLIED_ID_CODE = "implied-id"      # warning: a model listed in schema.models without an `id` field
@@ -48,6 +49,7 @@ BUILTIN_USER_COLUMNS = frozenset({"id", "email", "password_hash", "first_name", 
 SQL_TYPES = frozenset({"TEXT", "INTEGER", "REAL", "NUMERIC", "BLOB"})
 INPUT_TYPES = frozenset({"string", "number", "boolean", "object", "array", "any"})
 RELATIONSHIP_TYPES = ("belongsTo", "hasMany", "hasOne")
+UI_SYSTEM_KEYS = frozenset({"id", "createdAt", "updatedAt", "deletedAt", "tenantId", "_version"})
 _TEXTUAL = frozenset({"text", "email", "url", "relation", "file", "datetime", "select"})
 
 
@@ -132,13 +134,14 @@ class _Finisher:
                 self.sink.error(r.at, "syntax",
                                 f"relationship type must be belongsTo, hasMany or hasOne, not '{r.type}'")
             elif target is None:
-                self.sink.error(r.at, "reference",
-                                f"relationship '{r.name}' of {m.name} names unknown model '{r.model}'")
+                self.sink.error(r.at, "reference", hint(f"relationship '{r.name}' of {m.name} names unknown model "
+                                                        f"'{r.model}'", r.model, self.names))
             else:
                 owner = m if r.type == "belongsTo" else target
                 fk = find(owner.fields, r.foreign_key)
                 if fk is None:
-                    self.sink.error(r.at, "reference", f"foreign key '{r.foreign_key}' is not a field of {owner.name}")
+                    self.sink.error(r.at, "reference", hint(f"foreign key '{r.foreign_key}' is not a field of {owner.name}",
+                                                            r.foreign_key, [f.name for f in owner.fields]))
                     continue
                 if r.type == "belongsTo":
                     fk.target = target.name
@@ -194,6 +197,7 @@ class _Finisher:
                 return "id"
             return SYSTEM_COLUMNS.get(name) or (name if name in SYSTEM_COLUMNS.values() else None)
 
+        self.check_ui(m, relationships)
         composite, checks = self.annotations(m, resolve)
         unique_cols = {ix.columns[0] for ix, _ in composite if ix.unique and len(ix.columns) == 1 and not ix.where}
         built = [self.field(f, unique_cols) for f in fields]
@@ -216,6 +220,26 @@ class _Finisher:
         return Model(m.name, str(m.table), tuple(built), self.access(m), relationships, self.events(m),
                      m.ui, tuple(indexes.values()), tuple(checks), m.at.line)
 
+    def check_ui(self, m: ModelDraft, relationships: tuple[Relationship, ...]) -> None:
+        """`ui` lists naming no field: a warning (`ui` is served as written; Atomo does not act on it)."""
+        related = {r.name: self.names.get(r.model) for r in relationships}
+
+        def known(fields: list[FieldDraft], name: str) -> bool:
+            return find(fields, name) is not None or name in UI_SYSTEM_KEYS
+
+        for key, name, at in m.ui_names:
+            head, _, rest = name.partition(".")
+            target = related.get(head)
+            if known(m.fields, name) or head in related and (not rest or target is None or known(target.fields, rest)):
+                continue
+            if target is not None and rest:
+                message = hint(f"ui.{key}: '{rest}' of '{name}' is not a field of {target.name}", rest,
+                               [f.name for f in target.fields])
+            else:
+                message = hint(f"ui.{key}: '{name}' is not a field of {m.name}", name,
+                               [f.name for f in m.fields] + list(related))
+            self.sink.warn(at, "ui-field", message)
+
     def annotations(self, m: ModelDraft, resolve: Any) -> tuple[list[tuple[CompositeIndex, Any]], list[Check]]:
         indexes: list[tuple[CompositeIndex, Any]] = []
         checks: dict[str, Check] = {}
@@ -235,7 +259,8 @@ class _Finisher:
             for name, at in names:
                 col = resolve(name)
                 if col is None:
-                    self.sink.error(at, "reference", f"'{name}' is not a field of {m.name}")
+                    self.sink.error(at, "reference", hint(f"'{name}' is not a field of {m.name}", name,
+                                                          [f.name for f in m.fields]))
                 cols.append(col)
             where = None
             if a.where is not None:
@@ -254,7 +279,8 @@ class _Finisher:
             return camel_case(f.column or snake_case(f.name))
         if name == "id" or system and name in ("createdAt", "updatedAt", "deletedAt", "tenantId"):
             return name
-        self.sink.error(at, "reference", f"{what} '{name}' is not a field of {m.name}")
+        self.sink.error(at, "reference", hint(f"{what} '{name}' is not a field of {m.name}", name,
+                                              [f.name for f in m.fields]))
         return None
 
     def access(self, m: ModelDraft) -> dict[str, AccessRule | None]:
@@ -313,8 +339,10 @@ class _Finisher:
         elif isinstance(spec, dict) and set(spec) == {"object"} and isinstance(spec["object"], dict):
             for key, kind in spec["object"].items():
                 if not (isinstance(kind, str) and kind.rstrip("?") in INPUT_TYPES):
-                    self.sink.warn(a.at, "unknown-type", f"action '{a.name}': unknown input type {json.dumps(kind)} "
-                                   f"for '{key}' (use {', '.join(sorted(INPUT_TYPES))})")
+                    word = kind.rstrip("?") if isinstance(kind, str) else ""
+                    self.sink.error(a.at, "unknown-type", hint(
+                        f"action '{a.name}': unknown input type {json.dumps(kind)} for '{key}'", word,
+                        sorted(INPUT_TYPES), "types"))
         elif spec is not None:
             err(a.at, "syntax",
                 f"action '{a.name}': input must be {{ pick: {{ model, fields }} }} or {{ object: {{...}} }}")
@@ -344,8 +372,9 @@ class _Finisher:
             elif column in BUILTIN_USER_COLUMNS or column in out:
                 self.sink.error(at, "duplicate", f"'{column}' is already a column of users")
             elif not isinstance(kind, str) or kind.upper() not in SQL_TYPES:
-                self.sink.warn(at, "unknown-type", f"unknown column type {json.dumps(kind)} for users.{column} "
-                               f"(use {', '.join(sorted(SQL_TYPES))}); ignored")
+                self.sink.error(at, "unknown-type", hint(f"unknown column type {json.dumps(kind)} for users.{column}",
+                                                         kind if isinstance(kind, str) else "", sorted(SQL_TYPES),
+                                                         "types"))
             else:
                 out[column] = kind.upper()
         return out

@@ -8,10 +8,11 @@ from typing import Any
 from atomo.schema.annotations import attach
 from atomo.schema.declarations import AliasDecl, ConstDecl, EnumDecl, InterfaceDecl, Module
 from atomo.schema.drafts import ActionDraft, BindingDraft, ConditionDraft, Drafts, FieldDraft, ModelDraft
-from atomo.schema.interface_syntax import EVENTS, apply_field_annotations, channel_draft, user_columns
+from atomo.schema.interface_syntax import EVENTS, apply_field_annotations, channel_draft, ui_names, user_columns
 from atomo.schema.literals import INVALID, Arr, Call, Lit, Member, Node, Step
 from atomo.schema.model import Rule
 from atomo.schema.rules import access_object, dedupe
+from atomo.schema.suggest import hint
 from atomo.schema.values import Values, called_root, declares
 
 FIELD_BUILDERS = ("text", "email", "url", "number", "boolean", "datetime", "select", "relation", "blocks",
@@ -21,6 +22,8 @@ FLAGS = {"id": ("primary", True), "required": ("optional", False), "optional": (
          "index": ("index", True), "trim": ("trim", True), "lowercase": ("lowercase", True)}
 KNOWN_CALLS = (*FIELD_BUILDERS, "allow", "model", "action", "channel")
 ACTION_METHODS = ("from", "input", "returns", "whenChanged", "when")
+MODEL_OPTIONS = ("fields", "access", "on", "ui")
+FIELD_METHODS = (*FLAGS, "min", "max", "default")
 
 
 def read(module: Module, values: Values) -> Drafts:
@@ -30,7 +33,7 @@ def read(module: Module, values: Values) -> Drafts:
             values.env[decl.name] = {n: v for n, _, v in decl.members}
             continue
         if isinstance(decl, (InterfaceDecl, AliasDecl)):
-            sink.warn(decl.tok, "unsupported-syntax",
+            sink.warn(decl.tok, "ignored-syntax",
                       f"type '{decl.name}' has no effect in the builder syntax; ignored")
             continue
         if not isinstance(decl, ConstDecl):
@@ -54,7 +57,8 @@ def read(module: Module, values: Values) -> Drafts:
             drafts.user_columns += user_columns(decl.node, values)
         elif (base := called_root(decl.node)) is not None and (
                 base.name not in values.env and base.name not in KNOWN_CALLS):
-            sink.warn(base.tok, "unknown-call", f"unknown call '{base.name}()'; ignored")
+            sink.error(base.tok, "unknown-call", hint(f"unknown call '{base.name}()'", base.name,
+                                                      ("model", "action", "channel"), "top-level calls"))
         values.env[decl.name] = decl.node
     return drafts
 
@@ -62,7 +66,7 @@ def read(module: Module, values: Values) -> Drafts:
 def _extra(steps: list[Step], values: Values) -> None:
     """Methods chained after `model(...)` / `channel(...)`: none exist."""
     for s in steps:
-        values.sink.warn(s.tok, "unknown-method", f"unknown method '.{s.name}()'; ignored")
+        values.sink.error(s.tok, "unknown-method", f"unknown method '.{s.name}()' (model() and channel() take no methods)")
 
 
 def _model(decl: ConstDecl, steps: list[Step], values: Values, module: Module) -> ModelDraft:
@@ -93,7 +97,7 @@ def _model(decl: ConstDecl, steps: list[Step], values: Values, module: Module) -
             obj = values.obj(node, "on")
             for event, etok, items in obj.items if obj else []:
                 if event not in EVENTS:
-                    sink.warn(etok, "unknown-property", f"'{event}' is not an event ({', '.join(EVENTS)}); ignored")
+                    sink.error(etok, "unknown-property", hint(f"'{event}' is not an event", event, EVENTS, "events"))
                     continue
                 items = values.deref(items)
                 for item in items.items if isinstance(items, Arr) else [items]:
@@ -101,9 +105,9 @@ def _model(decl: ConstDecl, steps: list[Step], values: Values, module: Module) -
                     if b is not None:
                         m.bindings.append(b)
         elif key == "ui":
-            m.ui = values.value(node)
+            m.ui, m.ui_names = values.value(node), ui_names(node, values)
         else:
-            sink.warn(tok, "unknown-property", f"'{key}' is not a model option; ignored")
+            sink.error(tok, "unknown-property", hint(f"'{key}' is not a model option", key, MODEL_OPTIONS, "options"))
     return m
 
 
@@ -121,7 +125,8 @@ def _field(name: str, tok: Any, node: Node, values: Values) -> FieldDraft | None
     root = steps[0]
     if root.args is None or root.name not in FIELD_BUILDERS:
         if root.args is not None:
-            sink.warn(root.tok, "unknown-call", f"unknown field builder '{root.name}()'; field '{name}' ignored")
+            sink.error(root.tok, "unknown-call", hint(f"unknown field builder '{root.name}()' for field '{name}'",
+                                                      str(root.name), FIELD_BUILDERS, "builders"))
         elif values.value(node) is not INVALID:
             sink.error(node.tok, "syntax", f"field '{name}' must be declared with a builder such as text()")
         return None
@@ -138,10 +143,11 @@ def _field(name: str, tok: Any, node: Node, values: Values) -> FieldDraft | None
         if f.target_table is None and len(args) != 1:
             sink.error(root.tok, "syntax", f"relation() of '{name}' needs a table name")
     elif args:
-        sink.warn(root.tok, "unsupported-syntax", f"'{root.name}()' takes no arguments; ignored")
+        sink.error(root.tok, "unsupported-syntax", f"'{root.name}()' takes no arguments")
     for s in steps[1:]:
-        if s.args is None or s.name not in (*FLAGS, "min", "max", "default"):
-            sink.warn(s.tok, "unknown-method", f"unknown field method '.{s.name}()'; ignored")
+        if s.args is None or s.name not in FIELD_METHODS:
+            sink.error(s.tok, "unknown-method", hint(f"unknown field method '.{s.name}()'", str(s.name), FIELD_METHODS,
+                                                     "methods"))
         elif s.name in ("min", "max"):
             n = values.value(s.args[0]) if len(s.args) == 1 else INVALID
             if isinstance(n, (int, float)) and not isinstance(n, bool):
@@ -156,7 +162,7 @@ def _field(name: str, tok: Any, node: Node, values: Values) -> FieldDraft | None
                 f.default, f.default_at = v, s.tok
         else:
             if s.args:
-                sink.warn(s.tok, "unsupported-syntax", f"'.{s.name}()' takes no arguments; ignored")
+                sink.error(s.tok, "unsupported-syntax", f"'.{s.name}()' takes no arguments")
             attr, value = FLAGS[s.name]
             setattr(f, attr, value)
             if s.name == "id":
@@ -196,7 +202,8 @@ def _action(steps: list[Step], values: Values) -> ActionDraft | None:
         elif s.name == "returns":
             a.returns = values.value(args[0]) if len(args) == 1 else None
         elif s.name not in ACTION_METHODS or s.args is None:
-            values.sink.warn(s.tok, "unknown-method", f"unknown action method '.{s.name}()'; ignored")
+            values.sink.error(s.tok, "unknown-method", hint(f"unknown action method '.{s.name}()'", str(s.name),
+                                                            ACTION_METHODS, "methods"))
     return a
 
 
@@ -229,5 +236,6 @@ def _binding(event: str, node: Node, values: Values) -> BindingDraft | None:
                 binding.conditions.append(current)
             current.field_equals = (current.field_equals or []) + [(field, value)]
         elif s.name not in ACTION_METHODS or s.args is None:
-            values.sink.warn(s.tok, "unknown-method", f"unknown action method '.{s.name}()'; ignored")
+            values.sink.error(s.tok, "unknown-method", hint(f"unknown action method '.{s.name}()'", str(s.name),
+                                                            ACTION_METHODS, "methods"))
     return binding

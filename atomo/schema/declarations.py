@@ -110,7 +110,7 @@ def _statement(r: Reader, module: Module) -> None:
     export = r.accept("export")
     t = r.tok
     if r.at("declare"):
-        r.sink.warn(t, "unsupported-syntax", "'declare' statements are not supported; ignored")
+        r.sink.warn(t, "ignored-syntax", "'declare' statements are not supported; ignored")
         r.skip_statement()
         return
     if export and r.at("default"):
@@ -119,7 +119,7 @@ def _statement(r: Reader, module: Module) -> None:
         if isinstance(node, Ref):
             module.default_export = node.name
         else:
-            r.sink.warn(t, "unsupported-syntax", "only 'export default <name>' is supported; ignored")
+            r.sink.warn(t, "ignored-syntax", "only 'export default <name>' is supported; ignored")
         _end_statement(r)
     elif r.at("import") and not export:
         r.advance()
@@ -143,10 +143,10 @@ def _statement(r: Reader, module: Module) -> None:
     elif t.kind == IDENT and t.value in ("const", "let", "var"):
         r.advance()
         if t.value != "const":
-            r.sink.warn(t, "unsupported-syntax", f"'{t.value}' is read as 'const'")
+            r.sink.warn(t, "ignored-syntax", f"'{t.value}' is read as 'const'")
         name = r.expect_ident()
         if r.accept(":"):
-            r.sink.warn(r.prev, "unsupported-syntax", "type annotations on consts are ignored")
+            r.sink.warn(r.prev, "ignored-syntax", "type annotations on consts are ignored")
             parse_type(r, module.text)
         r.expect("=")
         module.decls.append(ConstDecl(name.value, name, r.expr()))
@@ -155,7 +155,10 @@ def _statement(r: Reader, module: Module) -> None:
         what = "export lists" if export and r.at("{") else f"'{t.value}' statements"
         if t.kind not in (IDENT, PUNCT):
             what = f"statements starting with {describe(t)}"
-        r.sink.warn(t, "unsupported-syntax", f"{what} are not supported; ignored")
+        if what == "export lists":   # no effect on the schema
+            r.sink.warn(t, "ignored-syntax", f"{what} are not supported; ignored")
+        else:                        # a function, class, ... may be meant to declare something
+            r.sink.error(t, "unsupported-syntax", f"{what} are not supported (schema.ts holds declarations only)")
         start = r.i
         r.skip_statement()
         if r.i == start:
@@ -165,7 +168,7 @@ def _statement(r: Reader, module: Module) -> None:
 def _skip_generics(r: Reader) -> None:
     if not r.at("<"):
         return
-    r.sink.warn(r.tok, "unsupported-syntax", "type parameters are not supported; ignored")
+    r.sink.warn(r.tok, "ignored-syntax", "type parameters are not supported; ignored")
     depth = 0
     while r.tok.kind != EOF:
         t = r.advance()
@@ -179,7 +182,7 @@ def _interface(r: Reader, text: str) -> InterfaceDecl:
     name = r.expect_ident()
     _skip_generics(r)
     if r.at("extends"):
-        r.sink.warn(r.tok, "unsupported-syntax", "'extends' is not supported; inherited fields are ignored")
+        r.sink.error(r.tok, "unsupported-syntax", "'extends' is not supported: declare the inherited fields here")
         while not r.at("{") and r.tok.kind != EOF:
             r.advance()
     open_tok = r.expect("{")
@@ -202,7 +205,7 @@ def _member(r: Reader, text: str, members: list[MemberDecl]) -> None:
         r.advance()
     t = r.tok
     if r.at("["):
-        r.sink.warn(t, "unsupported-syntax", "index signatures are not supported; ignored")
+        r.sink.warn(t, "ignored-syntax", "index signatures are not supported; ignored")
         _skip_member(r)
         return
     if t.kind not in (IDENT, STRING):
@@ -210,7 +213,7 @@ def _member(r: Reader, text: str, members: list[MemberDecl]) -> None:
     r.advance()
     optional = bool(r.accept("?"))
     if r.at("(") or r.at("<"):
-        r.sink.warn(t, "unsupported-syntax", "methods are not supported in interfaces; ignored")
+        r.sink.warn(t, "ignored-syntax", "methods are not supported in interfaces; ignored")
         _skip_member(r)
         return
     r.expect(":")
@@ -250,8 +253,7 @@ def _enum(r: Reader) -> EnumDecl:
             if isinstance(node, Lit) and isinstance(node.value, str):
                 value = node.value
             else:
-                r.sink.warn(node.tok, "unsupported-syntax",
-                            f"enum member '{t.value}' needs a string value; using its name")
+                r.sink.error(node.tok, "unsupported-syntax", f"enum member '{t.value}' needs a string value")
         if any(m[0] == t.value for m in members):
             r.sink.error(t, "duplicate", f"duplicate enum member '{t.value}'")
         else:
@@ -325,7 +327,7 @@ def _primary_type(r: Reader, text: str) -> TType:
             else:
                 r.advance()
         if r.at("=>"):
-            r.sink.warn(t, "unsupported-syntax", "function types are not supported; stored as JSON")
+            r.sink.warn(t, "ignored-syntax", "function types are not supported; stored as JSON")
             r.advance()
             parse_type(r, text)
             return TType("bad", t, text[t.pos:r.prev.end])

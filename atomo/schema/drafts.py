@@ -70,6 +70,7 @@ class ModelDraft:
     relationships: list[RelationDraft] = field(default_factory=list)
     bindings: list[BindingDraft] = field(default_factory=list)
     ui: Any = None
+    ui_names: list[tuple[str, str, Any]] = field(default_factory=list)  # (ui key, field name, position)
     annotations: list[Annotation] = field(default_factory=list)
     listed_without_id: bool = False
 

@@ -18,17 +18,20 @@ from atomo.schema.drafts import (
     RelationDraft,
     find,
 )
-from atomo.schema.literals import INVALID, Arr, Node, Obj
+from atomo.schema.literals import INVALID, Arr, Lit, Node, Obj
 from atomo.schema.rules import access_object, access_value, combine, dedupe, parse_rules
+from atomo.schema.suggest import hint, hinted
 from atomo.schema.values import Values, called_root
 
 EVENTS = ("created", "updated", "deleted")
 MODEL_KEYS = ("tableName", "access", "validation", "relationships", "events", "ui", "primaryKey", "searchable",
               "config")
 CONFIG_KEYS = ("auditLog", "softDeletes", "defaultPageSize", "subscriptions")
+CONDITIONS = ("changedAny", "fieldEquals")
 _SCALARS = {"string": "text", "number": "number", "boolean": "boolean", "Date": "datetime", "File": "file",
             "Block": "json", "any": "json", "unknown": "json", "object": "json", "Object": "json",
             "Record": "json"}
+SCHEMA_KEYS = ("models", "actions", "channels", "builtins", "config")
 
 
 def apply_field_annotations(f: FieldDraft, anns: list[Annotation], values: Values) -> None:
@@ -39,7 +42,7 @@ def apply_field_annotations(f: FieldDraft, anns: list[Annotation], values: Value
                 f.default, f.default_at = v, a.pos
             continue
         if a.arg is not None:
-            values.sink.warn(a.pos, "unsupported-syntax", f"'{a.label}' takes no argument; argument ignored")
+            values.sink.error(a.pos, "unsupported-syntax", f"'{a.label}' takes no argument (write '{a.label}' alone)")
         setattr(f, a.name, True)
 
 
@@ -61,7 +64,7 @@ class _Types:
             parts = [self.kind(a, depth + 1) for a in items]
             if parts and all(p[0] == "select" for p in parts):
                 return "select", tuple(dedupe([o for p in parts for o in p[1] or ()])), None, nullable
-            self.sink.warn(t.tok, "unsupported-syntax", f"union type '{t.src}' is stored as JSON")
+            self.sink.warn(t.tok, "ignored-syntax", f"union type '{t.src}' is stored as JSON")
             return "json", None, None, nullable
         if t.kind == "lit":
             if isinstance(t.value, str):
@@ -73,18 +76,37 @@ class _Types:
             inner = t.args[0] if t.args else None
             if inner is not None and inner.kind == "name" and inner.name == "Block":
                 return "blocks", None, None, False
+            if inner is not None:
+                self.known_names(inner)
             return "array", None, inner.src if inner is not None else None, False
         if t.kind != "name":
             return "json", None, None, False
         if t.name in _SCALARS:
+            for arg in t.args:
+                self.known_names(arg)
             return _SCALARS[t.name], None, None, False
         if t.name in self.enums:
             return "select", tuple(dedupe([v for _, _, v in self.enums[t.name].members])), None, False
         if t.name in self.aliases and depth < 20:
             return self.kind(self.aliases[t.name].type, depth + 1)
         if t.name not in self.interfaces:
-            self.sink.warn(t.tok, "unknown-type", f"unknown type '{t.name}'; stored as JSON")
+            self.unknown(t)
         return "json", None, None, False
+
+    def known_names(self, t: TType) -> None:
+        """Report unknown type names inside an array item or a generic argument (stored as JSON)."""
+        if t.kind == "name" and t.name != "Array" and t.name not in _SCALARS and t.name not in self.enums \
+                and t.name not in self.aliases and t.name not in self.interfaces:
+            self.unknown(t)
+        for arg in t.args:
+            self.known_names(arg)
+
+    def unknown(self, t: TType) -> None:
+        names = [*_SCALARS, "Array", *self.enums, *self.aliases, *self.interfaces]
+        message, found = hinted(f"unknown type '{t.name}'", t.name, names)
+        if not found:
+            message += " (declare it in this file, or use any, object or Record<string, any> for JSON)"
+        self.sink.error(t.tok, "unknown-type", message)
 
 
 def is_model_interface(iface: InterfaceDecl) -> bool:
@@ -106,7 +128,7 @@ def read(module: Module, values: Values) -> Drafts:
             values.env[decl.name] = {n: v for n, _, v in decl.members}
     for decl in module.of(ConstDecl):
         if (base := called_root(decl.node)) is not None and base.name not in values.env:
-            sink.warn(base.tok, "unknown-call", f"unknown call '{base.name}()'; ignored")
+            sink.error(base.tok, "unknown-call", f"unknown call '{base.name}()' (schema.ts holds declarations only)")
         if decl.name == "schema" and schema_node is None:
             schema_node = decl.node
         elif schema_node is None:
@@ -118,7 +140,7 @@ def read(module: Module, values: Values) -> Drafts:
             for name, ntok, cfg in _items(values, node, "schema.models"):
                 listed[name] = (ntok, values.obj(cfg, f"the options of model {name}"))
                 if name not in types.interfaces:
-                    sink.error(ntok, "reference", f"model '{name}' has no interface")
+                    sink.error(ntok, "reference", hint(f"model '{name}' has no interface", name, types.interfaces))
         elif key == "actions":
             for name, ntok, spec in _items(values, node, "schema.actions"):
                 drafts.actions.append(_action(name, ntok, spec, values))
@@ -128,7 +150,7 @@ def read(module: Module, values: Values) -> Drafts:
         elif key == "builtins":
             drafts.user_columns += user_columns(node, values)
         elif key != "config":
-            sink.warn(tok, "unknown-property", f"'{key}' is not a schema option; ignored")
+            sink.error(tok, "unknown-property", hint(f"'{key}' is not a schema option", key, SCHEMA_KEYS, "options"))
     for iface in module.of(InterfaceDecl):
         has_id = any(m.name == "id" for m in iface.members)
         if is_model_interface(iface) or iface.name in listed:
@@ -169,7 +191,8 @@ def _configure(m: ModelDraft, cfg: Obj, values: Values) -> None:
             for name, ntok, rule in _items(values, node, "validation"):
                 source, f = values.string(rule, "a validation rule"), find(m.fields, name)
                 if f is None:
-                    sink.error(ntok, "reference", f"validation names unknown field '{name}' of {m.name}")
+                    sink.error(ntok, "reference", hint(f"validation names unknown field '{name}' of {m.name}", name,
+                                                       [f.name for f in m.fields]))
                 elif source is not None:
                     f.rules += parse_rules(source, rule.tok, sink)
         elif key == "relationships":
@@ -184,18 +207,18 @@ def _configure(m: ModelDraft, cfg: Obj, values: Values) -> None:
         elif key == "events":
             for event, etok, bindings in _items(values, node, "events"):
                 if event not in EVENTS:
-                    sink.warn(etok, "unknown-property", f"'{event}' is not an event ({', '.join(EVENTS)}); ignored")
+                    sink.error(etok, "unknown-property", hint(f"'{event}' is not an event", event, EVENTS, "events"))
                     continue
                 m.bindings += _bindings(event, bindings, values)
         elif key == "ui":
-            m.ui = values.value(node)
+            m.ui, m.ui_names = values.value(node), ui_names(node, values)
         elif key == "primaryKey":
             if values.value(node) != "id":
-                sink.warn(node.tok, "unsupported-syntax", "primaryKey must be 'id'; ignored")
+                sink.error(node.tok, "unsupported-syntax", "primaryKey must be 'id' (the primary key is always 'id')")
         elif key == "config":
             _known(values, node, CONFIG_KEYS, "model config")
         elif key != "searchable":
-            sink.warn(tok, "unknown-property", f"'{key}' is not a model option; ignored")
+            sink.error(tok, "unknown-property", hint(f"'{key}' is not a model option", key, MODEL_KEYS, "options"))
 
 
 def _known(values: Values, node: Node, keys: tuple[str, ...], container: str) -> dict[str, Any]:
@@ -203,7 +226,7 @@ def _known(values: Values, node: Node, keys: tuple[str, ...], container: str) ->
     out: dict[str, Any] = {}
     for key, tok, value in _items(values, node, f"a {container}"):
         if key not in keys:
-            values.sink.warn(tok, "unknown-property", f"'{key}' is not a {container} option; ignored")
+            values.sink.error(tok, "unknown-property", hint(f"'{key}' is not a {container} option", key, keys, "options"))
         else:
             v = values.value(value)
             if v is not INVALID:
@@ -228,7 +251,8 @@ def _bindings(event: str, node: Node, values: Values) -> list[BindingDraft]:
                 for c in value.items if isinstance(value, Arr) else [value]:
                     conditions.append(_condition(c, values))
             else:
-                values.sink.warn(tok, "unknown-property", f"'{key}' is not a binding option; ignored")
+                values.sink.error(tok, "unknown-property",
+                                  hint(f"'{key}' is not a binding option", key, ("action", "condition"), "options"))
         if action is None:
             values.sink.error(obj.tok, "syntax", "an event binding needs an 'action' name")
         else:
@@ -251,7 +275,7 @@ def _condition(node: Node, values: Values) -> ConditionDraft:
             else:
                 c.field_equals = (c.field_equals or []) + [(spec["field"], spec["value"])]
         else:
-            values.sink.warn(tok, "unknown-property", f"'{key}' is not a condition; ignored")
+            values.sink.error(tok, "unknown-property", hint(f"'{key}' is not a condition", key, CONDITIONS, "conditions"))
     return c
 
 
@@ -270,7 +294,8 @@ def channel_draft(pattern: str, tok: Any, node: Node | None, values: Values) -> 
             alts = access_value(value, values)
             setattr(c, key, combine(alts) if alts else None)
         else:
-            values.sink.warn(ktok, "unknown-property", f"'{key}' is not a channel option; ignored")
+            values.sink.error(ktok, "unknown-property", hint(f"'{key}' is not a channel option", key,
+                                                             ("record", "subscribe", "publish"), "options"))
     return c
 
 
@@ -279,12 +304,29 @@ def user_columns(node: Node, values: Values) -> list[tuple[str, Any, Any]]:
     out = []
     for key, tok, value in _items(values, node, "builtins"):
         if key != "users":
-            values.sink.warn(tok, "unknown-property", f"'{key}' is not a builtin table; ignored")
+            values.sink.error(tok, "unknown-property", hint(f"'{key}' is not a builtin table", key, ("users",)))
             continue
         for ukey, utok, uvalue in _items(values, value, "builtins.users"):
             if ukey != "columns":
-                values.sink.warn(utok, "unknown-property", f"'{ukey}' is not a users option; ignored")
+                values.sink.error(utok, "unknown-property", hint(f"'{ukey}' is not a users option", ukey, ("columns",)))
                 continue
             for col, ctok, ctype in _items(values, uvalue, "builtins.users.columns"):
                 out.append((col, values.value(ctype), ctok))
+    return out
+
+
+def ui_names(node: Node, values: Values) -> list[tuple[str, str, Any]]:
+    """The field names a model's `ui` option lists: `(key, name, position)` for every string of a
+    `*View`/`*Fields` list and every `*Field` string (`listView`, `searchFields`, `displayField`...)."""
+    out: list[tuple[str, str, Any]] = []
+    obj = values.deref(node)
+    for key, _, value in obj.items if isinstance(obj, Obj) else []:
+        value = values.deref(value)
+        if key.endswith(("View", "Fields")) and isinstance(value, Arr):
+            items = [values.deref(i) for i in value.items]
+        elif key.endswith("Field"):
+            items = [value]
+        else:
+            continue
+        out += [(key, i.value, i.tok) for i in items if isinstance(i, Lit) and isinstance(i.value, str)]
     return out

@@ -217,11 +217,11 @@ class Reader:
                 if t.value == "as" and self.at("const"):
                     self.advance()
                     continue
-                self.sink.warn(t, "unsupported-syntax", f"'{t.value} <type>' is not supported; ignored")
+                self.sink.warn(t, "ignored-syntax", f"'{t.value} <type>' is not supported; ignored")
                 self.skip_expr(stop=(",", ";", "="))
                 continue
             if (t.kind == PUNCT or t.kind == IDENT and not self.new_line()) and t.value in _OPERATORS:
-                self.sink.warn(t, "unsupported-syntax", f"operator '{t.value}' is not supported; expression ignored")
+                self.sink.error(t, "unsupported-syntax", f"operator '{t.value}' is not supported (write the value)")
                 self.skip_expr()
                 return Bad(node.tok)
             return node
@@ -233,14 +233,14 @@ class Reader:
             v = t.value if t.kind == PUNCT else None
             if v == "." or v == "?.":
                 if v == "?.":
-                    self.sink.warn(t, "unsupported-syntax", "optional chaining '?.' is read as '.'")
+                    self.sink.warn(t, "ignored-syntax", "optional chaining '?.' is read as '.'")
                 self.advance()
                 name = self.expect_ident()
                 node = Member(name, node, name.value)
             elif v == "(" and not isinstance(node, (Lit, Obj, Arr, Bad)):
                 node = Call(node.tok, node, self.args())
             elif v == "[" and not self.new_line():
-                self.sink.warn(t, "unsupported-syntax", "computed member access is not supported; ignored")
+                self.sink.error(t, "unsupported-syntax", "computed member access is not supported")
                 self.skip_balanced()
                 node = Bad(node.tok)
             else:
@@ -253,7 +253,7 @@ class Reader:
             return Lit(t, t.value)
         if t.kind == TEMPLATE:
             self.advance()
-            self.sink.warn(t, "unsupported-syntax", "template strings with '${...}' are not supported; ignored")
+            self.sink.error(t, "unsupported-syntax", "template strings with '${...}' are not supported")
             return Bad(t)
         if t.kind == PUNCT and t.value in "-+" and self.peek().kind == NUMBER:
             self.advance()
@@ -264,7 +264,7 @@ class Reader:
                 self.advance()
                 return Lit(t, {"true": True, "false": False}.get(t.value))
             if t.value in _UNSUPPORTED_WORDS:
-                self.sink.warn(t, "unsupported-syntax", f"'{t.value}' expressions are not supported; ignored")
+                self.sink.error(t, "unsupported-syntax", f"'{t.value}' expressions are not supported")
                 self.skip_expr()
                 return Bad(t)
             self.advance()
@@ -275,7 +275,7 @@ class Reader:
             return self.arr()
         if self.at("("):
             if self.at(")", 1):
-                self.sink.warn(t, "unsupported-syntax", "functions are not supported; ignored")
+                self.sink.error(t, "unsupported-syntax", "functions are not supported")
                 self.skip_expr()
                 return Bad(t)
             self.advance()
@@ -285,7 +285,7 @@ class Reader:
         raise ParseError(t, f"unexpected {describe(t)}")
 
     def _spread(self) -> None:
-        self.sink.warn(self.advance(), "unsupported-syntax", "spread '...' is not supported; ignored")
+        self.sink.error(self.advance(), "unsupported-syntax", "spread '...' is not supported (write the entries out)")
         self.expr()
 
     def obj(self) -> Obj:
@@ -297,7 +297,7 @@ class Reader:
             if self.at("..."):
                 self._spread()
             elif self.at("["):
-                self.sink.warn(t, "unsupported-syntax", "computed keys are not supported; ignored")
+                self.sink.error(t, "unsupported-syntax", "computed keys are not supported")
                 self.skip_balanced()
                 if self.accept(":"):
                     self.expr()
@@ -308,7 +308,7 @@ class Reader:
                     self._put(items, key, t, self.expr())
                     ends[key] = self.prev
                 elif self.at("("):
-                    self.sink.warn(t, "unsupported-syntax", "methods are not supported; ignored")
+                    self.sink.error(t, "unsupported-syntax", "methods are not supported")
                     self.skip_expr()
                 elif t.kind == IDENT and (self.at(",") or self.at("}")):
                     self._put(items, key, t, Ref(t, key))
@@ -336,7 +336,7 @@ class Reader:
             if self.at("..."):
                 self._spread()
             elif self.at(","):
-                self.sink.warn(self.tok, "unsupported-syntax", "empty array elements are not supported; ignored")
+                self.sink.warn(self.tok, "ignored-syntax", "empty array elements are not supported; ignored")
             else:
                 items.append(self.expr())
             if not self.accept(",") and not self.at(close):

@@ -233,6 +233,19 @@ class ChannelRule:
     publish: AccessRule | None = None
 
 
+# Every diagnostic code and its severity (schema chapter §10). Errors stop `serve`/`dev` and make
+# `schema check` exit 4: each marks something Atomo would otherwise silently read differently from
+# what the file says (a typo'd type, option, call, method or annotation; a value it cannot evaluate).
+# Warnings are harmless: the file means the same to Atomo with or without the flagged construct.
+SEVERITY = {
+    "syntax": "error", "mixed-syntax": "error", "invalid-name": "error", "duplicate": "error",
+    "invalid-rule": "error", "reference": "error", "invalid-check": "error", "unknown-type": "error",
+    "unknown-property": "error", "unknown-call": "error", "unknown-method": "error", "unknown-annotation": "error",
+    "unsupported-syntax": "error",
+    "ignored-syntax": "warning", "implied-id": "warning", "key-rename": "warning", "ui-field": "warning",
+}
+
+
 @dataclass(frozen=True)
 class Diagnostic:
     file: str

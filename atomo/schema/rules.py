@@ -7,10 +7,13 @@ from typing import Any
 
 from atomo.schema.literals import INVALID, Arr, Lit, Node
 from atomo.schema.model import OPERATIONS, AccessRule, Alternative, Rule
+from atomo.schema.suggest import hint
 from atomo.schema.tokenizer import Sink
 from atomo.schema.values import Values
 
 _NO_ARG = ("required", "email", "url", "numeric")
+RULE_NAMES = (*_NO_ARG, "min", "max", "in", "exists")
+ALLOW_CALLS = ("public", "authenticated", "sameTenant", "role", "owner", "any")
 _NUMBER = re.compile(r"-?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\Z")
 ROLE_RE = re.compile(r"[a-z][a-z0-9_-]{0,31}\Z")
 RESERVED_ROLES = frozenset({"public", "authenticated", "system", "sametenant", "anon"})
@@ -65,7 +68,7 @@ def parse_rules(source: str, at: Any, sink: Sink) -> list[Rule]:
             else:
                 out.append(Rule("exists", (parts[0], parts[1] if len(parts) > 1 else "id")))
         else:
-            bad(f"unknown validation rule '{name}'")
+            sink.error(at, "invalid-rule", hint(f"unknown validation rule '{name}' in '{source}'", name, RULE_NAMES))
     return dedupe(out)
 
 
@@ -153,7 +156,7 @@ def access_value(node: Node, values: Values) -> list[Alternative] | None:
             return [a for a in [alternative(f"owner({names[0]})", tok, sink, source)] if a] or None
         alts = [role(n, tok, sink, source) for n in names]
         return None if None in alts else [a for a in alts if a is not None]
-    sink.warn(tok, "unknown-call", f"unknown call '{source}'; ignored")
+    sink.error(tok, "unknown-call", hint(f"unknown call '{source}'", str(name), ALLOW_CALLS, "allow calls"))
     return None
 
 
@@ -167,7 +170,8 @@ def access_object(node: Node, values: Values,
         return rules, where
     for key, tok, value in obj.items:
         if key not in OPERATIONS:
-            values.sink.warn(tok, "unknown-property", f"'{key}' is not an access operation; ignored")
+            values.sink.error(tok, "unknown-property", hint(f"'{key}' is not an access operation", key, OPERATIONS,
+                                                            "operations"))
             continue
         alts = access_value(value, values)
         rules[key] = combine(alts) if alts else None

@@ -12,7 +12,7 @@ import bisect
 import re
 from typing import Any
 
-from atomo.schema.model import Diagnostic
+from atomo.schema.model import SEVERITY, Diagnostic
 
 IDENT, STRING, NUMBER, PUNCT, COMMENT, TEMPLATE, EOF = (
     "ident", "string", "number", "punct", "comment", "template", "eof")
@@ -50,6 +50,7 @@ class Sink:
 
     def add(self, at: Any, severity: str, code: str, message: str) -> None:
         line, col = (getattr(at, "line", 1) or 1), (getattr(at, "col", 1) or 1)
+        severity = SEVERITY.get(code, severity)  # one severity per code, whichever method reported it
         self.items.append(Diagnostic(self.path, line, col, severity, code, message))
 
     def error(self, at: Any, code: str, message: str) -> None:

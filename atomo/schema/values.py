@@ -43,7 +43,7 @@ class Values:
         if isinstance(node, Ref) and node.name not in self.env:
             self.sink.error(node.tok, "reference", f"'{node.name}' is not declared before this point")
             return INVALID
-        self.sink.warn(node.tok, "unsupported-syntax", f"{self.what(node)} is not a literal value; ignored")
+        self.sink.error(node.tok, "unsupported-syntax", f"{self.what(node)} is not a literal value")
         return INVALID
 
     def string(self, node: Node, what: str) -> str | None:

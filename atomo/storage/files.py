@@ -31,7 +31,8 @@ PRIVATE_DIR = 0o700
 PRIVATE_FILE = 0o600
 APPLICATION_ID = 0x41544F4D          # "ATOM"
 FORMAT_VERSION = 1
-PLATFORM_TABLES = frozenset({"events", "users", "sessions", "_atomo_migrations", "jobs", "workers"})
+PLATFORM_TABLES = frozenset({"events", "users", "sessions", "_atomo_migrations", "_atomo_auth_epoch", "jobs",
+                             "workers"})
 LEGACY_MARKERS = frozenset({"events", "_atomo_migrations"})
 
 

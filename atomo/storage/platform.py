@@ -1,4 +1,9 @@
-"""Platform tables that every data file has: events, users, sessions, migrations."""
+"""Platform tables that every data file has: events, users, sessions, migrations.
+
+``_atomo_auth_epoch`` holds one number that triggers raise whenever a user's role, tenant, email or
+activity changes, a user is deleted, or a session is revoked or deleted, by any process: the server's
+principal cache compares it (at most every 100 ms) to notice changes made by another process, such as
+``atomo users deactivate`` on the same file."""
 
 from __future__ import annotations
 
@@ -37,6 +42,16 @@ CREATE TABLE IF NOT EXISTS sessions (
 CREATE INDEX IF NOT EXISTS idx_sessions_user ON sessions (user_id);
 CREATE UNIQUE INDEX IF NOT EXISTS uq_sessions_refresh ON sessions (refresh_token_hash);
 CREATE INDEX IF NOT EXISTS idx_sessions_previous_refresh ON sessions (previous_refresh_token_hash);
+CREATE TABLE IF NOT EXISTS _atomo_auth_epoch (id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL);
+INSERT OR IGNORE INTO _atomo_auth_epoch (id, value) VALUES (1, 0);
+CREATE TRIGGER IF NOT EXISTS trg_auth_epoch_user AFTER UPDATE OF role, tenant_id, is_active, email ON users
+  BEGIN UPDATE _atomo_auth_epoch SET value = value + 1; END;
+CREATE TRIGGER IF NOT EXISTS trg_auth_epoch_user_gone AFTER DELETE ON users
+  BEGIN UPDATE _atomo_auth_epoch SET value = value + 1; END;
+CREATE TRIGGER IF NOT EXISTS trg_auth_epoch_session AFTER UPDATE OF revoked_at ON sessions
+  BEGIN UPDATE _atomo_auth_epoch SET value = value + 1; END;
+CREATE TRIGGER IF NOT EXISTS trg_auth_epoch_session_gone AFTER DELETE ON sessions
+  BEGIN UPDATE _atomo_auth_epoch SET value = value + 1; END;
 CREATE TABLE IF NOT EXISTS _atomo_migrations (
   name        TEXT PRIMARY KEY,
   checksum    TEXT NOT NULL,
@@ -45,7 +60,12 @@ CREATE TABLE IF NOT EXISTS _atomo_migrations (
 );
 """
 
-PLATFORM_TABLES = ("events", "users", "sessions", "_atomo_migrations")
+PLATFORM_TABLES = ("events", "users", "sessions", "_atomo_migrations", "_atomo_auth_epoch")
+
+
+def auth_epoch(conn: sqlite3.Connection) -> int:
+    row = conn.execute("SELECT value FROM _atomo_auth_epoch WHERE id = 1").fetchone()
+    return int(row[0]) if row is not None else 0
 
 
 def create_platform_tables(conn: sqlite3.Connection, user_columns: Mapping[str, str] | None = None) -> None:

@@ -96,6 +96,29 @@ def test_executable_runs_project_commands(built_executable: Path, tmp_path: Path
     assert bad.returncode == 2
 
 
+def test_build_leaves_no_work_folder(built_executable: Path, tmp_path: Path) -> None:
+    """PyInstaller worked in a temporary folder, now removed; what stays is ignored by a new project's .gitignore."""
+    folder = built_executable.parent.parent            # the fixture ran `atomo build --output dist` here
+    assert not (folder / "build" / "pyinstaller").exists()
+    assert sorted(p.name for p in (folder / "build").iterdir()) == ["atomo-build.log"]
+    log = (folder / "build" / "atomo-build.log").read_text()
+    work = {Path(m.group(0)) for m in re.finditer(r"/\S*?/atomo-build-[^/\s]+", log)}
+    assert work and not any(p.exists() for p in work), work
+    ignored = (new_project(tmp_path, "default") / ".gitignore").read_text().split()
+    assert sorted(p.name for p in folder.iterdir()) == ["build", "dist"]
+    assert {"build/", "dist/"} <= set(ignored)
+
+
+def test_executable_init_writes_editor_types(built_executable: Path, tmp_path: Path) -> None:
+    """The executable bundles every init template file, the editor types of schema.ts included."""
+    run = subprocess.run([str(built_executable), "init", "app", "-t", "blog"], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=60, env=exe_env())
+    assert run.returncode == 0, run.stderr
+    assert "created app/types/atomo-schema/index.d.ts" in run.stdout.splitlines()
+    assert (tmp_path / "app" / "types" / "atomo-schema" / "index.d.ts").read_text() == (
+        new_project(tmp_path, "blog", "reference") / "types" / "atomo-schema" / "index.d.ts").read_text()
+
+
 def test_build_without_pyinstaller_is_a_configuration_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "PyInstaller" else real(name, *a))

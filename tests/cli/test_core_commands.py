@@ -34,11 +34,58 @@ def test_schema_check_reports_positions_and_exit_codes(tmp_path: Path) -> None:
         "export const schema = { models: { Deal: { validation: { title: 'required|minimum:2' } } } }\n")
     result = atomo(tmp_path, "schema", "check")
     assert result.returncode == 4
-    assert "schema.ts:3:" in result.stdout and "warning[unknown-annotation]" in result.stdout
+    assert "schema.ts:3:27: error[unknown-annotation]: unknown annotation '@shiny'" in result.stdout
     assert "error[invalid-rule]: unknown validation rule 'minimum' in 'required|minimum:2'" in result.stdout
+    assert result.stdout.splitlines()[-1].endswith("1 model, 4 fields; 2 errors, 0 warnings")
     (tmp_path / "schema.ts").write_text("export interface Deal {\n  id: string\n  title: string\n  URL?: string\n}\n")
     assert atomo(tmp_path, "schema", "check").returncode == 0      # key-rename is a plain warning
     assert atomo(tmp_path, "schema", "check", "--strict").returncode == 4
+
+
+TYPO = "export interface Deal {\n  id: string\n  title: Strin\n}\n"
+HARMLESS = ("export interface Deal {\n  id: string\n  title: string\n}\nlet x = 1\n"
+            "export const schema = { models: { Deal: { ui: { listView: ['title', 'titel'] } } } }\n")
+
+
+def test_schema_check_counts_an_unknown_type_as_an_error(tmp_path: Path) -> None:
+    (tmp_path / "schema.ts").write_text(TYPO)
+    result = atomo(tmp_path, "schema", "check")
+    assert result.returncode == 4
+    file = tmp_path / "schema.ts"
+    assert result.stdout.splitlines() == [
+        f"{file}:3:10: error[unknown-type]: unknown type 'Strin'. Did you mean 'string'?",
+        f"{file}: 1 model, 4 fields; 1 error, 0 warnings"]
+    data = json.loads(atomo(tmp_path, "schema", "check", "--format", "json").stdout)
+    assert [(d["severity"], d["code"]) for d in data["diagnostics"]] == [("error", "unknown-type")]
+
+
+def test_schema_check_warnings_fail_only_with_strict(tmp_path: Path) -> None:
+    (tmp_path / "schema.ts").write_text(HARMLESS)
+    result = atomo(tmp_path, "schema", "check")
+    assert result.returncode == 0, result.stdout
+    file = tmp_path / "schema.ts"
+    assert result.stdout.splitlines() == [
+        f"{file}:5:1: warning[ignored-syntax]: 'let' is read as 'const'",
+        f"{file}:6:69: warning[ui-field]: ui.listView: 'titel' is not a field of Deal. Did you mean 'title'?",
+        f"{file}: 1 model, 4 fields; 0 errors, 2 warnings"]
+    assert atomo(tmp_path, "schema", "check", "--strict").returncode == 4
+
+
+def test_serve_check_refuses_what_schema_check_counts_as_errors(tmp_path: Path) -> None:
+    (tmp_path / "schema.ts").write_text(TYPO)
+    refused = atomo(tmp_path, "serve", "--check")
+    assert refused.returncode == 4, refused.stderr
+    assert refused.stderr.splitlines() == [
+        f"atomo: {tmp_path / 'schema.ts'}: 1 error, 0 warnings: {tmp_path / 'schema.ts'}:3:10: error[unknown-type]: "
+        "unknown type 'Strin'. Did you mean 'string'?",
+        f"{tmp_path / 'schema.ts'}:3:10: error[unknown-type]: unknown type 'Strin'. Did you mean 'string'?"]
+    assert not (tmp_path / ".atomo").exists()
+    (tmp_path / "schema.ts").write_text(HARMLESS)
+    served = atomo(tmp_path, "serve", "--check")
+    assert served.returncode == 0, served.stderr
+    assert served.stdout.strip() == "ok: schema, migrations and settings are valid"
+    strict = atomo(tmp_path, "serve", "--check", "--strict-schema")
+    assert strict.returncode == 4 and "warning[ui-field]" in strict.stderr
 
 
 def test_projections_rebuild_and_check(tmp_path: Path) -> None:

@@ -131,3 +131,34 @@ def test_migration_file_and_env_changes(dev: Dev) -> None:
     dev.wait_for(lambda: dev.stdout.count("Press Ctrl+C to stop.") == 2 and dev.healthy(), "the restarted server")
     assert "(created" not in dev.stdout.split("env file changed")[1]
     assert dev.stop() == 0
+
+
+def test_unknown_type_is_refused_at_boot_and_on_reload(dev: Dev, tmp_path: Path) -> None:
+    schema = dev.project / "schema.ts"
+    good = schema.read_text()
+    schema.write_text(good.replace(DEAL_FIELD, DEAL_FIELD + "\n  priority?: Strin", 1))
+    dev.wait_for(lambda: "still serving the previous schema" in dev.stderr, "the refusal")
+    assert re.search(r"^schema\.ts:\d+:\d+: error\[unknown-type\]: unknown type 'Strin'\. Did you mean 'string'\?$",
+                     dev.stderr, re.M), dev.stderr
+    token = login(dev.url, password=server_env()["ADMIN_PASSWORD"])
+    refused = create_deal(dev, token, ", priority: 3").json()      # the previous schema: no priority field
+    assert refused["errors"][0]["extensions"]["details"][0]["code"] == "unknown_field", refused
+    # a harmless warning does not stop the reload; it is printed
+    schema.write_text(good + "\nlet unused = 1\n")
+    dev.wait_for(lambda: "reloaded in" in dev.stdout, "the reload")
+    assert "warning[ignored-syntax]: 'let' is read as 'const'" in dev.stderr
+    assert dev.stop() == 0
+    # the same typo at boot: `atomo dev` does not start (exit 4) and prints the diagnostic
+    schema.write_text(good.replace(DEAL_FIELD, DEAL_FIELD + "\n  priority?: Strin", 1))
+    boot = subprocess.run([sys.executable, "-m", "atomo", "dev", "--no-watch", "--port", str(free_port())],
+                          cwd=dev.project, env=server_env(), capture_output=True, text=True, timeout=60)
+    assert boot.returncode == 4, (boot.stdout, boot.stderr)
+    assert "error[unknown-type]: unknown type 'Strin'. Did you mean 'string'?" in boot.stderr
+    # warnings do not stop the boot; they are printed
+    schema.write_text(good + "\nlet unused = 1\n")
+    again = Dev(dev.project, "--no-watch")
+    try:
+        again.wait_for(again.healthy, "/health")
+        assert "schema.ts:" in again.stderr and "warning[ignored-syntax]: 'let' is read as 'const'" in again.stderr
+    finally:
+        assert again.stop() == 0

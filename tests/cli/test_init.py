@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.conftest import SAMPLE, atomo
+from tests.cli.conftest import SAMPLE, atomo, new_project
+from tests.e2e.conftest import ROOT
 
 FILES = ["schema.ts", "seed.json", "migrations/.gitkeep", ".env", ".env.example", ".gitignore", "package.json",
-         "README.md"]
+         "tsconfig.json", "types/atomo-schema/package.json", "types/atomo-schema/index.d.ts", "README.md"]
 
 
 @pytest.mark.parametrize("template", ["default", "crm", "blog"])
@@ -23,8 +24,10 @@ def test_init_creates_a_checked_project(tmp_path: Path, template: str) -> None:
         assert (project / name).is_file(), name
     assert (project / ".env").read_text() == "ATOMO_ENV=development\nPORT=3000\n"
     assert "# JWT_SECRET=" in (project / ".env.example").read_text()
-    assert ".atomo/" in (project / ".gitignore").read_text().split()
-    assert json.loads((project / "package.json").read_text())["devDependencies"] == {"@atomo-cc/schema": "^0.1.0"}
+    assert (project / ".gitignore").read_text().split() == [".atomo/", ".env", "build/", "dist/", "deploy/",
+                                                             "node_modules/"]
+    assert json.loads((project / "package.json").read_text())["devDependencies"] == {
+        "@atomo-cc/schema": "file:types/atomo-schema", "typescript": "^5.4.0"}
     check = atomo("--project", str(project), "schema", "check", cwd=tmp_path)
     assert check.exit_code == 0, check.output
     assert check.stdout.rstrip().endswith("0 errors, 0 warnings")
@@ -40,6 +43,19 @@ def test_templates_content(tmp_path: Path) -> None:
     assert (tmp_path / "b" / "seed.json").read_text() == (SAMPLE / "seed.json").read_text()
     blog = (tmp_path / "c" / "schema.ts").read_text()
     assert all(f"export interface {m}" in blog for m in ("Author", "Post", "Category", "Comment"))
+
+
+def test_editor_types_have_one_source(tmp_path: Path) -> None:
+    """The types package is the file shipped in atomo/templates, copied verbatim, named as schema.ts imports it."""
+    project = new_project(tmp_path, "blog")
+    types = project / "types" / "atomo-schema"
+    assert (types / "index.d.ts").read_bytes() == (ROOT / "atomo" / "templates" / "schema-types" / "index.d.ts").read_bytes()
+    package = json.loads((types / "package.json").read_text())
+    assert (package["name"], package["version"], package["types"]) == ("@atomo-cc/schema", "0.1.0", "./index.d.ts")
+    assert "from '@atomo-cc/schema'" in (project / "schema.ts").read_text()
+    tsconfig = json.loads((project / "tsconfig.json").read_text())
+    assert tsconfig["compilerOptions"]["paths"]["@atomo-cc/schema"] == ["./types/atomo-schema"]
+    assert "schema.ts" in tsconfig["include"]
 
 
 def test_init_dot_uses_an_empty_current_folder(tmp_path: Path) -> None:

@@ -320,7 +320,7 @@ def test_semantics_against_sqlite():
 @pytest.mark.parametrize(("where", "field", "message"), [
     ("name", None, "where must be an object"),
     ([{"name": "a"}], None, "where must be an object"),
-    ({"nope": 1}, "nope", "nope is not a field of Item"),
+    ({"zzz": 1}, "zzz", "zzz is not a field of Item"),
     ({'name" OR 1=1 --': 1}, 'name" OR 1=1 --', 'name" OR 1=1 -- is not a field of Item'),
     ({"name": {"regex": "a"}}, "name", "unknown operator 'regex' on name"),
     ({"name": {"Equals": "a"}}, "name", "unknown operator 'Equals' on name"),
@@ -356,6 +356,23 @@ def test_semantics_against_sqlite():
 ])
 def test_invalid_filters(where, field, message):
     assert invalid(where, field) == message
+
+
+@pytest.mark.parametrize(("where", "suggestions"), [
+    ({"nmae": "a"}, ["name"]),
+    ({"Stage": "a"}, ["stage"]),
+    ({"created_At": "2026-01-01"}, ["createdAt"]),
+    ({"and": [{"name": "a"}]}, ["AND"]),
+    ({"OR": [{"scroe": 1}]}, ["score"]),
+])
+def test_unknown_where_keys_suggest_the_closest(where, suggestions):
+    with pytest.raises(ValidationError) as info:
+        compile_where(ITEM, where, [])
+    [detail] = info.value.details
+    quoted = " or ".join(f"'{s}'" for s in suggestions)
+    assert detail["message"] == f"{detail['field']} is not a field of Item. Did you mean {quoted}?"
+    assert detail["suggestions"] == suggestions and detail["code"] == "invalid_filter"
+    assert info.value.message == detail["message"]
 
 
 def test_in_accepts_exactly_1000_values():
@@ -396,7 +413,7 @@ def test_order_by(order_by, sql):
 
 
 @pytest.mark.parametrize(("order_by", "field", "message"), [
-    ({"nope": "asc"}, "nope", "nope is not a field of Item"),
+    ({"zzz": "asc"}, "zzz", "zzz is not a field of Item"),
     ({"stage": "up"}, "stage", "orderBy direction of stage must be asc or desc"),
     ({"stage": None}, "stage", "orderBy direction of stage must be asc or desc"),
     ([{"field": "stage", "direction": 1}], "stage", "orderBy direction of stage must be asc or desc"),
@@ -409,6 +426,14 @@ def test_invalid_order_by(order_by, field, message):
     with pytest.raises(ValidationError) as info:
         compile_order_by(ITEM, order_by)
     assert info.value.details == [{"field": field, "message": message, "code": "invalid_order_by"}]
+
+
+def test_unknown_order_by_fields_suggest_the_closest():
+    for order_by in ({"scroe": "asc"}, [{"field": "scroe", "direction": "desc"}]):
+        with pytest.raises(ValidationError) as info:
+            compile_order_by(ITEM, order_by)
+        assert info.value.details == [{"field": "scroe", "message": "scroe is not a field of Item. Did you mean 'score'?",
+                                       "code": "invalid_order_by", "suggestions": ["score"]}]
 
 
 def test_nulls_sort_first_ascending_and_last_descending_in_sqlite():

@@ -220,12 +220,23 @@ def test_keys_in_either_spelling_and_by_declared_name():
 
 
 def test_unknown_and_duplicate_keys():
-    found = details(DEAL, {"title": "Big", "companyId": "c", "nope": 1, "company_id": "d", 7: 1})
+    found = details(DEAL, {"title": "Big", "companyId": "c", "zzz": 1, "company_id": "d", 7: 1})
     assert found == [
-        {"field": "nope", "message": "nope is not a field of Deal", "code": "unknown_field"},
+        {"field": "zzz", "message": "zzz is not a field of Deal", "code": "unknown_field"},
         {"field": "companyId", "message": "companyId is given twice (as companyId and company_id)",
          "code": "duplicate_key"},
         {"field": "7", "message": "7 is not a field of Deal", "code": "unknown_field"},
+    ]
+
+
+def test_unknown_keys_suggest_the_closest_writable_key():
+    found = details(DEAL, {"title": "Big", "companyId": "c", "titel": 1, "companyid": 2, "tenantid": 3})
+    assert found == [
+        {"field": "titel", "message": "titel is not a field of Deal. Did you mean 'title'?", "code": "unknown_field",
+         "suggestions": ["title"]},
+        {"field": "companyid", "message": "companyid is not a field of Deal. Did you mean 'companyId'?",
+         "code": "unknown_field", "suggestions": ["companyId"]},
+        {"field": "tenantid", "message": "tenantid is not a field of Deal", "code": "unknown_field"},  # read-only
     ]
 
 

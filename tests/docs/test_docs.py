@@ -29,3 +29,10 @@ def test_every_error_code_is_documented() -> None:
              if isinstance(cls, type) and issubclass(cls, errors.AtomoError)}
     for code in codes:
         assert f"`{code}`" in doc, code
+
+
+def test_every_schema_diagnostic_code_is_documented_with_its_severity() -> None:
+    from atomo.schema.model import SEVERITY
+    doc = (ROOT / "docs" / "errors.md").read_text()
+    for code, severity in SEVERITY.items():
+        assert f"| `{code}` | {severity} |" in doc, code

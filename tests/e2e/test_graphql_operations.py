@@ -118,10 +118,52 @@ def test_field_errors_are_200_with_codes(base_url: str, admin_token: str) -> Non
     assert error["path"] == ["create"] and error["extensions"]["code"] == "VALIDATION_ERROR"
     response = gql_post(base_url, '{ records(model: "Nope") }', token=admin_token)
     assert response.status_code == 200
-    assert response.json()["errors"][0]["message"] == "model 'Nope' does not exist"
+    assert response.json()["errors"][0]["message"] == ("model 'Nope' does not exist "
+                                                       "(available models: Company, Contact, Deal)")
     response = gql_post(base_url, 'mutation { update(model: "Contact", id: "nope", data: {phone: "1"}) }',
                         token=admin_token)
     assert response.status_code == 200 and response.json()["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+
+
+def field_error(base_url: str, token: str, query: str) -> dict[str, Any]:
+    response = gql_post(base_url, query, token=token)
+    assert response.status_code == 200, response.text
+    [error] = response.json()["errors"]
+    assert error["extensions"]["code"] == "VALIDATION_ERROR"
+    return error  # type: ignore[no-any-return]
+
+
+def test_unknown_names_suggest_the_closest(base_url: str, admin_token: str) -> None:
+    error = field_error(base_url, admin_token, '{ records(model: "Contacts") }')
+    assert error["message"] == "model 'Contacts' does not exist. Did you mean 'Contact'?"
+    assert error["extensions"]["details"] == [{"field": "model", "message": error["message"], "code": "unknown_model",
+                                              "suggestions": ["Contact"]}]
+    error = field_error(base_url, admin_token, '{ records(model: "Contact", where: {emial: "a@b.c"}) }')
+    assert error["message"] == "emial is not a field of Contact. Did you mean 'email'?"
+    assert error["extensions"]["details"][0]["code"] == "invalid_filter"
+    error = field_error(base_url, admin_token, '{ count(model: "Deal", where: {OR: [{stgae: "won"}]}) }')
+    assert error["message"] == "stgae is not a field of Deal. Did you mean 'stage'?"
+    error = field_error(base_url, admin_token, '{ records(model: "Deal", orderBy: {tilte: "asc"}) }')
+    assert error["message"] == "tilte is not a field of Deal. Did you mean 'title'?"
+    assert error["extensions"]["details"][0]["code"] == "invalid_order_by"
+    error = field_error(base_url, admin_token,
+                        'mutation { create(model: "Contact", data: {firstname: "Ada", lastName: "L"}) }')
+    assert error["message"].startswith("firstname is not a field of Contact. Did you mean 'firstName'?; ")
+    assert error["extensions"]["details"][0] == {
+        "field": "firstname", "message": "firstname is not a field of Contact. Did you mean 'firstName'?",
+        "code": "unknown_field", "suggestions": ["firstName"]}
+    assert [d["code"] for d in error["extensions"]["details"]] == ["unknown_field", "required"]
+
+
+def test_unknown_graphql_fields_suggest_the_closest(base_url: str, admin_token: str) -> None:
+    response = gql_post(base_url, '{ recrods(model: "Contact") }', token=admin_token)
+    assert response.status_code == 200
+    assert response.json() == {"errors": [{
+        "message": "Field recrods doesn't exist on Query. Did you mean 'records' or 'record'?",
+        "locations": [{"line": 1, "column": 3}], "extensions": {"code": "VALIDATION_ERROR"}}]}
+    response = gql_post(base_url, '{ records(model: "Contact", ordrBy: {id: "asc"}) }', token=admin_token)
+    [error] = response.json()["errors"]
+    assert error["message"].endswith("Did you mean 'orderBy'?") and "details" not in error["extensions"]
 
 
 def test_get_runs_queries(base_url: str, admin_token: str) -> None:

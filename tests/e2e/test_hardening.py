@@ -9,11 +9,10 @@ import pytest
 
 from tests.e2e.conftest import ServerProcess, server_env
 
-DEFAULT_CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+DEFAULT_CSP = ("default-src 'self'; img-src 'self' data:; font-src 'self' data:; style-src 'self' 'unsafe-inline'; "
                "script-src 'self' 'unsafe-inline' 'unsafe-eval'")
-SECURITY = {"strict-transport-security": "max-age=63072000; includeSubDomains; preload",
-            "x-content-type-options": "nosniff", "referrer-policy": "no-referrer",
-            "content-security-policy": DEFAULT_CSP}
+SECURITY = {"x-content-type-options": "nosniff", "referrer-policy": "no-referrer", "content-security-policy": DEFAULT_CSP}
+HSTS = "max-age=63072000; includeSubDomains; preload"
 ORIGIN = "http://localhost:3000"
 
 
@@ -29,12 +28,16 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
         server.stop()
 
 
-def requests(base: str) -> list[httpx.Response]:
-    return [httpx.get(base + "/health"), httpx.get(base + "/version"), httpx.get(base + "/nope"),
-            httpx.post(base + "/health"), httpx.post(base + "/auth/login", json={"email": "a@b.c", "password": "x"}),
-            httpx.post(base + "/graphql", json={"query": "{ __typename }"}),
-            httpx.get(base + "/graphql", headers={"Accept": "text/html"}),
-            httpx.get(base + "/graphql/static/atomo-graphiql.js")]
+def requests(base: str, headers: dict[str, str] | None = None) -> list[httpx.Response]:
+    h = headers or {}
+    return [httpx.get(base + "/health", headers=h), httpx.get(base + "/version", headers=h),
+            httpx.get(base + "/nope", headers=h), httpx.post(base + "/health", headers=h),
+            httpx.post(base + "/auth/login", json={"email": "a@b.c", "password": "x"}, headers=h),
+            httpx.post(base + "/graphql", json={"query": "{ __typename }"}, headers=h),
+            httpx.get(base + "/graphql", headers={"Accept": "text/html", **h}),
+            httpx.get(base + "/graphql/static/atomo-graphiql.js", headers=h), httpx.get(base + "/favicon.ico", headers=h),
+            httpx.options(base + "/graphql", headers={"Origin": ORIGIN, "Access-Control-Request-Method": "POST", **h}),
+            httpx.post(base + "/graphql", content=b" " * 2_000_000, headers={"Content-Type": "application/json", **h})]
 
 
 def test_security_headers_on_every_response(base_url: str) -> None:
@@ -43,6 +46,33 @@ def test_security_headers_on_every_response(base_url: str) -> None:
             assert response.headers.get(name) == value, (response.request.url, name)
         assert response.headers["x-request-id"]
         assert len(response.headers.get_list("content-security-policy")) == 1
+        assert "strict-transport-security" not in response.headers, response.request.url   # plain HTTP
+
+
+# -- HSTS: only when the request came over HTTPS ------------------------------------------------------
+def test_hsts_when_a_trusted_proxy_says_https(base_url: str) -> None:
+    """The test client connects from 127.0.0.1, a trusted proxy by default (ATOMO_TRUSTED_PROXIES)."""
+    for proto in ("https", "HTTPS", "https, http", "http ,https"):
+        for response in requests(base_url, {"X-Forwarded-Proto": proto}):
+            assert response.headers.get_list("strict-transport-security") == [HSTS], (proto, response.request.url)
+            for name, value in SECURITY.items():
+                assert response.headers.get(name) == value, (response.request.url, name)
+    for proto in ("http", "", "ws", "httpsx", "https-ish"):
+        response = httpx.get(base_url + "/health", headers={"X-Forwarded-Proto": proto})
+        assert "strict-transport-security" not in response.headers, proto
+    several = httpx.get(base_url + "/health", headers=[("X-Forwarded-Proto", "http"), ("X-Forwarded-Proto", "https")])
+    assert several.headers["strict-transport-security"] == HSTS
+
+
+def test_hsts_ignores_forwarded_proto_from_an_untrusted_peer(start_server, tmp_path) -> None:  # noqa: ANN001
+    server = start_server(tmp_path / "p", env=server_env(ATOMO_TRUSTED_PROXIES="10.0.0.0/8"))
+    for response in requests(server.base_url, {"X-Forwarded-Proto": "https"}):
+        assert "strict-transport-security" not in response.headers, response.request.url
+        assert response.headers["content-security-policy"] == DEFAULT_CSP
+    # X-Forwarded-For from the untrusted peer does not make it trusted either
+    response = httpx.get(server.base_url + "/health", headers={"X-Forwarded-Proto": "https",
+                                                                "X-Forwarded-For": "10.1.2.3"})
+    assert "strict-transport-security" not in response.headers
 
 
 def test_custom_csp(small: ServerProcess) -> None:
@@ -51,8 +81,8 @@ def test_custom_csp(small: ServerProcess) -> None:
 
 def test_disable_security_headers(start_server, tmp_path) -> None:  # noqa: ANN001
     server = start_server(tmp_path / "p", env=server_env(DISABLE_SECURITY_HEADERS="true"))
-    for response in requests(server.base_url):
-        assert not set(SECURITY) & set(response.headers), response.request.url
+    for response in requests(server.base_url, {"X-Forwarded-Proto": "https"}):
+        assert not {*SECURITY, "strict-transport-security"} & set(response.headers), response.request.url
         assert response.headers["x-request-id"]
 
 

@@ -1,18 +1,47 @@
-"""The README's first screen and Quick Reference, run as written against the embedded default."""
+"""The README, run as written: its shell blocks go to `bash -e` unchanged, its Python example to the real
+interpreter, in a fresh folder with an environment holding no Atomo setting (what a newcomer has).
+
+The Quick Reference talks to port 3000 as the README says: these tests wait for that port to be free and
+skip when it stays taken. Anything a block leaves running (its `atomo serve &`) is in the process group of
+its shell and is stopped by the test.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import signal
+import socket
 import subprocess
+import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
-from tests.e2e.conftest import ADMIN_PASSWORD, ROOT, ServerProcess, free_port, server_env
+from tests.e2e.conftest import ROOT
 
 README = (ROOT / "README.md").read_text()
+README_PORT = 3000
+BASE_URL = f"http://127.0.0.1:{README_PORT}"
+SETTING_PREFIXES = ("ATOMO_", "ADMIN_", "JWT_", "DATABASE_", "GRAPHQL_", "RATE_LIMIT", "LOGIN_RATE", "PASSWORD_")
+needs_curl = pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+
+
+def section(title: str) -> str:
+    """The README text from the heading `## <title>` to the next `## ` heading."""
+    start = README.index(f"\n## {title}")
+    end = README.find("\n## ", start + 1)
+    return README[start:] if end < 0 else README[start:end]
+
+
+def blocks(text: str, language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", text, re.S)
 
 
 def first_block() -> list[str]:
@@ -20,6 +49,131 @@ def first_block() -> list[str]:
     assert block, "README must start with a bash block"
     return [line for line in block.group(1).splitlines() if line and not line.startswith("#")]
 
+
+def quick_reference() -> str:
+    (block,) = blocks(section("Quick reference"), "bash")
+    return block
+
+
+def clean_env() -> dict[str, str]:
+    """This process's environment without any Atomo setting; `atomo` and `python3` from this interpreter."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(SETTING_PREFIXES) and k not in ("HOST", "PORT", "LOG_LEVEL", "LOG_FORMAT")}
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    return env
+
+
+def stop_group(pgid: int, timeout: float = 20.0) -> bool:
+    """SIGTERM what is left in a process group (SIGKILL after ``timeout``); True if anything was left."""
+    try:
+        os.killpg(pgid, signal.SIGTERM)
+    except ProcessLookupError:
+        return False
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    os.killpg(pgid, signal.SIGKILL)
+    return True
+
+
+class Shell:
+    """`bash -ec <script>` in a session of its own, stdout and stderr in files under ``logs``."""
+
+    def __init__(self, script: str, cwd: Path, logs: Path) -> None:
+        logs.mkdir(exist_ok=True)
+        number = len(list(logs.glob("*.out")))
+        self.out_path, self.err_path = logs / f"{number}.out", logs / f"{number}.err"
+        with open(self.out_path, "wb") as out, open(self.err_path, "wb") as err:
+            self.proc = subprocess.Popen(["bash", "-ec", script], cwd=cwd, env=clean_env(), stdout=out, stderr=err,
+                                         start_new_session=True)
+
+    @property
+    def stdout(self) -> str:
+        return self.out_path.read_text(encoding="utf-8", errors="replace")
+
+    @property
+    def stderr(self) -> str:
+        return self.err_path.read_text(encoding="utf-8", errors="replace")
+
+    def wait(self, timeout: float = 180.0) -> tuple[int, bool]:
+        """The script's exit code, and whether it left a process running (then stopped here)."""
+        try:
+            code = self.proc.wait(timeout)
+        finally:
+            left = stop_group(self.proc.pid)
+        return code, left
+
+
+def run_shell(script: str, cwd: Path, logs: Path) -> Shell:
+    shell = Shell(script, cwd, logs)
+    code, left = shell.wait()
+    assert code == 0, f"exit {code}\n--- stdout\n{shell.stdout}\n--- stderr\n{shell.stderr}"
+    assert not left, "the script left a process running"
+    return shell
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+            sock.listen()
+        except OSError:
+            return False
+        return True
+
+
+@pytest.fixture
+def readme_port() -> Iterator[int]:
+    deadline = time.monotonic() + 30
+    while not port_free(README_PORT):
+        if time.monotonic() > deadline:
+            pytest.skip(f"port {README_PORT}, where the README's commands go, is in use")
+        time.sleep(0.5)
+    yield README_PORT
+    deadline = time.monotonic() + 10
+    while not port_free(README_PORT) and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
+def json_documents(text: str) -> list[Any]:
+    """The JSON objects in a script's output (curl's answers), skipping the server's banner lines."""
+    decoder, docs, at = json.JSONDecoder(), [], 0
+    while (at := text.find("{", at)) >= 0:
+        try:
+            doc, at = decoder.raw_decode(text, at)
+        except json.JSONDecodeError:
+            at += 1
+            continue
+        docs.append(doc)
+    return docs
+
+
+def check_quick_reference_output(stdout: str) -> None:
+    created, queried = json_documents(stdout)
+    assert created["data"]["create"]["email"] == "john@example.com"
+    emails = [r["email"] for r in queried["data"]["records"]]
+    assert emails[0] == "john@example.com" and "barbara@example.com" in emails
+
+
+def wait_for_health(shell: Shell, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert shell.proc.poll() is None, f"atomo serve exited with {shell.proc.returncode}:\n{shell.stderr}"
+        try:
+            if httpx.get(BASE_URL + "/health", timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"atomo serve did not answer /health within {timeout} s:\n{shell.stderr}")
+
+
+# ------------------------------------------------------------------------------------------- first screen
 
 def test_first_screen_holds_the_two_commands_and_ci_runs_the_test_one() -> None:
     run, test = first_block()
@@ -31,33 +185,128 @@ def test_first_screen_holds_the_two_commands_and_ci_runs_the_test_one() -> None:
     assert "pip install -e '.[test]'" in ci and "python3 -m pytest" in ci
 
 
-@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
-def test_quick_reference_curl_commands_work_against_the_embedded_default(tmp_path: Path) -> None:
-    # `atomo serve` (the README's run command, after its install step) in a folder without schema.ts
-    port = free_port()
-    server = ServerProcess(tmp_path, port=port, env=server_env())
-    server.start()
+def test_every_shell_block_is_run_here() -> None:
+    """The first screen, the Quick Reference and the embedding run: add a test with any new block."""
+    assert len(blocks(README, "bash")) == 3
+    assert len(blocks(section("Quick reference"), "bash")) == 1
+    assert len(blocks(section("Embedding Atomo in Python"), "bash")) == 1
+    assert len(blocks(README, "python")) == 1
+
+
+# ---------------------------------------------------------------------------------------- quick reference
+
+@needs_curl
+def test_quick_reference_runs_as_written_in_a_new_folder(tmp_path: Path, readme_port: int) -> None:
+    folder = tmp_path / "newcomer"
+    folder.mkdir()
+    shell = run_shell(quick_reference(), folder, tmp_path / "logs")
+    banner = shell.stdout
+    assert f"no schema.ts in {folder}, serving the bundled sample project (CRM)" in banner
+    assert "seeded 3 companies, 6 contacts, 4 deals" in banner
+    assert "  Admin " not in banner  # ADMIN_PASSWORD chosen: nothing generated
+    check_quick_reference_output(banner)
+    assert "Traceback" not in shell.stderr
+
+
+class FirstScreenServer:
+    """The first screen's `atomo serve` (after its install step), in the foreground of a shell of its own."""
+
+    def __init__(self, folder: Path, logs: Path) -> None:
+        run, _ = first_block()
+        command = run.partition(" && ")[2]
+        assert command == "atomo serve"
+        folder.mkdir()
+        self.shell = Shell(command, folder, logs)
+        try:
+            wait_for_health(self.shell)
+        except BaseException:
+            stop_group(self.shell.proc.pid)
+            raise
+
+    @property
+    def generated_password(self) -> str:
+        admin = [line for line in self.shell.stdout.splitlines() if line.startswith("  Admin ")]
+        assert len(admin) == 1, self.shell.stdout
+        return admin[0].split(" / ")[1].split()[0]
+
+    def stop(self) -> None:  # Ctrl+C
+        os.killpg(self.shell.proc.pid, signal.SIGINT)
+        code, _ = self.shell.wait(30)
+        assert code == 0, self.shell.stderr
+
+
+@needs_curl
+def test_quick_reference_against_the_first_screen_server(tmp_path: Path, readme_port: int) -> None:
+    # the README: against a server already running, export the password from its banner and run the lines
+    # from `# Log in` up to `# Stop the server`
+    first = FirstScreenServer(tmp_path / "repo", tmp_path / "logs")
     try:
-        banner = server.stdout
-        assert "no schema.ts in" in banner and "serving the bundled sample project (CRM)" in banner
-        assert "seeded 3 companies, 6 contacts, 4 deals" in banner
-        quick = README.split("## Quick reference", 1)[1]
-        script = re.search(r"```bash\n(.*?)```", quick, re.S).group(1).replace("3000", str(port))
-        lines = script.replace("\\\n", " ").splitlines()
-        commands = [line for line in lines if line.strip() and not line.startswith("#")]
-        assert len(commands) == 3
-        env = {**server_env(), "ADMIN_PASSWORD": ADMIN_PASSWORD}
-        outputs = subprocess.run(["bash", "-ec", script + "\n"], capture_output=True, text=True, env=env,
-                                 cwd=tmp_path, timeout=60)
-        assert outputs.returncode == 0, outputs.stderr
-        decoder, text, docs = json.JSONDecoder(), outputs.stdout.strip(), []
-        while text:
-            doc, end = decoder.raw_decode(text)
-            docs.append(doc)
-            text = text[end:].strip()
-        created, queried = docs
-        assert created["data"]["create"]["email"] == "john@example.com"
-        emails = [r["email"] for r in queried["data"]["records"]]
-        assert emails[0] == "john@example.com" and "barbara@example.com" in emails
+        block = quick_reference()
+        lines = block[block.index("# Log in"):block.index("# Stop the server")]
+        shell = run_shell(f"export ADMIN_PASSWORD='{first.generated_password}'\n" + lines, tmp_path / "repo",
+                          tmp_path / "logs")
+        check_quick_reference_output(shell.stdout)
     finally:
-        server.stop()
+        first.stop()
+
+
+@needs_curl
+def test_quick_reference_runs_as_written_after_the_first_screen_server(tmp_path: Path, readme_port: int) -> None:
+    # the data file exists and its admin has a generated password: ADMIN_RESET_PASSWORD=true replaces it
+    first = FirstScreenServer(tmp_path / "repo", tmp_path / "logs")
+    assert first.generated_password
+    first.stop()
+    shell = run_shell(quick_reference(), tmp_path / "repo", tmp_path / "logs")
+    assert "  Data      .atomo/atomo.db\n" in shell.stdout and "  Admin " not in shell.stdout
+    check_quick_reference_output(shell.stdout)
+    assert "Traceback" not in shell.stderr
+
+
+# -------------------------------------------------------------------------------------- embedding example
+
+def embedding_example(folder: Path) -> Path:
+    """The README's Python block saved as ``folder/example.py``, as the README asks."""
+    (script,) = blocks(section("Embedding Atomo in Python"), "python")
+    path = folder / "example.py"
+    path.write_text(script)
+    return path
+
+
+def check_example_output(stdout: str, *, seeded: bool) -> None:
+    lines = stdout.splitlines()
+    assert "updated: Robot arms won version 2" in lines
+    won = ["Robot arms", "Pilot"] if seeded else ["Robot arms"]  # the seed's won deal is worth 12000
+    assert f"won deals: {won!r}" in lines
+    assert "history: ['Created', 'Updated']" in lines
+    events = [line.split() for line in lines if line.startswith("event: ")]
+    assert [e[2] for e in events] == ["Created", "Updated"] and events[0][3] == events[1][3]
+    assert events[0][3].startswith("Deal/")
+
+
+def atomo(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(["atomo", *args], cwd=folder, env=clean_env(), capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+def test_embedding_example_runs_as_written_then_seed(tmp_path: Path) -> None:
+    folder = tmp_path / "work"
+    folder.mkdir()
+    embedding_example(folder)
+    (block,) = blocks(section("Embedding Atomo in Python"), "bash")
+    shell = run_shell(block, folder, tmp_path / "logs")
+    check_example_output(shell.stdout, seeded=False)
+    assert "Traceback" not in shell.stderr
+    seeded = atomo(folder / "shop", "seed")
+    assert seeded.stdout.startswith("Seeded 13 records (Company 3, Contact 6, Deal 4), 0 skipped")
+
+
+def test_embedding_example_runs_after_seed(tmp_path: Path) -> None:
+    atomo(tmp_path, "init", "shop", "-t", "crm")
+    project = tmp_path / "shop"
+    atomo(project, "seed")
+    script = embedding_example(project)
+    result = subprocess.run([sys.executable, script.name], cwd=project, env=clean_env(), capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    check_example_output(result.stdout, seeded=True)

@@ -33,9 +33,15 @@ async def test_validation_error_has_details_and_fields_string(gql: Runner) -> No
 
 async def test_unknown_model(gql: Runner) -> None:
     error = only_error((await gql('{ records(model: "Nope") }')).body)
-    assert error["message"] == "model 'Nope' does not exist"
-    assert error["extensions"]["details"] == [{"field": "model", "message": "model 'Nope' does not exist",
-                                              "code": "unknown_model"}]
+    message = "model 'Nope' does not exist (available models: Company, Contact, Deal)"
+    assert error["message"] == message
+    assert error["extensions"]["details"] == [{"field": "model", "message": message, "code": "unknown_model"}]
+    error = only_error((await gql('{ records(model: "contact") }')).body)
+    message = "model 'contact' does not exist. Did you mean 'Contact'?"
+    assert error["message"] == message
+    assert error["extensions"]["details"] == [{"field": "model", "message": message, "code": "unknown_model",
+                                              "suggestions": ["Contact"]}]
+    assert error["extensions"]["fields"] == json.dumps(error["extensions"]["details"], separators=(",", ":"))
 
 
 async def test_not_found_by_id(gql: Runner) -> None:

@@ -11,7 +11,7 @@ from atomo.graphql.engine import GraphQLEngine
 from atomo.graphql.limits import INTROSPECTION_MAX_COMPLEXITY
 from tests.graphql.conftest import ANON, Runner, build_engine
 
-DOC_EXTENSIONS = {"code": "VALIDATION_ERROR", "details": [], "fields": "[]"}
+DOC_EXTENSIONS = {"code": "VALIDATION_ERROR"}      # no details: a document error is about no input field
 
 
 def assert_document_error(outcome: Any, fragment: str = "") -> dict[str, Any]:
@@ -27,6 +27,25 @@ async def test_syntax_error(gql: Runner) -> None:
     error = assert_document_error(outcome, "Syntax Error")
     assert error["locations"] == [{"line": 1, "column": 28}]
     assert outcome.operation_type is None
+
+
+async def test_unknown_names_suggest_the_closest(gql: Runner) -> None:
+    error = assert_document_error(await gql('{ recrods(model: "Contact") }'))
+    assert error["message"] == "Field recrods doesn't exist on Query. Did you mean 'records' or 'record'?"
+    assert error["locations"] == [{"line": 1, "column": 3}]
+    error = assert_document_error(await gql('{ records(model: "Contact", limt: 2) }'))
+    assert error["message"] == "Provided Argument < limt > doesn't exist on field < Query.records >. Did you mean 'limit'?"
+    error = assert_document_error(await gql('{ paginatedRecords(model: "Contact") { dta pageinfo { totalCount } } }'))
+    outcome = await gql('{ paginatedRecords(model: "Contact") { dta pageinfo { totalCount } } }')
+    assert [e["message"] for e in outcome.body["errors"]] == [
+        "Field dta doesn't exist on PaginatedRecords. Did you mean 'data'?",
+        "Field pageinfo doesn't exist on PaginatedRecords. Did you mean 'pageInfo'?"]
+    # the follow-up errors under an unknown field ("... doesn't exist on Root") are left out
+    outcome = await gql('mutation { creat(model: "Deal", data: {}) { id } }')
+    assert [e["message"] for e in outcome.body["errors"]] == [
+        "Field creat doesn't exist on Mutation. Did you mean 'create'?"]
+    assert_document_error(await gql('{ zzzz }'), "Field zzzz doesn't exist on Query")
+    assert "Did you mean" not in (await gql('{ zzzz }')).body["errors"][0]["message"]
 
 
 async def test_validation_errors(gql: Runner) -> None:

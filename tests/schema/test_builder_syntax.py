@@ -144,5 +144,5 @@ def test_builder_problems() -> None:
 export const later = action('later')
 """)
     assert diags(schema) == [
-        (3, 23, "warning", "unknown-method"), (3, 34, "warning", "unknown-call"), (3, 55, "error", "invalid-rule"),
+        (3, 23, "error", "unknown-method"), (3, 34, "error", "unknown-call"), (3, 55, "error", "invalid-rule"),
         (3, 82, "error", "invalid-rule"), (4, 19, "error", "reference")]

@@ -5,14 +5,16 @@ from __future__ import annotations
 import pytest
 
 from atomo.schema import parse_schema
+from atomo.schema.model import SEVERITY as TABLE
 
 from .helpers import BUILDER_HEADER, codes, diags
 
+# Errors: Atomo would otherwise read the file differently from what it says. Warnings: harmless.
 SEVERITY = {"syntax": "error", "mixed-syntax": "error", "invalid-name": "error", "duplicate": "error",
             "invalid-rule": "error", "reference": "error", "invalid-check": "error",
-            "unknown-property": "warning", "unknown-type": "warning", "unknown-call": "warning",
-            "unknown-method": "warning", "unknown-annotation": "warning", "unsupported-syntax": "warning",
-            "key-rename": "warning"}
+            "unknown-property": "error", "unknown-type": "error", "unknown-call": "error",
+            "unknown-method": "error", "unknown-annotation": "error", "unsupported-syntax": "error",
+            "ignored-syntax": "warning", "implied-id": "warning", "key-rename": "warning", "ui-field": "warning"}
 
 CASES = [
     # (code, source, [(line, col)])
@@ -67,7 +69,22 @@ CASES = [
     ("unsupported-syntax", "export interface A { id: string }\nfunction f() {}\n"
                            "export const schema = { models: { A: { ui: { a: 1 + 2, ...rest } } } }\n",
      [(2, 1), (3, 51), (3, 56)]),
+    ("unsupported-syntax", "export interface B { id: string; x?: string }\nexport interface A extends B {\n"
+                           "  id: string\n}\nexport enum P { Low = 1 }\n", [(2, 20), (5, 23)]),
+    ("unsupported-syntax", BUILDER_HEADER + "export const A = model('as', { fields: { x: text('X').unique(false) } })\n",
+     [(2, 45), (2, 55)]),
+    ("unknown-type", "export interface A { id: string; tags?: Strin[]; meta?: Record<string, Adress> }\n"
+                     "export const schema = { models: {}, builtins: { users: { columns: { nick: 'TXT' } } },\n"
+                     "  actions: { a: { input: { object: { n: 'nummber' } } } } }\n", [(1, 41), (1, 72), (2, 69), (3, 14)]),
+    ("ignored-syntax", "declare const q: number\nlet x: number = 1\nexport type G<T> = T\n"
+                       "export interface A { id: string; [k: string]: any; run(): void; u?: string | number }\n"
+                       "export const c = [1, , 2] as any\nexport default 1\n",
+     [(1, 1), (2, 1), (2, 6), (3, 14), (4, 34), (4, 52), (4, 69), (5, 22), (5, 27), (6, 8)]),
+    ("implied-id", "export interface A { x?: string }\nexport const schema = { models: { A: {} } }\n", [(1, 18)]),
     ("key-rename", "export interface A {\n  id: string\n  URL?: string\n}\n", [(3, 3)]),
+    ("ui-field", "export interface A { id: string; name: string }\n"
+                 "export const schema = { models: { A: { ui: { listView: ['name', 'nmae'], displayField: 'x' } } } }\n",
+     [(2, 65), (2, 88)]),
 ]
 
 
@@ -79,11 +96,16 @@ def test_code_severity_and_position(code: str, source: str, where: list[tuple[in
     assert all(sev == SEVERITY[c] for _, _, sev, c in diags(schema))
 
 
+def test_every_code_has_one_severity() -> None:
+    assert TABLE == SEVERITY
+    assert {c[0] for c in CASES} == set(SEVERITY)
+
+
 def test_spec_example_messages() -> None:
     schema = parse_schema("export interface A { id: string; name: string }\nexport const schema = { models: { A: {\n"
                           "  searchable2: true, validation: { name: 'required|minimum:2' } } } }\n")
     assert [str(d) for d in schema.diagnostics] == [
-        "schema.ts:3:3: warning[unknown-property]: 'searchable2' is not a model option; ignored",
+        "schema.ts:3:3: error[unknown-property]: 'searchable2' is not a model option. Did you mean 'searchable'?",
         "schema.ts:3:42: error[invalid-rule]: unknown validation rule 'minimum' in 'required|minimum:2'",
     ]
 
@@ -137,5 +159,7 @@ export const schema = { models: { A: { ui: { f: () => 1, t: `x${1}`, n: new Date
 declare const q: number
 """
     schema = parse_schema(source)
-    assert all(d.code in ("unsupported-syntax", "reference") for d in schema.diagnostics)
-    assert len([d for d in schema.diagnostics if d.code == "unsupported-syntax"]) >= 8
+    assert all(d.code in ("unsupported-syntax", "ignored-syntax", "reference") for d in schema.diagnostics)
+    # constructs whose meaning would be lost are errors; TypeScript without meaning for the schema is a warning
+    assert [(d.line, d.code) for d in schema.errors] == [(2, "unsupported-syntax")] + [(4, "unsupported-syntax")] * 4
+    assert [d.line for d in schema.warnings] == [1, 1, 3, 5]

@@ -129,10 +129,17 @@ export interface Thing {
     assert rules(t.field("active")) == ["required"]
 
 
-def test_unknown_type_is_json_with_warning() -> None:
-    schema = parse_schema("export interface T {\n  id: string\n  x?: Mystery\n}\n")
-    assert diags(schema) == [(3, 7, "warning", "unknown-type")]
-    assert schema.models[0].field("x").kind == "json"
+def test_unknown_type_is_an_error_with_a_suggestion() -> None:
+    schema = parse_schema("export interface T {\n  id: string\n  x?: Mystery\n  y: Strin\n  z?: number[]\n}\n")
+    assert diags(schema) == [(3, 7, "error", "unknown-type"), (4, 6, "error", "unknown-type")]
+    assert schema.errors[0].message == ("unknown type 'Mystery' (declare it in this file, or use any, object or "
+                                        "Record<string, any> for JSON)")
+    assert schema.errors[1].message == "unknown type 'Strin'. Did you mean 'string'?"
+    declared = parse_schema("export enum Stage { Lead = 'lead' }\nexport interface Address { city?: string }\n"
+                            "export interface T { id: string; a?: Adress; s?: stage; l?: Array<Stag> }\n")
+    assert [d.message for d in declared.diagnostics] == [
+        "unknown type 'Adress'. Did you mean 'Address'?", "unknown type 'stage'. Did you mean 'Stage'?",
+        "unknown type 'Stag'. Did you mean 'Stage'?"]
 
 
 def test_email_heuristic_and_defaults() -> None:

@@ -48,10 +48,13 @@ def test_load_schema_uses_the_path_in_diagnostics(tmp_path: Path) -> None:
 def test_require_valid() -> None:
     good = load_schema(SAMPLE)
     assert require_valid(good) is good and require_valid(good, strict=True) is good
-    warned = parse_schema("export interface A { id: string; x?: Nope }\n")
+    warned = parse_schema("export interface A {\n  id: string\n  URL?: string\n}\n")
     assert require_valid(warned) is warned
     with pytest.raises(SchemaError) as info:
         require_valid(warned, strict=True)
+    assert [d.code for d in info.value.diagnostics] == ["key-rename"]
+    with pytest.raises(SchemaError) as info:
+        require_valid(parse_schema("export interface A { id: string; x?: Nope }\n"))
     assert [d.code for d in info.value.diagnostics] == ["unknown-type"]
     bad = parse_schema("export interface A { id: string; tenantId?: string }\n")
     with pytest.raises(SchemaError) as info:
@@ -74,22 +77,40 @@ def test_check_report_exit_codes() -> None:
         "schema.ts:3:3: warning[key-rename]: field 'URL' of A appears as 'url' in records",
         "schema.ts: 1 model, 4 fields; 0 errors, 1 warning"]
     assert code == 0 and check_report(rename, strict=True)[1] == 4
-    unknown = parse_schema("export interface A { id: string; x?: Nope }\n")
-    assert check_report(unknown, strict=False)[1] == 4
+    unknown = parse_schema("export interface A { id: string; x?: Strin }\n")
+    assert check_report(unknown, strict=False) == (
+        "schema.ts:1:38: error[unknown-type]: unknown type 'Strin'. Did you mean 'string'?\n"
+        "schema.ts: 1 model, 4 fields; 1 error, 0 warnings", 4)
     unsupported = parse_schema("export interface A { id: string }\nfunction f() {}\n")
     assert check_report(unsupported, strict=False)[1] == 4
+    ignored = parse_schema("export interface A { id: string }\nlet x = 1\n")
+    assert check_report(ignored, strict=False) == (
+        "schema.ts:2:1: warning[ignored-syntax]: 'let' is read as 'const'\n"
+        "schema.ts: 1 model, 3 fields; 0 errors, 1 warning", 0)
+    assert check_report(ignored, strict=True)[1] == 4
     error = parse_schema("export interface A { id: string; _x?: string }\n")
     assert check_report(error, strict=False) == (
         "schema.ts:1:34: error[invalid-name]: names starting with '_' are reserved: '_x'\n"
         "schema.ts: 1 model, 3 fields; 1 error, 0 warnings", 4)
 
 
+def test_summary_and_exit_code_agree_for_every_code() -> None:
+    from tests.schema.test_diagnostics import CASES
+    for code, source, _ in CASES:
+        schema = parse_schema(source)
+        text, exit_code = check_report(schema, strict=False)
+        summary = text.splitlines()[-1]
+        assert (exit_code == 4) == ("; 0 errors," not in summary), (code, text)
+        assert (exit_code == 4) == bool(schema.errors) and check_report(schema, strict=True)[1] == 4, (code, text)
+
+
 def test_check_report_json() -> None:
     schema = parse_schema("export interface A { id: string; x?: Nope }\n")
     assert check_report_json(schema) == {
         "file": "schema.ts", "models": 1, "fields": 4,
-        "diagnostics": [{"line": 1, "column": 38, "severity": "warning", "code": "unknown-type",
-                         "message": "unknown type 'Nope'; stored as JSON"}]}
+        "diagnostics": [{"line": 1, "column": 38, "severity": "error", "code": "unknown-type",
+                         "message": "unknown type 'Nope' (declare it in this file, or use any, object or "
+                                    "Record<string, any> for JSON)"}]}
 
 
 def test_parse_never_raises_on_garbage() -> None:
