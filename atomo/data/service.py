@@ -28,7 +28,7 @@ from atomo.schema.model import Model, Schema
 from atomo.schema.suggest import hinted
 from atomo.storage.database import Database
 from atomo.storage.events import EventAppender, StoredEvent, read_all, read_stream
-from atomo.storage.records import codec_for, now_iso
+from atomo.storage.records import codec_for, fetch_records, now_iso
 from atomo.storage.tables import q
 
 INLINE_READ_LIMIT = 100
@@ -145,7 +145,7 @@ class DataService:
         codec = codec_for(model)
 
         def run(conn: sqlite3.Connection) -> list[dict[str, Any]]:
-            return [codec.record(r) for r in conn.execute(sql, params)]
+            return fetch_records(conn, codec, sql, params)
         return _within(await self.db.read(run, inline=fetch is not None and fetch <= INLINE_READ_LIMIT), max_rows)
 
     async def record(self, model_name: str, id: str, *, caller: Caller = SYSTEM_CALLER) -> dict[str, Any] | None:
@@ -156,8 +156,8 @@ class DataService:
         codec = codec_for(model)
 
         def run(conn: sqlite3.Connection) -> dict[str, Any] | None:
-            row = conn.execute(sql, [id, *params]).fetchone()
-            return codec.record(row) if row is not None else None
+            found = fetch_records(conn, codec, sql, [id, *params])
+            return found[0] if found else None
         return await self.db.read(run, inline=True)
 
     async def count(self, model_name: str, *, where: Any = None, caller: Caller = SYSTEM_CALLER) -> int:
@@ -182,7 +182,7 @@ class DataService:
         fetch = _capped(limit, max_rows)
 
         def run(conn: sqlite3.Connection) -> dict[str, Any]:
-            rows = _within([codec.record(r) for r in conn.execute(page_sql, [*params, fetch, offset])], max_rows)
+            rows = _within(fetch_records(conn, codec, page_sql, [*params, fetch, offset]), max_rows)
             total = int(conn.execute(count_sql, params).fetchone()[0])
             return {"data": rows, "pageInfo": {"totalCount": total, "hasNextPage": offset + limit < total,
                                                "hasPreviousPage": offset > 0, "pageSize": limit, "offset": offset}}

@@ -20,7 +20,7 @@ from atomo.data.validation import normalize_input
 from atomo.errors import ConflictError, PermissionDeniedError, ValidationError
 from atomo.schema.model import Model, Schema
 from atomo.storage.events import EventAppender, StoredEvent, stream_version, uuid7
-from atomo.storage.records import codec_for
+from atomo.storage.records import codec_for, fetch_records
 from atomo.storage.tables import q
 
 _UNIQUE = re.compile(r"UNIQUE constraint failed: (.+)")
@@ -137,7 +137,7 @@ class RecordWriter:
                     order: str = '"created_at" ASC, "id" ASC') -> list[dict[str, Any]]:
         codec = codec_for(model)
         sql = f"SELECT * FROM {q(model.table)} WHERE {where_sql} ORDER BY {order}"
-        return [codec.record(r) for r in conn.execute(sql, params)]
+        return fetch_records(conn, codec, sql, params)
 
     # -- update ------------------------------------------------------------------------------
     def update_one(self, conn: sqlite3.Connection, model: Model, current: dict[str, Any], patch: Any,

@@ -50,8 +50,9 @@ from atomo.graphql.limits import (
     suggest_names,
 )
 from atomo.graphql.prescan import check_document, nesting_bound
-from atomo.graphql.resolvers import ROOT_RESOLVERS, RequestContext, default_resolver, format_field_error
+from atomo.graphql.resolvers import ROOT_RESOLVERS, RequestContext, default_resolver, field_error, format_field_error
 from atomo.graphql.resolvers import Resolver as ResolverFn
+from atomo.graphql.root_plan import FieldPlan, arguments_of, plan_root
 from atomo.graphql.row_budget import RowBudget
 from atomo.graphql.scalars import (
     CURRENT_VARIABLES,
@@ -67,6 +68,7 @@ CACHE_MAX_QUERY_CHARS = 16 * 1024   # longer documents are parsed every time
 CACHE_MAX_TOTAL_CHARS = 1024 * 1024  # bounds the memory of cached ASTs
 MAX_DOCUMENT_ERRORS = 100           # validation errors reported per document (graphql-js's maxErrors)
 _BUILDS = itertools.count(1)
+_UNPLANNED = object()
 
 
 @dataclass
@@ -93,6 +95,8 @@ class _Prepared:
     operations: dict[str | None, OperationInfo]
     fragments: dict[str, Any] = field(default_factory=dict)
     variables: dict[str | None, list[Any]] = field(default_factory=dict)  # executable definitions per operation
+    operation_nodes: dict[str | None, Any] = field(default_factory=dict)
+    plans: dict[str | None, Any] = field(default_factory=dict)  # root plans per operation (None: tartiflette)
 
 
 def document_error_body(messages: Iterable[tuple[Any, ...]]) -> dict[str, Any]:
@@ -132,8 +136,10 @@ def _hide_unused_builtins(schema: Any, sdl: str) -> None:
 class GraphQLEngine:
     """One cooked schema; build with ``await GraphQLEngine.build(schema, settings)``."""
 
-    def __init__(self, engine: Engine, sdl: str, settings: Settings, schema: Any) -> None:
+    def __init__(self, engine: Engine, sdl: str, settings: Settings, schema: Any,
+                 resolvers: dict[str, ResolverFn] | None = None) -> None:
         self._engine = engine
+        self._resolvers = resolvers or {}
         self._schema: Any = engine._schema  # the baked tartiflette schema
         self.sdl = sdl
         self.schema = schema
@@ -164,7 +170,7 @@ class GraphQLEngine:
             _hide_unused_builtins(engine._schema, sdl)
         finally:
             SchemaRegistry._schemas.pop(name, None)  # the baked schema keeps what it needs
-        return cls(engine, sdl, settings, schema)
+        return cls(engine, sdl, settings, schema, resolvers)
 
     # -- documents -----------------------------------------------------------------------------
     def _prepare(self, query: str) -> _Prepared:
@@ -245,30 +251,74 @@ class GraphQLEngine:
         if problem is not None or info is None:
             return ExecutionOutcome(problem or {"errors": []}, True, False, op_type, op_name)
         ctx = RequestContext(service, caller, request_id, RowBudget(self.settings.graphql_max_rows))
-        execution_context, errors = await self._execution_context(prepared, info, ctx, variables)
+        operation, values, errors = await self._coerce_variables(prepared, info, ctx, variables)
         if errors:
             return ExecutionOutcome(document_error_body(error_message_and_locations(e) for e in errors), True, False,
                                     op_type, op_name)
-        token = CURRENT_VARIABLES.set(execution_context.variable_values)
-        try:
-            data, executed = await self._run_operation(execution_context)
-        finally:
-            CURRENT_VARIABLES.reset(token)
+        plan = prepared.plans.get(info.name, _UNPLANNED)
+        if plan is _UNPLANNED:
+            plan = prepared.plans[info.name] = plan_root(self._schema, operation, self._resolvers)
+        if plan is not None:
+            data, executed, field_errors = await self._run_plan(plan, values, ctx, serial=op_type == "mutation")
+        else:
+            execution_context = ExecutionContext(self._schema, prepared.fragments, operation, ctx, None, values)
+            token = CURRENT_VARIABLES.set(values)
+            try:
+                data, executed = await self._run_operation(execution_context)
+            finally:
+                CURRENT_VARIABLES.reset(token)
+            field_errors = [format_field_error(e, request_id) for e in execution_context.errors]
         body: dict[str, Any] = {"data": data}
         all_unauthenticated = False
-        if execution_context.errors:
-            errors = body["errors"] = [format_field_error(e, request_id) for e in execution_context.errors]
-            unauthenticated = {e["path"][0] for e in errors if len(e.get("path") or ()) == 1
+        if field_errors:
+            body["errors"] = field_errors
+            unauthenticated = {e["path"][0] for e in field_errors if len(e.get("path") or ()) == 1
                                and e.get("extensions", {}).get("code") == "UNAUTHENTICATED"}
             all_unauthenticated = bool(executed) and unauthenticated >= set(executed)
         return ExecutionOutcome(body, False, all_unauthenticated, op_type, op_name)
+
+    async def _run_plan(self, plan: tuple[FieldPlan, ...], variables: dict[str, Any], ctx: RequestContext, *,
+                        serial: bool) -> tuple[dict[str, Any] | None, list[str], list[dict[str, Any]]]:
+        """Execute planned root fields with the semantics of ``_run_operation``: a failing non-null field
+        nulls ``data`` (and stops a mutation), a failing nullable one is null with its error."""
+        data: dict[str, Any] | None = {}
+        executed: list[str] = []
+        errors: list[dict[str, Any]] = []
+        for planned in plan:
+            executed.append(planned.key)
+            try:
+                value = planned.check(await planned.resolver(None, arguments_of(planned, variables), ctx, None))
+            except Exception as exc:
+                errors.append(field_error(exc, [planned.location] if planned.location else None, [planned.key],
+                                          ctx.request_id))
+                if planned.non_null:
+                    data = None
+                    if serial:
+                        break
+                elif data is not None:
+                    data[planned.key] = None
+                continue
+            if data is not None:
+                data[planned.key] = value
+        return data, executed, errors
 
     async def _execution_context(self, prepared: _Prepared, info: OperationInfo, ctx: RequestContext,
                                  raw: dict[str, Any] | None) -> tuple[Any, list[Any]]:
         """tartiflette's ``build_execution_context`` with the variable definitions cached per document
         and the variables coerced one after another instead of gathered as tasks."""
-        operation = next(d for d in prepared.document.definitions if isinstance(d, OperationDefinitionNode)
-                         and (d.name.value if d.name else None) == info.name)
+        operation, values, errors = await self._coerce_variables(prepared, info, ctx, raw)
+        if errors:
+            return None, errors
+        return ExecutionContext(self._schema, prepared.fragments, operation, ctx, None, values), []
+
+    async def _coerce_variables(self, prepared: _Prepared, info: OperationInfo, ctx: RequestContext,
+                                raw: dict[str, Any] | None) -> tuple[Any, dict[str, Any], list[Any]]:
+        """The operation node, its coerced variable values and the coercion errors."""
+        operation = prepared.operation_nodes.get(info.name)
+        if operation is None:
+            operation = prepared.operation_nodes[info.name] = next(
+                d for d in prepared.document.definitions if isinstance(d, OperationDefinitionNode)
+                and (d.name.value if d.name else None) == info.name)
         definitions = prepared.variables.get(info.name)
         if definitions is None:
             definitions = prepared.variables[info.name] = collect_executable_variable_definitions(
@@ -288,9 +338,7 @@ class GraphQLEngine:
                 errors.extend(problems)
             else:
                 values[definition.name] = value
-        if errors:
-            return None, errors
-        return ExecutionContext(self._schema, prepared.fragments, operation, ctx, None, values), []
+        return operation, values, errors
 
     async def _run_operation(self, execution_context: Any) -> tuple[dict[str, Any] | None, list[str]]:
         """Execute the root fields one after another; returns the data and the keys that ran.

@@ -145,26 +145,32 @@ def atomo_error_extensions(exc: AtomoError) -> dict[str, Any]:
 
 
 def format_field_error(error: Any, request_id: str | None) -> dict[str, Any]:
-    """One execution error in the wire shape: message, locations, path, extensions."""
+    """One execution error of tartiflette in the wire shape: message, locations, path, extensions."""
     try:
         raw = error.coerce_value() if callable(getattr(error, "coerce_value", None)) else {}
     except Exception:  # pragma: no cover - defensive
         raw = {}
-    original = getattr(error, "original_error", None)
+    return field_error(getattr(error, "original_error", None), raw.get("locations"), raw.get("path"), request_id,
+                       raw.get("message", error))
+
+
+def field_error(original: BaseException | None, locations: Any, path: Any, request_id: str | None,
+                description: Any = None) -> dict[str, Any]:
+    """The wire shape of a field's failure: an ``AtomoError`` shows its code and message; anything else
+    is logged and answered as ``INTERNAL_ERROR`` with the request id."""
     out: dict[str, Any] = {"message": INTERNAL_MESSAGE}
-    if raw.get("locations"):
-        out["locations"] = raw["locations"]
-    if raw.get("path"):
-        out["path"] = raw["path"]
+    if locations:
+        out["locations"] = locations
+    if path:
+        out["path"] = path
     if isinstance(original, AtomoError) and original.code != "INTERNAL_ERROR":
         out["message"] = original.message
         out["extensions"] = atomo_error_extensions(original)
         return out
     if original is not None:
-        logger.error("GraphQL resolver failed (request %s, path %s)", request_id, raw.get("path"),
+        logger.error("GraphQL resolver failed (request %s, path %s)", request_id, path,
                      exc_info=(type(original), original, original.__traceback__))
     else:
-        logger.error("GraphQL execution error (request %s, path %s): %s", request_id, raw.get("path"),
-                     raw.get("message", error))
+        logger.error("GraphQL execution error (request %s, path %s): %s", request_id, path, description)
     out["extensions"] = {"code": "INTERNAL_ERROR", "details": {"requestId": request_id}}
     return out

@@ -1,4 +1,5 @@
-"""uvicorn's httptools protocol with two changes: a request head size cap, and a graceful idle close.
+"""uvicorn's httptools protocol with three changes: a request head size cap, a graceful idle close, and
+one write per small response.
 
 **Head size cap** (auth chapter §10): over ``ATOMO_MAX_HEADER_BYTES`` -> 431, before the app.
 
@@ -19,6 +20,11 @@ the client has already sent on it (still on the wire) is lost as "server disconn
 response". Here an idle connection is given ``IDLE_CLOSE_SECS``: a request arriving meanwhile is
 answered with ``Connection: close``; without one the connection closes when the time is up. uvicorn's
 shutdown waits for these connections within ``ATOMO_SHUTDOWN_GRACE_SECS``.
+
+**One write per response**: uvicorn writes the status line and headers, then the body, as two system
+calls and two TCP segments. Each response's transport here holds the head back and writes it together
+with the first body bytes (or when the response completes without a body, e.g. HEAD). On the GraphQL
+create path this was about 8% of the event loop's time.
 """
 
 from __future__ import annotations
@@ -75,8 +81,13 @@ class HttpProtocol(HttpToolsProtocol):
         self.reading_head = False
         self.unparsed = 0
         super().on_headers_complete()
-        if self.draining and self.cycle is not None:
-            self.cycle.keep_alive = False
+        cycle = self.cycle
+        if cycle is not None and cycle.transport is self.transport:   # not an upgrade
+            corked = _CorkedTransport(self.transport, cycle)
+            cycle.transport = corked
+            cycle.on_response = corked.completed
+            if self.draining:
+                cycle.keep_alive = False
 
     # -- shutdown --------------------------------------------------------------------------------
     def shutdown(self) -> None:
@@ -140,6 +151,50 @@ class HttpProtocol(HttpToolsProtocol):
             self.loop.call_later(LINGER_SECS, self.transport.close)
         else:
             self.transport.close()
+
+
+class _CorkedTransport:
+    """The transport as one response's cycle sees it: the head (the first write after the response
+    started) is held and sent with the next write, on close, or when the response completes."""
+
+    __slots__ = ("transport", "cycle", "held", "head_seen", "done")
+
+    def __init__(self, transport: Any, cycle: Any) -> None:
+        self.transport = transport
+        self.cycle = cycle
+        self.held: bytes | None = None
+        self.head_seen = False
+        self.done = cycle.on_response
+
+    def write(self, data: bytes) -> None:
+        held = self.held
+        if held is not None:
+            self.held = None
+            self.transport.write(held + data)
+        elif not self.head_seen and self.cycle.response_started:     # the status line and headers
+            self.head_seen = True
+            if self.cycle.scope.get("method") == "HEAD":
+                self.transport.write(data)
+            else:
+                self.held = data
+        else:                                                          # e.g. "100 Continue"
+            self.transport.write(data)
+
+    def flush(self) -> None:
+        held, self.held = self.held, None
+        if held is not None:
+            self.transport.write(held)
+
+    def completed(self) -> None:
+        self.flush()
+        self.done()
+
+    def close(self) -> None:
+        self.flush()
+        self.transport.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.transport, name)
 
 
 class _Parser:

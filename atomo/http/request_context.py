@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import re
 import time
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,6 +30,7 @@ from atomo.auth.tokens import INVALID_TOKEN, TokenService
 from atomo.errors import UnauthenticatedError, ValidationError
 from atomo.http.errors import HttpError
 from atomo.storage.database import Database
+from atomo.storage.events import uuid4
 from atomo.storage.platform import auth_epoch
 
 REQUEST_ID_KEY = "atomo.request_id"
@@ -69,7 +69,7 @@ def request_id(scope: Any) -> str:
     rid = scope.get(REQUEST_ID_KEY)
     if rid is None:
         incoming = header(scope, b"x-request-id")
-        rid = incoming if incoming is not None and _REQUEST_ID.fullmatch(incoming) else str(uuid.uuid4())
+        rid = incoming if incoming is not None and _REQUEST_ID.fullmatch(incoming) else uuid4()
         scope[REQUEST_ID_KEY] = rid
     return rid  # type: ignore[no-any-return]
 

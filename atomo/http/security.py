@@ -19,7 +19,6 @@ response start (skipping any the handler already set).
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -28,6 +27,7 @@ from atomo.config import Settings
 from atomo.errors import ConfigError
 from atomo.http.errors import HttpError, graphql_body, rest_body
 from atomo.http.request_context import _REQUEST_ID, REQUEST_ID_KEY
+from atomo.storage.events import uuid4
 
 if TYPE_CHECKING:
     from atomo.http.ratelimit import ClientAddress
@@ -55,12 +55,8 @@ def security_headers(settings: Settings) -> list[tuple[bytes, bytes]]:
 
 
 def new_request_id() -> str:
-    """A random UUIDv4 in its canonical text form (about 3x cheaper than ``str(uuid.uuid4())``)."""
-    h = os.urandom(16).hex()
-    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
-
-
-_VARIANT = {c: "89ab"[int(c, 16) & 3] for c in "0123456789abcdef"}
+    """A random UUIDv4 from the pooled CSPRNG of the storage layer (no system call per request)."""
+    return uuid4()
 
 
 def is_graphql_path(path: str) -> bool:

@@ -86,9 +86,10 @@ def test_no_data_file_and_usage(tmp_path: Path, crm: Path) -> None:
 
 def test_follow_prints_new_events_until_interrupted(crm: Path) -> None:
     project = seeded(crm)
+    # Ctrl+C as in a terminal: a child of a background job would inherit SIGINT ignored
     with subprocess.Popen([sys.executable, "-m", "atomo", "--project", str(project), "events", "tail", "-f", "-n",
                            "1"], cwd=project, env=server_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          text=True) as proc:
+                          text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)) as proc:
         try:
             assert proc.stdout is not None
             first = proc.stdout.readline()
@@ -99,7 +100,11 @@ def test_follow_prints_new_events_until_interrupted(crm: Path) -> None:
             time.sleep(0.2)
         finally:
             proc.send_signal(signal.SIGINT)
-            _, err = proc.communicate(timeout=20)
+            try:
+                _, err = proc.communicate(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                raise
     assert proc.returncode == 0, err
     assert "Traceback" not in err
     conn = sqlite3.connect(project / ".atomo" / "atomo.db")
