@@ -5,7 +5,7 @@ Watched (unless ``--no-watch``, and never for the bundled sample): the schema fi
 A schema, migration or hook change re-parses the schema; with errors the diagnostics are printed and
 the previous schema keeps serving. Otherwise pending file migrations and the boot migration run on
 the open data file, codegen runs, and a new data service and GraphQL engine replace the old ones
-(``AppContext.swap``): no restart, no lost data. An env-file change restarts the server in-process.
+(``CurrentSchema.swap``): no restart, no lost data. An env-file change restarts the server in-process.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from atomo.codegen import generate_files, write_files
 from atomo.config import Settings
 from atomo.data.service import DataService
 from atomo.errors import AtomoError
-from atomo.http.app import AppContext
+from atomo.http.services import Services, build_engine, start_services
 from atomo.project import Project
 from atomo.schema import Schema, load_schema
 from atomo.schema.model import Diagnostic
@@ -92,24 +92,24 @@ class DevServer:
     async def serve_once(self, settings: Settings, project: Project) -> None:
         sock = bind_socket(settings.host, settings.port)    # a busy port is refused before anything is created
         try:
-            ctx = await AppContext(settings).start(project)
+            services = await start_services(settings, project)
         except BaseException:
             sock.close()
             raise
         try:
-            runtime = ctx.runtime
-            assert runtime is not None and runtime.schema is not None
-            for d in runtime.schema.warnings:  # errors stopped the boot above (SchemaError, exit 4)
+            runtime, current = services.runtime, services.current
+            for d in current.schema.warnings:  # errors stopped the boot above (SchemaError, exit 4)
                 self.warn(diagnostic_line(d, project))
             if runtime.data_file_created and not project.is_sample and project.seed_file is not None:
                 runtime.seeded = await runtime.seed_file(project.seed_file)
             if self.options.codegen and not project.is_sample:
-                self.codegen(runtime.schema, ctx.engine.sdl, project, quiet=True)
+                self.codegen(current.schema, current.engine.sdl, project, quiet=True)
             port = sock.getsockname()[1]
-            server = AtomoServer(uvicorn_config(ctx), ctx, lambda: self.listening(ctx, project, settings.host, port))
+            server = AtomoServer(uvicorn_config(services), services.state,
+                                 lambda: self.listening(services, project, settings.host, port))
             watcher = None
             if self.options.watch and not project.is_sample:
-                watcher = asyncio.create_task(self.watch(server, ctx, settings, project), name="atomo-dev-watch")
+                watcher = asyncio.create_task(self.watch(server, services, project), name="atomo-dev-watch")
             try:
                 await server.serve(sockets=[sock])
             finally:
@@ -119,10 +119,10 @@ class DevServer:
                     with contextlib.suppress(asyncio.CancelledError):
                         await watcher
         finally:
-            await ctx.close()
+            await services.close()
 
-    def listening(self, ctx: AppContext, project: Project, host: str, port: int) -> None:
-        self.say(banner(ctx, project, host, port))
+    def listening(self, services: Services, project: Project, host: str, port: int) -> None:
+        self.say(banner(services, project, host, port))
         if self.options.watch and not project.is_sample:
             self.warn("watching " + ", ".join(relative(p, project.dir) for p in self.watched_paths(project)))
         if self.options.open_browser and not self._opened:
@@ -193,14 +193,14 @@ class DevServer:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def watch(self, server: AtomoServer, ctx: AppContext, settings: Settings, project: Project) -> None:
+    async def watch(self, server: AtomoServer, services: Services, project: Project) -> None:
         try:
             async for kinds in self.changes(project):
                 if "env" in kinds:
                     self.restart = True
                     server.should_exit = True
                     return
-                await self.reload(ctx, settings, project, kinds)
+                await self.reload(services, project, kinds)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the watcher never takes the server down
@@ -208,10 +208,9 @@ class DevServer:
             self.warn(f"atomo: watching stopped: {exc}")
 
     # -- reload ------------------------------------------------------------------------------
-    async def reload(self, ctx: AppContext, settings: Settings, project: Project, kinds: set[str]) -> bool:
+    async def reload(self, services: Services, project: Project, kinds: set[str]) -> bool:
         start = time.perf_counter()
-        runtime = ctx.runtime
-        assert runtime is not None and runtime.db is not None
+        settings, runtime, db = services.settings, services.runtime, services.db
         try:
             schema = load_schema(project.schema_path)
         except OSError as exc:
@@ -225,16 +224,16 @@ class DevServer:
             self.warn(STILL_SERVING)
             return False
         try:
-            applied = await apply_project_files(runtime.db, project, schema)
-            plan = await runtime.db.write(lambda c: apply_boot_migration(c, schema), exclusive=True)
-            data = DataService(schema, runtime.db, appender=runtime.appender, default_access=settings.default_access,
+            applied = await apply_project_files(db, project, schema)
+            plan = await db.write(lambda c: apply_boot_migration(c, schema), exclusive=True)
+            data = DataService(schema, db, appender=runtime.appender, default_access=settings.default_access,
                                max_page_size=settings.max_page_size, max_filter_terms=settings.max_filter_terms)
-            engine = await ctx.build_engine(schema)
+            engine = await build_engine(settings, schema, runtime.jobs)
         except AtomoError as exc:
             self.warn(f"atomo: {exc.message}")
             self.warn(STILL_SERVING)
             return False
-        ctx.swap(schema, data, engine)
+        services.current.swap(schema, data, engine)
         for warning in plan.warnings:
             self.warn(f"warning: {warning}")
         if self.options.codegen:

@@ -1,9 +1,9 @@
 """Running the HTTP server (cli chapter §6): boot, bind, serve with uvicorn, shut down gracefully.
 
-Boot order: settings -> port -> schema -> migrations -> admin seeding (inside ``AppContext.start``) ->
-serve. The socket is bound and listening before the boot, so a port in use is a one-line
-``ConfigError`` (exit 3) before the data file, the admin or the JWT secret is created; connections
-made during the boot wait in the backlog until uvicorn serves them. ``--check`` binds nothing.
+Boot order: settings -> port -> services (``start_services``: schema, migrations, admin seeding, secret,
+engine) -> app (``create_app``) -> serve. The socket is bound and listening before the boot, so a port in
+use is a one-line ``ConfigError`` (exit 3) before the data file, the admin or the JWT secret is created;
+connections made during the boot wait in the backlog until uvicorn serves them. ``--check`` binds nothing.
 SIGINT/SIGTERM stop accepting, let in-flight requests finish for up to
 ``ATOMO_SHUTDOWN_GRACE_SECS``, then the writer is drained, the WAL checkpointed, and ``run``
 returns 0 (uvicorn would otherwise re-raise the signal after its shutdown).
@@ -28,9 +28,10 @@ from typing import Any
 import uvicorn
 
 from atomo._version import __version__
+from atomo.app import create_app
 from atomo.config import Settings
 from atomo.errors import ConfigError
-from atomo.http.app import AppContext, create_app
+from atomo.http.services import ServerState, Services, start_services
 from atomo.project import Project
 
 log = logging.getLogger("atomo.server")
@@ -97,15 +98,15 @@ def _display_path(path: Path) -> str:
         return str(path)
 
 
-def banner(ctx: AppContext, project: Project, host: str, port: int) -> str:
-    version = ctx.settings.version or __version__
+def banner(services: Services, project: Project, host: str, port: int) -> str:
+    version = services.settings.version or __version__
     where = (f"no schema.ts in {project.dir}, serving the bundled sample project (CRM)" if project.is_sample
              else f"project {project.dir}")
     shown_host = f"[{host}]" if ":" in host else host
     url = f"http://{shown_host}:{port}/graphql"
     data = _display_path(project.data_file)
-    runtime = ctx.runtime
-    if runtime is not None and runtime.data_file_created:
+    runtime = services.runtime
+    if runtime.data_file_created:
         seeded = runtime.seeded
         if seeded is not None and seeded.created:
             counts = ", ".join(f"{n} {_plural(model, n)}" for model, n in seeded.created.items())
@@ -114,8 +115,8 @@ def banner(ctx: AppContext, project: Project, host: str, port: int) -> str:
             data += " (created)"
     lines = [f"Atomo {version} - {where}", f"  GraphQL   {url}", f"  GraphiQL  {url}   (open in a browser)",
              f"  Data      {data}"]
-    admin = ctx.admin
-    if admin is not None and admin.generated_password:
+    admin = services.admin
+    if admin.generated_password:
         lines.append(f"  Admin     {admin.email} / {admin.generated_password}   "
                      "(shown once; set ADMIN_PASSWORD to choose it)")
     lines.append("Press Ctrl+C to stop.")
@@ -125,9 +126,9 @@ def banner(ctx: AppContext, project: Project, host: str, port: int) -> str:
 class AtomoServer(uvicorn.Server):
     """uvicorn, with our signal handling (no re-raise: exit 0) and a hook once listening."""
 
-    def __init__(self, config: uvicorn.Config, ctx: AppContext, on_listening: Callable[[], None]) -> None:
+    def __init__(self, config: uvicorn.Config, state: ServerState, on_listening: Callable[[], None]) -> None:
         super().__init__(config)
-        self.ctx = ctx
+        self.state = state
         self.on_listening = on_listening
 
     @contextlib.contextmanager
@@ -137,7 +138,7 @@ class AtomoServer(uvicorn.Server):
             return
 
         def on_signal(sig: int, frame: FrameType | None) -> None:
-            self.ctx.shutting_down = True
+            self.state.shutting_down = True
             self.handle_exit(sig, frame)
 
         originals = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -153,10 +154,10 @@ class AtomoServer(uvicorn.Server):
             self.on_listening()
 
 
-def uvicorn_config(ctx: AppContext) -> uvicorn.Config:
-    """The uvicorn settings of ``atomo serve`` and ``atomo dev``."""
-    settings = ctx.settings
-    return uvicorn.Config(create_app(settings, context=ctx), http=http_implementation(), lifespan="on",
+def uvicorn_config(services: Services) -> uvicorn.Config:
+    """The uvicorn settings of ``atomo serve`` and ``atomo dev``: the app of ``services``."""
+    settings = services.settings
+    return uvicorn.Config(create_app(services), http=http_implementation(), lifespan="on",
                           access_log=False, log_level="warning", proxy_headers=False, server_header=False,
                           # request line + headers: the httptools protocol above reads this limit too
                           h11_max_incomplete_event_size=settings.max_header_bytes,
@@ -178,7 +179,7 @@ async def serve(settings: Settings, project: Project, *, check: bool = False,
     # the port first: a busy one is refused before anything is created (data file, admin, JWT secret)
     sock = None if check else bind_socket(settings.host, settings.port)
     try:
-        ctx = await AppContext(settings).start(project)
+        services = await start_services(settings, project)
     except BaseException:
         if sock is not None:
             sock.close()
@@ -188,14 +189,15 @@ async def serve(settings: Settings, project: Project, *, check: bool = False,
             say(CHECK_OK)
             return 0
         port = sock.getsockname()[1]
-        server = AtomoServer(uvicorn_config(ctx), ctx, lambda: say(banner(ctx, project, settings.host, port)))
+        server = AtomoServer(uvicorn_config(services), services.state,
+                             lambda: say(banner(services, project, settings.host, port)))
         try:
             await server.serve(sockets=[sock])
         finally:
             sock.close()
         return 0
     finally:
-        await ctx.close()
+        await services.close()
 
 
 def _stdout(text: str) -> None:

@@ -155,13 +155,13 @@ def http_bench(project: Path, args: argparse.Namespace) -> None:
 
 async def asgi_bench(project: Path, requests: int) -> None:
     """The same cases driven in-process through the whole ASGI app (no sockets): server CPU per request."""
-    from atomo.http.app import AppContext, create_app
+    from atomo.app import create_app
+    from atomo.http.services import start_services
     from atomo.project import resolve_project
     settings = load_settings({"ADMIN_PASSWORD": PASSWORD, "RATE_LIMIT_RPS": "10000000"})
-    ctx = await AppContext(settings).start(resolve_project(settings, project_dir=str(project)))
-    app = create_app(settings, context=ctx)
-    assert ctx.logins is not None
-    tokens = {who: (await ctx.logins.login(f"{who}@bench.test", PASSWORD)).token for who in ("sales", "manager")}
+    services = await start_services(settings, resolve_project(settings, project_dir=str(project)))
+    app = create_app(services)
+    tokens = {who: (await services.logins.login(f"{who}@bench.test", PASSWORD)).token for who in ("sales", "manager")}
 
     async def call(model: str, token: str | None) -> None:
         body = read_request(model, token).body.encode()
@@ -198,7 +198,7 @@ async def asgi_bench(project: Path, requests: int) -> None:
                 best = min(best, (time.perf_counter() - started) / requests)
             print(f"    {name:<14} {best * 1e6:7.0f} us/request")
     finally:
-        await ctx.close()
+        await services.close()
 
 
 # -- (b) in-process ------------------------------------------------------------------------------
@@ -208,8 +208,11 @@ def per_call_ns(fn: Any, number: int) -> float:
 
 
 def micro_bench() -> None:
-    from atomo.http.ratelimit import RateLimitMiddleware, TokenBuckets, client_ip, parse_forwarded_for
+    from atomo.config import Settings
+    from atomo.http.ratelimit import ClientAddress, RateLimitMiddleware, TokenBuckets
     from atomo.http.security import SecurityMiddleware
+
+    client_address = ClientAddress(Settings())
 
     print("(b) guards in-process (best of 5)")
     buckets = TokenBuckets(10_000_000, 60)
@@ -225,13 +228,14 @@ def micro_bench() -> None:
 
     def ip_of(scope: dict[str, Any]) -> str:
         scope.pop("atomo.client_ip", None)
-        return client_ip(scope, True)
+        return client_address(scope)
     print(f"    client_ip, socket peer               {per_call_ns(lambda: ip_of(peer), 200_000):7.0f} ns")
     print(f"    client_ip, X-Forwarded-For (cached)  {per_call_ns(lambda: ip_of(forwarded), 200_000):7.0f} ns")
     hops = iter([f"2001:db8::{i:x}" for i in range(300_000)])
-    cost = per_call_ns(lambda: parse_forwarded_for(next(hops)), 50_000)
-    print(f"    parse_forwarded_for, uncached v6     {cost:7.0f} ns")
-    asyncio.run(_asgi_overhead(RateLimitMiddleware, TokenBuckets, SecurityMiddleware))
+    cost = per_call_ns(lambda: client_address.hop(next(hops)), 50_000)
+    print(f"    ClientAddress.hop, uncached v6       {cost:7.0f} ns")
+    asyncio.run(_asgi_overhead(lambda app, buckets: RateLimitMiddleware(app, buckets, client_address), TokenBuckets,
+                               SecurityMiddleware))
 
 
 async def _asgi_overhead(rate_cls: Any, buckets_cls: Any, security_cls: Any) -> None:

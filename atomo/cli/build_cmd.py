@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from atomo.cli.main import CliContext
+from atomo.cli.context import CliContext
 from atomo.cli.spinner import Spinner
 from atomo.errors import AtomoError, ConfigError
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from atomo.cli.main import CliContext
+from atomo.cli.context import CliContext
 from atomo.codegen import generate_files, write_files
 from atomo.errors import AtomoError, ConfigError
 from atomo.project import resolve_project

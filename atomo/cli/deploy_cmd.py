@@ -14,7 +14,7 @@ import click
 import atomo
 from atomo.cli import deploy_files
 from atomo.cli.build_cmd import NAME, build_executable, display, smoke_test
-from atomo.cli.main import CliContext
+from atomo.cli.context import CliContext
 from atomo.cli.progress import Progress
 from atomo.errors import AtomoError, ConfigError
 from atomo.project import Project, resolve_project

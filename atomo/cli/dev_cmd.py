@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from atomo.cli.main import CliContext
+from atomo.cli.context import CliContext
 from atomo.config import Settings
 from atomo.project import Project, resolve_project
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from atomo.cli.main import CliContext
+from atomo.cli.context import CliContext
 from atomo.errors import AtomoError
 from atomo.project import resolve_project
 from atomo.storage.events import StoredEvent, row_to_event

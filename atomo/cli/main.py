@@ -1,42 +1,20 @@
-"""The `atomo` command: global options, one-line errors with documented exit codes."""
+"""The `atomo` command: global options, one-line errors with documented exit codes, and its commands.
+
+The command modules are registered here; they take ``CliContext`` (``atomo.cli.context``), so none of
+them imports this module.
+"""
 
 from __future__ import annotations
 
 import sys
 import traceback
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import click
 
 from atomo._version import __version__
-from atomo.config import Settings, load_settings
+from atomo.cli.context import CliContext
 from atomo.errors import AtomoError
-
-
-@dataclass
-class CliContext:
-    project: str | None
-    env_file: str | None
-    data_file: str | None
-    no_progress: bool
-    debug: bool
-    adopt_existing: bool = False
-    no_integrity_check: bool = False
-
-    def settings(self, **overrides: Any) -> Settings:
-        project = Path(self.project or ".")
-        env_file = Path(self.env_file) if self.env_file else project / ".env"
-        if self.adopt_existing:
-            overrides.setdefault("adopt_existing", True)
-        if self.no_integrity_check:
-            overrides.setdefault("integrity_check", False)
-        settings = load_settings(env_file=env_file, data_file=self.data_file, **overrides)
-        settings = settings.with_(project_dir=str(project.resolve()))
-        if self.no_progress:
-            settings = settings.with_(no_progress=True)
-        return settings
 
 
 class AtomoGroup(click.Group):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from atomo.cli.main import CliContext
+from atomo.cli.context import CliContext
 from atomo.cli.progress import Progress
 from atomo.config import Settings
 from atomo.data.query import register_functions

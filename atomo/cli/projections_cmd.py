@@ -6,7 +6,7 @@ import asyncio
 
 import click
 
-from atomo.cli.main import CliContext
+from atomo.cli.context import CliContext
 from atomo.cli.progress import Progress
 from atomo.project import resolve_project
 from atomo.runtime import Runtime

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from atomo.cli.main import CliContext
+from atomo.cli.context import CliContext
 from atomo.schema import check_report, check_report_json, discover_schema, load_schema
 
 

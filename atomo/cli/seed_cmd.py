@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from atomo.cli.main import CliContext
+from atomo.cli.context import CliContext
 from atomo.cli.progress import Progress
 from atomo.errors import AtomoError, ValidationError
 from atomo.project import resolve_project

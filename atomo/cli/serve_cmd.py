@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from atomo.auth.secret import check_production_secret
-from atomo.cli.main import CliContext
+from atomo.cli.context import CliContext
 from atomo.project import resolve_project
 
 

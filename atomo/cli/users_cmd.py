@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from atomo.cli.main import CliContext
+from atomo.cli.context import CliContext
 from atomo.errors import ConflictError, UsageError
 from atomo.project import resolve_project
 from atomo.runtime import Runtime

@@ -3,7 +3,7 @@
 Every route reads JSON with the REST body rules (413 over ``ATOMO_MAX_BODY_BYTES``, 415 without a
 JSON content type, 400 for invalid or too deeply nested JSON) and answers errors with the REST
 error body. ``/auth/login`` is guarded by the login limiter (per IP and email, per account and per IP),
-which refuses before the password is checked; the client IP is ``AppContext.client_address`` (trusted
+which refuses before the password is checked; the client IP is ``Services.client_address`` (trusted
 proxies only). Emails over 254 characters are refused (400) before any other work. ``/auth/register``
 is mounted only when ``ATOMO_ENABLE_SELF_REGISTRATION`` is on (else the route does not exist: 404).
 """
@@ -21,62 +21,26 @@ from atomo.auth.refresh import logout as revoke_sessions
 from atomo.auth.refresh import parse_refresh_token, refresh
 from atomo.auth.registration import register
 from atomo.auth.users import find_by_id
-from atomo.errors import BadRequestError, UnauthenticatedError, ValidationError
-from atomo.http.errors import HttpError
-from atomo.http.request_context import is_json_content_type, parse_json
+from atomo.errors import UnauthenticatedError, ValidationError
+from atomo.http.request_context import read_json
 
 if TYPE_CHECKING:
-    from atomo.http.app import AppContext
-    from atomo.storage.database import Database
+    from atomo.http.services import Services
 
 LOGGED_OUT = {"message": "Logged out successfully"}
-
-
-async def read_json(request: Request[Any, Any, Any], limit: int) -> Any:
-    """The JSON body (None when empty): 413 over ``limit``, 415 without a JSON content type, 400 if invalid."""
-    length = request.headers.get("content-length")
-    if length is not None and length.isdigit() and int(length) > limit:
-        raise HttpError(413, "PAYLOAD_TOO_LARGE", f"request body is larger than {limit} bytes")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise HttpError(413, "PAYLOAD_TOO_LARGE", f"request body is larger than {limit} bytes")
-        chunks.append(chunk)
-    if not size:
-        return None
-    if not is_json_content_type(request.headers.get("content-type")):
-        raise HttpError(415, "UNSUPPORTED_MEDIA_TYPE", "expected Content-Type: application/json")
-    try:
-        return parse_json(b"".join(chunks))
-    except HttpError as exc:
-        raise BadRequestError(exc.message) from None
 
 
 def _json(body: Any) -> Response[Any]:
     return Response(body, status_code=200, media_type="application/json")
 
 
-def auth_handlers(ctx: AppContext) -> list[HTTPRouteHandler]:
-    settings = ctx.settings
-
-    def services() -> AppContext:
-        if ctx.logins is None or ctx.auth is None or ctx.tokens is None or ctx.runtime is None:
-            raise HttpError(503, "SERVICE_UNAVAILABLE", "the server is starting")
-        return ctx
-
-    def database() -> Database:
-        db = services().runtime.db  # type: ignore[union-attr]
-        if db is None:
-            raise HttpError(503, "SERVICE_UNAVAILABLE", "the server is starting")
-        return db
+def auth_handlers(services: Services) -> list[HTTPRouteHandler]:
+    settings, db, auth, tokens = services.settings, services.db, services.auth, services.tokens
 
     def client(request: Request[Any, Any, Any]) -> str:
-        return ctx.client_address(request.scope)
+        return services.client_address(request.scope)
 
     async def caller(request: Request[Any, Any, Any]) -> Principal:
-        auth = services().auth
-        assert auth is not None
         principal = await auth.principal(request.headers.get("authorization"))
         if not principal.authenticated:
             raise UnauthenticatedError("authentication required")
@@ -86,31 +50,23 @@ def auth_handlers(ctx: AppContext) -> list[HTTPRouteHandler]:
     async def login(request: Request[Any, Any, Any]) -> Response[Any]:
         body = await read_json(request, settings.max_body_bytes)
         email, password = parse_credentials({} if body is None else body)
-        logins = services().logins
-        assert logins is not None
-        ip, limiter = client(request), ctx.login_limiter
-        if limiter is not None:
-            limiter.acquire(ip, email)
+        ip, limiter = client(request), services.login_limiter
+        limiter.acquire(ip, email)
         try:
-            result = await logins.login(email, password, ip_address=ip, user_agent=request.headers.get("user-agent"))
+            result = await services.logins.login(email, password, ip_address=ip,
+                                                 user_agent=request.headers.get("user-agent"))
         except UnauthenticatedError:
             raise                       # a failed attempt keeps its tokens
         except BaseException:
-            if limiter is not None:
-                limiter.not_counted(ip, email)
+            limiter.not_counted(ip, email)
             raise
-        if limiter is not None:
-            limiter.succeeded(ip, email)
+        limiter.succeeded(ip, email)
         return _json(result.body())
 
     @post("/auth/refresh", status_code=200, name="auth-refresh")
     async def refresh_route(request: Request[Any, Any, Any]) -> Response[Any]:
         token = parse_refresh_token(await read_json(request, settings.max_body_bytes))
-        tokens = services().tokens
-        assert tokens is not None
-        auth = services().auth
-        assert auth is not None
-        result = await refresh(database(), tokens, token, session_ttl_secs=settings.session_ttl_secs,
+        result = await refresh(db, tokens, token, session_ttl_secs=settings.session_ttl_secs,
                                on_revoked=lambda session_id: auth.cache.forget(session_id=session_id))
         return _json(result.body())
 
@@ -118,7 +74,7 @@ def auth_handlers(ctx: AppContext) -> list[HTTPRouteHandler]:
     async def me(request: Request[Any, Any, Any]) -> Response[Any]:
         principal = await caller(request)
         user_id = principal.user_id or ""
-        user = await database().read(lambda conn: find_by_id(conn, user_id), inline=True)
+        user = await db.read(lambda conn: find_by_id(conn, user_id), inline=True)
         if user is None:
             raise UnauthenticatedError("invalid or expired token")
         return _json(user.public())
@@ -135,13 +91,11 @@ def auth_handlers(ctx: AppContext) -> list[HTTPRouteHandler]:
             if not isinstance(everywhere, bool):
                 raise ValidationError.single("all", "all must be a boolean", "type")
         assert principal.user_id is not None
-        auth = services().auth
-        assert auth is not None
         if everywhere:
             auth.cache.forget(user_id=principal.user_id)
         else:
             auth.cache.forget(session_id=principal.session_id)
-        await revoke_sessions(database(), user_id=principal.user_id, session_id=principal.session_id,
+        await revoke_sessions(db, user_id=principal.user_id, session_id=principal.session_id,
                               everywhere=everywhere)
         return _json(LOGGED_OUT)
 
@@ -150,9 +104,7 @@ def auth_handlers(ctx: AppContext) -> list[HTTPRouteHandler]:
         @post("/auth/register", status_code=200, name="auth-register")
         async def register_route(request: Request[Any, Any, Any]) -> Response[Any]:
             body = await read_json(request, settings.max_body_bytes)
-            tokens, policy = services().tokens, ctx.registration
-            assert tokens is not None and policy is not None
-            result = await register(database(), tokens, policy, {} if body is None else body,
+            result = await register(db, tokens, services.registration, {} if body is None else body,
                                     session_ttl_secs=settings.session_ttl_secs, ip_address=client(request),
                                     user_agent=request.headers.get("user-agent"))
             return _json(result.body())

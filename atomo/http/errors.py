@@ -3,19 +3,16 @@
 REST routes answer ``{"error": {"code", "message", "details"?}}``; ``/graphql`` transport
 rejections answer the GraphQL shape ``{"errors": [{"message", "extensions": {"code"}}]}``. A 500
 never carries internals: the message is fixed and ``X-Request-ID`` links it to the server log.
+Litestar's exception handlers that use these shapes are in ``exception_handlers``.
 """
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
-from litestar import Request, Response
-from litestar.exceptions import HTTPException
+from litestar import Response
 
 from atomo.errors import AtomoError
-
-log = logging.getLogger("atomo.http")
 
 REST_INTERNAL_MESSAGE = "internal error"
 GRAPHQL_INTERNAL_MESSAGE = "Internal server error"
@@ -78,44 +75,6 @@ def rest_error_from(exc: AtomoError) -> Response[Any]:
     return rest_error(status, exc.code, exc.message, exc.details, error_headers(exc))
 
 
-def _is_graphql(request: Request[Any, Any, Any]) -> bool:
-    path = request.scope.get("path", "")
+def is_graphql_path(path: str) -> bool:
+    """Paths whose errors take the GraphQL shape: ``/graphql`` and ``/graphql/ws`` (not the GraphiQL files)."""
     return path == "/graphql" or (path.startswith("/graphql/") and not path.startswith("/graphql/static/"))
-
-
-def handle_atomo_error(request: Request[Any, Any, Any], exc: AtomoError) -> Response[Any]:
-    if exc.internal:
-        return handle_unexpected(request, exc)
-    if _is_graphql(request):
-        return Response(graphql_body(exc.code, exc.message), status_code=exc.status, headers=error_headers(exc),
-                        media_type="application/json")
-    return rest_error_from(exc)
-
-
-def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
-    status = exc.status_code
-    if status >= 500 and status != 503:
-        return handle_unexpected(request, exc)
-    code = CODE_OF_STATUS.get(status, "BAD_REQUEST" if status < 500 else "INTERNAL_ERROR")
-    message = MESSAGE_OF_STATUS.get(status, "bad request")
-    headers = {k: v for k, v in (exc.headers or {}).items() if k.lower() in ("allow", "retry-after")}
-    if status == 401:
-        headers["WWW-Authenticate"] = "Bearer"
-    if _is_graphql(request):
-        return Response(graphql_body(code, message), status_code=status, headers=headers,
-                        media_type="application/json")
-    return rest_error(status, code, message, None, headers)
-
-
-def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    from atomo.http.request_context import request_id
-    rid = request_id(request.scope)
-    log.error("unexpected error (request %s): %r", rid, exc, exc_info=exc)
-    if _is_graphql(request):
-        return Response(graphql_body("INTERNAL_ERROR", GRAPHQL_INTERNAL_MESSAGE, {"requestId": rid}),
-                        status_code=500, media_type="application/json")
-    return rest_error(500, "INTERNAL_ERROR", REST_INTERNAL_MESSAGE)
-
-
-def exception_handlers() -> dict[Any, Any]:
-    return {AtomoError: handle_atomo_error, HTTPException: handle_http_exception, Exception: handle_unexpected}

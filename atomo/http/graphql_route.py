@@ -23,7 +23,7 @@ from atomo.http.errors import GRAPHQL_INTERNAL_MESSAGE, HttpError, error_headers
 from atomo.http.request_context import Disconnected, is_json_content_type, parse_json, read_body, request_id, tenant_header
 
 if TYPE_CHECKING:
-    from atomo.http.app import AppContext
+    from atomo.http.services import Services
 
 log = logging.getLogger("atomo.http")
 
@@ -160,8 +160,8 @@ async def respond_error(send: Any, exc: AtomoError, media: str | None, rid: str)
 
 
 class GraphQLEndpoint:
-    def __init__(self, ctx: AppContext) -> None:
-        self.ctx = ctx
+    def __init__(self, services: Services) -> None:
+        self.services = services
         self._graphiql: bytes | None = None
 
     def graphiql(self) -> bytes:
@@ -218,14 +218,13 @@ class GraphQLEndpoint:
     async def execute(self, scope: Any, receive: Any, send: Any, rid: str, media: str, method: str,
                       content_type: str | None, content_length: bytes | None, authorization: str | None,
                       tenant: bytes | None) -> None:
-        ctx = self.ctx
-        engine, auth = ctx.engine, ctx.auth
-        if engine is None or auth is None or ctx.runtime is None:
-            raise HttpError(503, "SERVICE_UNAVAILABLE", "the server is starting")
+        services = self.services
+        current = services.current
+        engine = current.engine
         if method == "POST":
             if not is_json_content_type(content_type):
                 raise HttpError(415, "UNSUPPORTED_MEDIA_TYPE", "POST /graphql needs Content-Type: application/json")
-            limit = ctx.settings.graphql_max_body_bytes
+            limit = services.settings.graphql_max_body_bytes
             if content_length is not None and content_length.isdigit() and int(content_length) > limit:
                 raise HttpError(413, "PAYLOAD_TOO_LARGE", f"request body is larger than {limit} bytes")
             params = parse_json(await read_body(receive, limit))
@@ -234,8 +233,8 @@ class GraphQLEndpoint:
         query, variables, operation_name = graphql_params(params)
         if method == "GET" and engine.operation_type(query, operation_name) == "mutation":
             raise HttpError(405, "METHOD_NOT_ALLOWED", "mutations need POST", headers={"Allow": "POST"})
-        caller = await auth.caller(authorization, tenant_header(tenant))
-        outcome = await engine.execute(query, variables, operation_name, service=ctx.runtime.data, caller=caller,
+        caller = await services.auth.caller(authorization, tenant_header(tenant))
+        outcome = await engine.execute(query, variables, operation_name, service=current.data, caller=caller,
                                        request_id=rid)
         status, extra = 200, None
         if outcome.document_error:
@@ -253,6 +252,6 @@ class GraphQLEndpoint:
             pass
 
 
-def graphql_handler(ctx: AppContext) -> ASGIRouteHandler:
-    endpoint = GraphQLEndpoint(ctx)
+def graphql_handler(services: Services) -> ASGIRouteHandler:
+    endpoint = GraphQLEndpoint(services)
     return asgi("/graphql", copy_scope=False, name="graphql")(endpoint)

@@ -13,7 +13,7 @@ from atomo._version import __version__
 from atomo.http.errors import rest_error
 
 if TYPE_CHECKING:
-    from atomo.http.app import AppContext
+    from atomo.http.services import Services
 
 log = logging.getLogger("atomo.http")
 
@@ -22,42 +22,40 @@ def _trivial(conn: sqlite3.Connection) -> int:
     return int(conn.execute("SELECT 1").fetchone()[0])
 
 
-async def readiness(ctx: AppContext) -> tuple[bool, str, dict[str, str]]:
-    runtime = ctx.runtime
-    checks = {"database": "error", "schema": "ok" if runtime is not None and runtime.schema is not None else "error"}
-    if ctx.shutting_down:
+async def readiness(services: Services) -> tuple[bool, str, dict[str, str]]:
+    db = services.db
+    checks = {"database": "error", "schema": "ok"}   # services exist only with a valid schema
+    if services.state.shutting_down:
         return False, "shutting down", checks
-    if runtime is None or runtime.db is None or ctx.engine is None:
-        return False, "starting", checks
     try:
-        await runtime.db.read(_trivial, inline=True)
-        await runtime.db.write(_trivial)
+        await db.read(_trivial, inline=True)
+        await db.write(_trivial)
         checks["database"] = "ok"
     except Exception as exc:  # any failure means "not ready", never a 500
         log.warning("readiness check failed: %r", exc)
         return False, "database unavailable", checks
-    if runtime.db.write_failure is not None:     # e.g. a full disk: reads work, writes do not
+    if db.write_failure is not None:     # e.g. a full disk: reads work, writes do not
         checks["database"] = "writes failing"
-        return False, f"writes are failing ({runtime.db.write_failure})", checks
+        return False, f"writes are failing ({db.write_failure})", checks
     ok = all(v == "ok" for v in checks.values())
     return ok, "ready" if ok else "not ready", checks
 
 
-def health_handlers(ctx: AppContext) -> list[HTTPRouteHandler]:
+def health_handlers(services: Services) -> list[HTTPRouteHandler]:
     @get("/health", media_type="text/plain", sync_to_thread=False, name="health")
     def health() -> str:
         return "OK"
 
     @get("/ready", name="ready")
     async def ready() -> Response[Any]:
-        ok, message, checks = await readiness(ctx)
+        ok, message, checks = await readiness(services)
         if ok:
             return Response({"status": "ready", "checks": checks}, media_type="application/json")
         return rest_error(503, "SERVICE_UNAVAILABLE", message, {"checks": checks})
 
     @get("/version", sync_to_thread=False, name="version")
     def version() -> dict[str, str]:
-        s = ctx.settings
+        s = services.settings
         return {"name": "atomo-server", "version": s.version or __version__, "commit": s.git_sha,
                 "buildTime": s.build_time}
 

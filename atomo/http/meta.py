@@ -16,14 +16,14 @@ from atomo.codegen.meta import meta_schema_bytes
 from atomo.errors import UnauthenticatedError
 
 if TYPE_CHECKING:
-    from atomo.http.app import AppContext
+    from atomo.http.services import Services
 
 
-def meta_handlers(ctx: AppContext) -> list[HTTPRouteHandler]:
+def meta_handlers(services: Services) -> list[HTTPRouteHandler]:
     cache: dict[int, tuple[bytes, str]] = {}   # keyed by the schema object: `atomo dev` swaps schemas
 
     def body_and_etag() -> tuple[bytes, str]:
-        schema = ctx.runtime.schema  # type: ignore[union-attr]
+        schema = services.current.schema
         entry = cache.get(id(schema))
         if entry is None:
             body = meta_schema_bytes(schema)
@@ -34,11 +34,10 @@ def meta_handlers(ctx: AppContext) -> list[HTTPRouteHandler]:
     @get("/meta/schema", name="meta-schema")
     async def meta_schema(request: Request[Any, Any, Any]) -> Response[Any]:
         authorization = request.headers.get("authorization")
-        if ctx.settings.production and authorization is None:
+        if services.settings.production and authorization is None:
             raise UnauthenticatedError("authentication required")
         if authorization is not None:
-            assert ctx.auth is not None
-            await ctx.auth.principal(authorization)   # an invalid token is 401, never ignored
+            await services.auth.principal(authorization)   # an invalid token is 401, never ignored
         body, etag = body_and_etag()
         quoted = f'"{etag}"'
         if request.headers.get("if-none-match") in (quoted, etag):

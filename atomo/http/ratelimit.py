@@ -8,7 +8,7 @@
   ``max_keys``).
 - ``ClientAddress``: built once from the settings; the socket peer, or, when the peer is a trusted
   proxy, the right-most ``X-Forwarded-For`` entry that is not one (bounded work, bounded cache).
-  The one instance lives on ``AppContext.client_address`` and every per-IP limit uses it.
+  The one instance lives on ``Services.client_address`` and every per-IP limit uses it.
 - ``RateLimitMiddleware``: the general limiter as an ASGI wrapper; ``/health`` and ``/ready`` are not
   counted (CORS preflights are answered by the security wrapper before this one).
 - ``LoginLimiter``: per (IP, email), per account and per IP; only failed attempts keep their token.
@@ -31,9 +31,8 @@ import msgspec
 
 from atomo.config import Settings
 from atomo.errors import RateLimitedError
-from atomo.http.errors import graphql_body, rest_body
+from atomo.http.errors import graphql_body, is_graphql_path, rest_body
 from atomo.http.request_context import request_id
-from atomo.http.security import is_graphql_path
 
 CLIENT_IP_KEY = "atomo.client_ip"
 EXEMPT_PATHS = frozenset({"/health", "/ready"})

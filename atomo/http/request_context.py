@@ -18,7 +18,7 @@ import json
 import re
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -27,11 +27,14 @@ from atomo.auth.principal_cache import PrincipalCache
 from atomo.auth.scope import caller_for
 from atomo.auth.sessions import principal_for_session
 from atomo.auth.tokens import INVALID_TOKEN, TokenService
-from atomo.errors import UnauthenticatedError, ValidationError
+from atomo.errors import BadRequestError, UnauthenticatedError, ValidationError
 from atomo.http.errors import HttpError
 from atomo.storage.database import Database
 from atomo.storage.events import uuid4
 from atomo.storage.platform import auth_epoch
+
+if TYPE_CHECKING:
+    from litestar import Request
 
 REQUEST_ID_KEY = "atomo.request_id"
 MAX_JSON_DEPTH = 64
@@ -156,6 +159,28 @@ def _nesting_exceeds(raw: bytes | str, value: Any, limit: int) -> bool:
                 return True
             stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
     return False
+
+
+async def read_json(request: Request[Any, Any, Any], limit: int) -> Any:
+    """The JSON body of a REST route (None when empty): 413 over ``limit``, 415 without a JSON content
+    type, 400 ``BAD_REQUEST`` if invalid."""
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > limit:
+        raise HttpError(413, "PAYLOAD_TOO_LARGE", f"request body is larger than {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise HttpError(413, "PAYLOAD_TOO_LARGE", f"request body is larger than {limit} bytes")
+        chunks.append(chunk)
+    if not size:
+        return None
+    if not is_json_content_type(request.headers.get("content-type")):
+        raise HttpError(415, "UNSUPPORTED_MEDIA_TYPE", "expected Content-Type: application/json")
+    try:
+        return parse_json(b"".join(chunks))
+    except HttpError as exc:
+        raise BadRequestError(exc.message) from None
 
 
 # -- credentials and tenancy ---------------------------------------------------------------------

@@ -25,7 +25,7 @@ import msgspec
 
 from atomo.config import Settings
 from atomo.errors import ConfigError
-from atomo.http.errors import HttpError, graphql_body, rest_body
+from atomo.http.errors import HttpError, graphql_body, is_graphql_path, rest_body
 from atomo.http.request_context import _REQUEST_ID, REQUEST_ID_KEY
 from atomo.storage.events import uuid4
 
@@ -57,10 +57,6 @@ def security_headers(settings: Settings) -> list[tuple[bytes, bytes]]:
 def new_request_id() -> str:
     """A random UUIDv4 from the pooled CSPRNG of the storage layer (no system call per request)."""
     return uuid4()
-
-
-def is_graphql_path(path: str) -> bool:
-    return path == "/graphql" or (path.startswith("/graphql/") and not path.startswith("/graphql/static/"))
 
 
 class SecurityMiddleware:

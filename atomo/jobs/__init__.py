@@ -5,7 +5,10 @@
 - ``workers``: worker tokens and capabilities;
 - ``actions``: the dispatcher (model events -> jobs in the same transaction) and direct invocation;
 - ``service``: the ``Jobs`` subsystem a runtime owns, and the rules shared by REST and GraphQL;
-- ``routes``, ``worker_routes``, ``crud_routes`` (with ``inputs``), ``graphql``: the HTTP and GraphQL surfaces.
+
+The surfaces live with the other surfaces, above the runtime that owns ``Jobs``: the routes in
+``atomo.http.jobs``, ``enqueueJob`` in ``atomo.graphql.jobs``, job status frames wired to the realtime
+hub by ``atomo.app``. Nothing here imports them.
 """
 
 from atomo.jobs.service import Jobs

@@ -5,7 +5,7 @@ A socket stays open past its JWT's ``exp`` but not past its login session: every
 active); a socket whose session ended is told ``session_ended`` (it closes with 4403), one whose
 user row changed (role, tenant binding) gets the new principal. ``watch_logout`` wraps the ASGI app
 so that a successful ``POST /auth/logout`` re-checks that user's sockets at once. While sockets are
-open the registry also watches ``AppContext.shutting_down`` and tells them ``server_closing`` (1001)
+open the registry also watches ``ServerState.shutting_down`` and tells them ``server_closing`` (1001)
 before the server drops connections.
 """
 
@@ -24,7 +24,7 @@ from atomo.auth.sessions import principal_for_session
 from atomo.http.request_context import bearer_token
 
 if TYPE_CHECKING:
-    from atomo.http.app import AppContext
+    from atomo.http.services import Services
 
 log = logging.getLogger("atomo.realtime")
 RECHECK_SECS = 60.0
@@ -45,8 +45,8 @@ class LiveSocket(Protocol):
 class LiveSockets:
     """The registry; one per application, shared by ``/graphql/ws`` and ``/realtime/ws``."""
 
-    def __init__(self, ctx: AppContext, *, recheck_secs: float = RECHECK_SECS) -> None:
-        self.ctx = ctx
+    def __init__(self, services: Services, *, recheck_secs: float = RECHECK_SECS) -> None:
+        self.services = services
         self.recheck_secs = recheck_secs
         self.sockets: set[LiveSocket] = set()
         self._task: asyncio.Task[None] | None = None
@@ -86,7 +86,7 @@ class LiveSockets:
         next_check = loop.time() + self.recheck_secs
         while self.sockets:
             await asyncio.sleep(SHUTDOWN_POLL_SECS)
-            if self.ctx.shutting_down:
+            if self.services.state.shutting_down:
                 self.close_all()
                 return
             if loop.time() >= next_check:
@@ -109,16 +109,15 @@ class LiveSockets:
 
     async def recheck(self, sockets: list[LiveSocket]) -> None:
         """One read for all distinct (session, user) pairs; then tell the sockets."""
-        runtime = self.ctx.runtime
         keys = {(s.principal.session_id, s.principal.user_id) for s in sockets
                 if s.principal.user_id is not None and s.principal.session_id is not None}
-        if not keys or runtime is None or runtime.db is None:
+        if not keys or self.services.state.shutting_down:     # the data file may be closing
             return
         now = datetime.now(UTC).isoformat(timespec="microseconds")
 
         def read(conn: Any) -> dict[tuple[str, str], Principal | None]:
             return {(sid, uid): principal_for_session(conn, sid, uid, now) for sid, uid in keys}
-        found = await runtime.db.read(read)
+        found = await self.services.db.read(read)
         for sock in sockets:
             p = sock.principal
             if p.user_id is None or p.session_id is None or sock not in self.sockets:
@@ -162,9 +161,9 @@ class LiveSockets:
         return wrapped
 
     def _user_of(self, scope: Any) -> str | None:
-        tokens = self.ctx.tokens
+        tokens = self.services.tokens
         for key, value in scope.get("headers", ()):
-            if key == b"authorization" and tokens is not None:
+            if key == b"authorization":
                 with contextlib.suppress(Exception):
                     return tokens.verify(bearer_token(value.decode("latin-1"))).sub
         return None

@@ -5,7 +5,8 @@ Handshake order (refusals are HTTP responses before the upgrade): per-IP connect
 a realtime token); none -> anonymous ``anon:<uuid4>`` with ``ATOMO_REALTIME_ALLOW_ANON``, else 401.
 The general rate limiter in front of the app counts the handshake once. After the upgrade: a
 ``welcome`` frame, then one client frame at a time; no input closes the socket except frames over
-1 MiB (1009). With ``ATOMO_ENABLE_REALTIME=false`` nothing is mounted (404).
+1 MiB (1009). With ``ATOMO_ENABLE_REALTIME=false`` nothing is mounted (404): ``atomo.app`` builds no
+hub and asks for no routes.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from litestar import Request, Response, asgi, get, post
 from litestar.handlers import BaseRouteHandler
 
-from atomo.auth.principal import ANONYMOUS
+from atomo.auth.principal import ANONYMOUS, Caller
 from atomo.auth.secret import resolve_jwt_secret
 from atomo.errors import AtomoError, UnauthenticatedError
 from atomo.http.errors import HttpError
@@ -31,7 +32,8 @@ from atomo.realtime.protocol import BadFrame, error_frame, frame, parse_frame
 from atomo.realtime.tokens import RealtimeTokens, principal_for_token, requested_ttl
 
 if TYPE_CHECKING:
-    from atomo.http.app import AppContext
+    from atomo.http.services import Services
+    from atomo.schema.model import ChannelRule
 
 log = logging.getLogger("atomo.realtime")
 HARD_FRAME_LIMIT = 1 << 20
@@ -48,19 +50,18 @@ def _frame_size(message: dict[str, Any]) -> int:
 
 
 class RealtimeEndpoint:
-    def __init__(self, ctx: AppContext, live: LiveSockets, hub: RealtimeHub) -> None:
-        self.ctx = ctx
+    def __init__(self, services: Services, live: LiveSockets, hub: RealtimeHub) -> None:
+        self.services = services
         self.live = live
         self.hub = hub
-        self.cap = ConnectionCap(ctx.settings.realtime_max_conn_per_ip)
+        self.cap = ConnectionCap(services.settings.realtime_max_conn_per_ip)
         self._tokens: RealtimeTokens | None = None
 
     def tokens(self) -> RealtimeTokens:
         if self._tokens is None:
-            runtime = self.ctx.runtime
-            if runtime is None:
-                raise HttpError(503, "SERVICE_UNAVAILABLE", "the server is starting")
-            self._tokens = RealtimeTokens(resolve_jwt_secret(self.ctx.settings, runtime.project.data_file.parent))
+            services = self.services
+            secret = resolve_jwt_secret(services.settings, services.runtime.project.data_file.parent)
+            self._tokens = RealtimeTokens(secret)
         return self._tokens
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
@@ -69,7 +70,7 @@ class RealtimeEndpoint:
             return
         if (await receive())["type"] != "websocket.connect":
             return
-        ip = self.ctx.client_address(scope)
+        ip = self.services.client_address(scope)
         if not self.cap.acquire(ip):
             await deny(scope, send, 429, "RATE_LIMITED", "too many realtime connections from this address")
             return
@@ -81,7 +82,7 @@ class RealtimeEndpoint:
             self.cap.release(ip)
 
     async def handshake(self, scope: Any, send: Any, ip: str) -> Connection | None:
-        s, ctx = self.ctx.settings, self.ctx
+        s, services = self.services.settings, self.services
         params = query_params(scope)
         encoding = params.get("encoding") or "json"
         if encoding not in ("json", "msgpack"):
@@ -97,12 +98,8 @@ class RealtimeEndpoint:
                 return None
             principal, pid = ANONYMOUS, f"anon:{uuid.uuid4()}"
         else:
-            runtime = ctx.runtime
-            if ctx.auth is None or runtime is None or runtime.db is None:
-                await deny(scope, send, 503, "SERVICE_UNAVAILABLE", "the server is starting")
-                return None
             try:
-                principal = await principal_for_token(token, ctx.auth, self.tokens(), runtime.db)
+                principal = await principal_for_token(token, services.auth, self.tokens(), services.db)
             except AtomoError:
                 await deny(scope, send, 401, "UNAUTHENTICATED", AUTH_FAILED, _BEARER)
                 return None
@@ -138,7 +135,7 @@ class RealtimeEndpoint:
         if size > HARD_FRAME_LIMIT:
             await conn.close(1009, "frame too large")
             return False
-        limit = self.ctx.settings.realtime_max_frame_bytes
+        limit = self.services.settings.realtime_max_frame_bytes
         if size > limit:
             conn.push(error_frame("FRAME_TOO_LARGE", f"frame of {size} bytes is larger than {limit} bytes"))
             return True
@@ -153,26 +150,25 @@ class RealtimeEndpoint:
         return True
 
 
-def realtime_handlers(ctx: AppContext, live: LiveSockets) -> list[BaseRouteHandler]:
-    """The routes, and ``ctx.realtime`` = the hub (``publish(channel, payload, sender)`` for jobs)."""
-    if not ctx.settings.enable_realtime:
-        return []
-    s = ctx.settings
+def realtime_hub(services: Services) -> RealtimeHub:
+    """The hub of one server: the channel rules of the schema being served, records read through its
+    data service (``atomo dev`` may swap both). ``publish(channel, payload, sender)`` is for jobs."""
+    s, current = services.settings, services.current
+
+    def rules() -> tuple[ChannelRule, ...]:
+        return current.schema.channels
+
+    async def records(model: str, record_id: str, caller: Caller) -> dict[str, Any] | None:
+        return await current.data.record(model, record_id, caller=caller)
+
+    return RealtimeHub(ChannelAccess(rules, records), policy=s.realtime_coordinator_policy,
+                       max_subscriptions=s.realtime_max_subscriptions)
+
+
+def realtime_handlers(services: Services, live: LiveSockets, hub: RealtimeHub) -> list[BaseRouteHandler]:
+    """``/realtime/ws``, ``/realtime/health`` and ``POST /realtime/token`` on ``hub``."""
     quiet_denials()
-
-    def rules() -> tuple[Any, ...]:
-        runtime = ctx.runtime
-        return runtime.schema.channels if runtime is not None and runtime.schema is not None else ()
-
-    async def records(model: str, record_id: str, caller: Any) -> dict[str, Any] | None:
-        if ctx.runtime is None:
-            return None
-        return await ctx.runtime.data.record(model, record_id, caller=caller)
-
-    hub = RealtimeHub(ChannelAccess(rules, records), policy=s.realtime_coordinator_policy,
-                      max_subscriptions=s.realtime_max_subscriptions)
-    ctx.realtime = hub
-    endpoint = RealtimeEndpoint(ctx, live, hub)
+    endpoint = RealtimeEndpoint(services, live, hub)
 
     @get("/realtime/health", name="realtime-health")
     async def health() -> Response[Any]:
@@ -180,9 +176,7 @@ def realtime_handlers(ctx: AppContext, live: LiveSockets) -> list[BaseRouteHandl
 
     @post("/realtime/token", status_code=200, name="realtime-token")
     async def token(request: Request[Any, Any, Any]) -> Response[Any]:
-        if ctx.auth is None:
-            raise HttpError(503, "SERVICE_UNAVAILABLE", "the server is starting")
-        principal = await ctx.auth.principal(request.headers.get("authorization"))
+        principal = await services.auth.principal(request.headers.get("authorization"))
         if not principal.authenticated:
             raise UnauthenticatedError("authentication required")
         raw = await request.body()

@@ -1,7 +1,8 @@
 """Jobs over HTTP: the app plane (JWT), the admin plane (role ``admin``) and direct action invocation.
 
-``jobs_handlers(ctx)`` returns every jobs route (these, the worker plane and the worker CRUD API) and
-lets the realtime hub ask who may subscribe to ``job:<id>``.
+``jobs_handlers(services)`` returns every jobs route (these, the worker plane and the worker CRUD API).
+Who may subscribe to ``job:<id>`` on the realtime hub, and the frames sent there, are wired by
+``atomo.app``.
 
 | Route | Who |
 |---|---|
@@ -17,20 +18,17 @@ from typing import TYPE_CHECKING, Any
 from litestar import Response, delete, get, post
 from litestar.handlers import HTTPRouteHandler
 
-from atomo.auth.principal import Principal
-from atomo.auth.scope import caller_for
 from atomo.errors import ValidationError
-
-from . import store
-from .actions import ACTIONS_QUEUE, callable_action, check_object_input, direct_payload
-from .crud_routes import crud_handlers
-from .inputs import AnyRequest, Plane, json_response, query_int
-from .service import MAX_IDEMPOTENCY_KEY, can_read, new_app_job, require_user
-from .store import NewJob
-from .worker_routes import worker_handlers
+from atomo.http.jobs.crud_routes import crud_handlers
+from atomo.http.jobs.inputs import AnyRequest, Plane, json_response, query_int
+from atomo.http.jobs.worker_routes import worker_handlers
+from atomo.jobs import store
+from atomo.jobs.actions import ACTIONS_QUEUE, callable_action, check_object_input, direct_payload
+from atomo.jobs.service import MAX_IDEMPOTENCY_KEY, new_app_job, require_user
+from atomo.jobs.store import NewJob
 
 if TYPE_CHECKING:
-    from atomo.http.app import AppContext
+    from atomo.http.services import Services
 
 
 def app_handlers(plane: Plane) -> list[HTTPRouteHandler]:
@@ -57,7 +55,7 @@ def app_handlers(plane: Plane) -> list[HTTPRouteHandler]:
     async def invoke_action(request: AnyRequest, name: str) -> Response[Any]:
         caller = await plane.user(request)
         user_id = require_user(caller)
-        action = callable_action(plane.runtime.schema, name)  # type: ignore[arg-type]
+        action = callable_action(plane.schema, name)
         body = await plane.body(request, empty={})
         check_object_input(action, body)
         wait = query_int(request, "wait", 0, 0, 30)
@@ -123,12 +121,6 @@ def admin_handlers(plane: Plane) -> list[HTTPRouteHandler]:
     return [create_worker, list_workers, revoke_worker, job_stats, recent_jobs, retry_job]
 
 
-def jobs_handlers(ctx: AppContext) -> list[HTTPRouteHandler]:
-    plane = Plane(ctx)
-    hub = ctx.realtime
-    if hub is not None and hasattr(hub, "access"):
-        async def may_read(principal: Principal, job_id: str) -> bool:
-            row = await plane.jobs.queue.find(job_id)
-            return row is not None and can_read(row, caller_for(principal, None))
-        hub.access.job_reader = may_read
+def jobs_handlers(services: Services) -> list[HTTPRouteHandler]:
+    plane = Plane(services)
     return [*app_handlers(plane), *admin_handlers(plane), *worker_handlers(plane), *crud_handlers(plane)]

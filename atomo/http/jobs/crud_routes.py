@@ -29,10 +29,9 @@ from atomo.auth.scope import MAX_TENANT_LENGTH, caller_for
 from atomo.auth.users import find_by_id
 from atomo.data.service import DataService
 from atomo.errors import BadRequestError, NotFoundError, PermissionDeniedError, ValidationError
+from atomo.http.jobs.inputs import AnyRequest, Plane, json_response, query_int, require_object, text
+from atomo.jobs.workers import WorkerIdentity
 from atomo.schema.model import Model
-
-from .inputs import AnyRequest, Plane, json_response, query_int, require_object, text
-from .workers import WorkerIdentity
 
 SYSTEM_ROLE = "system"
 MAX_ORIGIN = 100
@@ -70,15 +69,14 @@ def crud_handlers(plane: Plane) -> list[HTTPRouteHandler]:
         worker = await plane.worker(request)
         if not worker.allows_crud(model_name, op):
             raise PermissionDeniedError(f"worker lacks crud capability for {model_name}.{op}")
-        schema = plane.runtime.schema
-        model = schema.model(model_name) if schema is not None else None
+        model = plane.schema.model(model_name)
         if model is None:
             raise NotFoundError(f"model '{model_name}' not found")
         return worker, model.name
 
     async def acting(worker: WorkerIdentity, actor: Any, origin: Any) -> tuple[DataService, Caller]:
         caller = await _caller(worker, actor, origin)
-        data = plane.runtime.data
+        data = plane.data
         if caller.principal.role == SYSTEM_ROLE and caller.principal.user_id == f"worker:{worker.id}":
             view = system_views.get(id(data))
             if view is None or view.writer is not data.writer:
@@ -107,7 +105,7 @@ def crud_handlers(plane: Plane) -> list[HTTPRouteHandler]:
         if user_id is None:
             principal = Principal(user_id=f"worker:{worker.id}", role=SYSTEM_ROLE)
             return Caller(principal=principal, tenant=tenant, origin=origin)
-        user = await plane.runtime.db.read(lambda conn: find_by_id(conn, user_id), inline=True)  # type: ignore[union-attr]
+        user = await plane.db.read(lambda conn: find_by_id(conn, user_id), inline=True)
         if user is None or not user.is_active:
             raise PermissionDeniedError(f"actor '{user_id}' is not an active user")
         principal = Principal(user_id=user.id, email=user.email, role=user.role.lower(), tenant_binding=user.tenant_id)

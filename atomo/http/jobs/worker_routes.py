@@ -13,8 +13,7 @@ from litestar import Response, post
 from litestar.handlers import HTTPRouteHandler
 
 from atomo.errors import PermissionDeniedError, ValidationError
-
-from .inputs import AnyRequest, Plane, clamped, json_response, no_content, number, require_object, text
+from atomo.http.jobs.inputs import AnyRequest, Plane, clamped, json_response, no_content, number, require_object, text
 
 MAX_MESSAGE = 1000
 MAX_DELAY_SECS = 86400

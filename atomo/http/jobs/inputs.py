@@ -13,52 +13,38 @@ from litestar import Request, Response
 
 from atomo.auth.principal import Caller
 from atomo.errors import BadRequestError, PermissionDeniedError, UnauthenticatedError, ValidationError
-from atomo.http.auth_routes import read_json
 from atomo.http.errors import HttpError
-
-from .service import Jobs, can_read, clamp, is_admin
-from .workers import WorkerIdentity
+from atomo.http.request_context import read_json
+from atomo.jobs.service import Jobs, can_read, clamp, is_admin
+from atomo.jobs.workers import WorkerIdentity
 
 if TYPE_CHECKING:
-    from atomo.http.app import AppContext
-    from atomo.runtime import Runtime
+    from atomo.data.service import DataService
+    from atomo.http.services import Services
+    from atomo.schema import Schema
+    from atomo.storage.database import Database
 
 AnyRequest = Request[Any, Any, Any]
-JOB_SENDER = "system:jobs"
 
 
 class Plane:
-    """The services one group of routes needs, resolved per request (503 while the server starts)."""
+    """The services one group of routes needs: the jobs subsystem, the schema being served, callers."""
 
-    def __init__(self, ctx: AppContext) -> None:
-        self.ctx = ctx
-        ctx.swap_listeners.append(self._reattach)
-
-    @property
-    def runtime(self) -> Runtime:
-        runtime = self.ctx.runtime
-        if runtime is None or self.ctx.auth is None or not hasattr(runtime, "jobs"):
-            raise HttpError(503, "SERVICE_UNAVAILABLE", "the server is starting")
-        return runtime
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.jobs: Jobs = services.jobs
+        self.db: Database = services.db
 
     @property
-    def jobs(self) -> Jobs:
-        jobs: Jobs = self.runtime.jobs
-        hub = self.ctx.realtime
-        if jobs.queue.publish is None and hub is not None:
-            jobs.queue.publish = lambda channel, payload: hub.publish(channel, payload, JOB_SENDER)
-        return jobs
+    def schema(self) -> Schema:
+        return self.services.current.schema       # `atomo dev` may swap it
 
-    def _reattach(self) -> None:
-        """`atomo dev` swapped in a new data service: its writer needs the dispatcher too."""
-        runtime = self.ctx.runtime
-        if runtime is not None and hasattr(runtime, "jobs"):
-            runtime.jobs.attach(runtime.data.writer)
+    @property
+    def data(self) -> DataService:
+        return self.services.current.data
 
     async def caller(self, request: AnyRequest) -> Caller:
-        runtime = self.runtime
-        assert runtime is not None and self.ctx.auth is not None
-        return await self.ctx.auth.caller_for_scope(request.scope)   # X-Tenant-ID as UTF-8 (Litestar: latin-1)
+        return await self.services.auth.caller_for_scope(request.scope)   # X-Tenant-ID as UTF-8 (Litestar: latin-1)
 
     async def user(self, request: AnyRequest) -> Caller:
         caller = await self.caller(request)
@@ -82,7 +68,7 @@ class Plane:
         return row
 
     async def body(self, request: AnyRequest, *, empty: Any = None) -> Any:
-        body = await read_json(request, self.ctx.settings.max_body_bytes)
+        body = await read_json(request, self.services.settings.max_body_bytes)
         return empty if body is None else body
 
 

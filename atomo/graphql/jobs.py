@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from atomo.graphql.engine import SchemaExtension
-
-from .service import Jobs, new_app_job
+from atomo.jobs.service import Jobs, new_app_job
 
 ENQUEUE_SDL = """extend type Mutation {
   enqueueJob(queue: String!, kind: String!, payload: JSON, idempotencyKey: String, maxAttempts: Int,
@@ -15,12 +13,12 @@ ENQUEUE_SDL = """extend type Mutation {
 }"""
 
 
-def jobs_extension(jobs: Callable[[], Jobs]) -> SchemaExtension:
-    """``jobs()`` returns the running subsystem (resolved per call: the runtime starts after the engine is built)."""
+def jobs_extension(jobs: Jobs) -> SchemaExtension:
+    """The ``enqueueJob`` mutation on the running jobs subsystem."""
 
     async def enqueue_job(parent: Any, args: dict[str, Any], ctx: Any, info: Any) -> str:
         job = new_app_job(args, ctx.caller)
-        job_id, _ = await jobs().enqueue(job)
+        job_id, _ = await jobs.enqueue(job)
         return job_id
 
     return SchemaExtension(ENQUEUE_SDL, {"Mutation.enqueueJob": enqueue_job})

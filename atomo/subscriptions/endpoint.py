@@ -28,29 +28,20 @@ from litestar.handlers import BaseRouteHandler
 from atomo.auth.principal import ANONYMOUS, Caller, Principal
 from atomo.auth.scope import caller_for
 from atomo.errors import AtomoError, ValidationError
-from atomo.graphql import ws_protocol as wp
-from atomo.graphql.ws_operations import Operations
-from atomo.graphql.ws_outbox import Outbox
 from atomo.realtime.handshake import not_websocket
 from atomo.realtime.liveness import LiveSockets
+from atomo.subscriptions import protocol as wp
+from atomo.subscriptions.operations import Operations
+from atomo.subscriptions.outbox import Outbox
 
 if TYPE_CHECKING:
-    from atomo.graphql.model_changes import EventViews
-    from atomo.http.app import AppContext
+    from atomo.http.services import Services
+    from atomo.subscriptions.model_changes import EventViews
 
-log = logging.getLogger("atomo.graphql")
+log = logging.getLogger("atomo.graphql")   # the logger name predates the package
 INIT_TIMEOUT_SECS = 10.0
 KEEP_ALIVE_SECS = 15.0
 SLOW_CONSUMER = (4408, "slow consumer")
-
-
-def client_address(ctx: AppContext, scope: Any) -> str:
-    """The address the general limiter counts this connection's requests under."""
-    resolve = getattr(ctx, "client_address", None)
-    if resolve is not None:
-        return str(resolve(scope))
-    client = scope.get("client")         # fallback until AppContext.client_address is everywhere
-    return str(client[0]) if client else "unknown"
 
 
 def _credentials(payload: dict[str, Any]) -> tuple[str | None, Any]:
@@ -64,7 +55,7 @@ class GraphQLSocket:
 
     def __init__(self, endpoint: SubscriptionEndpoint, send: Any, protocol: str, address: str = "unknown") -> None:
         self.endpoint = endpoint
-        self.ctx = endpoint.ctx
+        self.services = endpoint.services
         self.protocol = protocol
         self.address = address               # the client address (per-IP request bucket)
         self.principal: Principal = ANONYMOUS
@@ -74,7 +65,7 @@ class GraphQLSocket:
         self.initialised = False
         self._closed = False
         self.operations = Operations(self)
-        self.outbox = Outbox(send, stall_secs=self.ctx.settings.graphql_ws_slow_consumer_secs,
+        self.outbox = Outbox(send, stall_secs=self.services.settings.graphql_ws_slow_consumer_secs,
                              on_stall=self._stalled)
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -167,17 +158,14 @@ class GraphQLSocket:
         if self.initialised:
             raise wp.Closing(4429, "Too many initialisation requests")
         self.initialised = True
-        ctx = self.ctx
         token, tenant = _credentials(payload)
         try:
             if tenant is not None and not isinstance(tenant, str):
                 raise ValidationError.single("tenant", "tenant must be a string", "type")
             if token is not None and not isinstance(token, str):
                 raise ValidationError.single("authorization", "the token must be a string", "type")
-            if ctx.auth is None:
-                raise AtomoError("the server is starting")
             header = None if token is None else (token if token.lower().startswith("bearer ") else "Bearer " + token)
-            principal = await ctx.auth.principal(header)
+            principal = await self.services.auth.principal(header)
             self.caller = caller_for(principal, tenant, field="tenant")
         except AtomoError as exc:
             if self.protocol == wp.LEGACY:
@@ -197,18 +185,17 @@ class GraphQLSocket:
 
 
 class SubscriptionEndpoint:
-    def __init__(self, ctx: AppContext, live: LiveSockets) -> None:
-        self.ctx = ctx
+    def __init__(self, services: Services, live: LiveSockets) -> None:
+        self.services = services
         self.live = live
         self.sockets: set[GraphQLSocket] = set()
         self.views: EventViews | None = None
-        ctx.swap_listeners.append(self.schema_swapped)
+        services.current.listeners.append(self.schema_swapped)
 
     def event_views(self) -> EventViews:
         if self.views is None:
-            from atomo.graphql.model_changes import EventViews, row_reader  # tartiflette: loaded lazily
-            assert self.ctx.runtime is not None
-            self.views = EventViews(row_reader(self.ctx.runtime.db))
+            from atomo.subscriptions.model_changes import EventViews, row_reader  # tartiflette: loaded lazily
+            self.views = EventViews(row_reader(self.services.db))
         return self.views
 
     def schema_swapped(self) -> None:
@@ -228,7 +215,8 @@ class SubscriptionEndpoint:
             await send({"type": "websocket.close", "code": 4406, "reason": "Subprotocol not acceptable"})
             return
         await send({"type": "websocket.accept", "subprotocol": protocol})
-        address = client_address(self.ctx, scope) if getattr(self.ctx, "request_buckets", None) else "unknown"
+        services = self.services
+        address = services.client_address(scope) if services.request_buckets is not None else "unknown"
         sock = GraphQLSocket(self, send, protocol, address)
         self.sockets.add(sock)
         try:
@@ -273,8 +261,8 @@ class SubscriptionEndpoint:
                 self.live.add(sock)
 
 
-def subscription_handlers(ctx: AppContext, live: LiveSockets) -> list[BaseRouteHandler]:
-    if not ctx.settings.enable_subscriptions:
+def subscription_handlers(services: Services, live: LiveSockets) -> list[BaseRouteHandler]:
+    if not services.settings.enable_subscriptions:
         return []
-    endpoint = SubscriptionEndpoint(ctx, live)
+    endpoint = SubscriptionEndpoint(services, live)
     return [asgi("/graphql/ws", copy_scope=False, name="graphql-ws")(endpoint)]

@@ -20,13 +20,13 @@ from typing import TYPE_CHECKING, Any
 
 from atomo.auth.principal import Caller
 from atomo.errors import AtomoError, LimitExceededError, RateLimitedError
-from atomo.graphql import ws_protocol as wp
 from atomo.graphql.resolvers import INTERNAL_MESSAGE, RequestContext, atomo_error_extensions
 from atomo.http.ratelimit import RATE_LIMITED_MESSAGE, retry_after
+from atomo.subscriptions import protocol as wp
 
 if TYPE_CHECKING:
-    from atomo.graphql.model_changes import ModelChanges
-    from atomo.graphql.subscriptions import GraphQLSocket
+    from atomo.subscriptions.endpoint import GraphQLSocket
+    from atomo.subscriptions.model_changes import ModelChanges
 
 log = logging.getLogger("atomo.graphql")
 
@@ -50,13 +50,13 @@ class Operations:
 
     def refusal(self) -> dict[str, Any] | None:
         """The error of a ``subscribe``/``start`` that may not run now, or None (a token is taken)."""
-        ctx = self.sock.ctx
-        buckets = getattr(ctx, "request_buckets", None)
+        services = self.sock.services
+        buckets = services.request_buckets
         if buckets is not None:
             wait = buckets.take(self.sock.address)
             if wait:
                 return field_error(RateLimitedError(RATE_LIMITED_MESSAGE, {"retryAfter": retry_after(wait)}), None)
-        limit = ctx.settings.graphql_ws_max_operations
+        limit = services.settings.graphql_ws_max_operations
         if len(self.tasks) >= limit:
             return field_error(LimitExceededError(f"at most {limit} operations may run at once on one socket "
                                                   "(GRAPHQL_WS_MAX_OPERATIONS)", {"maxOperations": limit}), None)
@@ -64,8 +64,7 @@ class Operations:
 
     def start(self, op_id: Any, operation: wp.Operation) -> None:
         key = str(op_id)
-        runtime = self.sock.ctx.runtime
-        live_from = runtime.feed.tail if runtime is not None else 0   # "now" is when the message arrived
+        live_from = self.sock.services.runtime.feed.tail   # "now" is when the message arrived
         self.tasks[key] = self.sock.spawn(self._run(op_id, key, operation, live_from))
 
     def stop(self, key: str) -> Any:
@@ -88,12 +87,10 @@ class Operations:
             task.cancel()
 
     def caller_changed(self, caller: Caller) -> None:
-        runtime = self.sock.ctx.runtime
-        if runtime is None:
-            return
+        data = self.sock.services.current.data
         for key, (op_id, stream) in list(self.streams.items()):
             try:
-                stream.access = runtime.data.access(stream.model, "read", caller)
+                stream.access = data.access(stream.model, "read", caller)
                 stream.caller = caller
             except AtomoError as exc:
                 self.stop(key)
@@ -106,15 +103,13 @@ class Operations:
         if current is not None:
             current.atomo_op_id = op_id  # type: ignore[attr-defined]
         protocol, root_key = sock.protocol, None
-        from atomo.graphql.model_changes import ModelChanges, PlanError, plan  # tartiflette: loaded lazily
+        from atomo.subscriptions.model_changes import ModelChanges, PlanError, plan  # tartiflette: loaded lazily
         try:
-            ctx = sock.ctx
-            engine, runtime = ctx.engine, ctx.runtime
-            if engine is None or runtime is None:
-                raise AtomoError("the server is starting")
+            services = sock.services
+            engine, data = services.current.engine, services.current.data
             query, variables, name = operation.query, operation.variables, operation.operation_name
             if engine.operation_type(query, name) in ("query", "mutation"):
-                outcome = await engine.execute(query, variables, name, service=runtime.data, caller=sock.caller)
+                outcome = await engine.execute(query, variables, name, service=data, caller=sock.caller)
                 if outcome.document_error:
                     await sock.send(wp.error_message(protocol, op_id, outcome.body.get("errors", [])))
                     return
@@ -122,13 +117,14 @@ class Operations:
                 await sock.send(wp.complete_message(op_id))
                 return
             caller = sock.caller
-            planned = await plan(engine, query, variables, name, RequestContext(runtime.data, caller))
+            planned = await plan(engine, query, variables, name, RequestContext(data, caller))
             root_key = planned.root_key
-            model = runtime.data.model(planned.model)
-            access = runtime.data.access(model, "read", caller)
-            stream = ModelChanges(planned, model, access, caller, runtime.feed, sock.endpoint.event_views(),
+            model = data.model(planned.model)
+            access = data.access(model, "read", caller)
+            state = services.state
+            stream = ModelChanges(planned, model, access, caller, services.runtime.feed, sock.endpoint.event_views(),
                                   sock.outbox, wp.next_prefix(protocol, op_id, root_key),
-                                  lambda: sock.closed or ctx.shutting_down, live_from)
+                                  lambda: sock.closed or state.shutting_down, live_from)
             self.streams[key] = (op_id, stream)
             await stream.run()
         except asyncio.CancelledError:

@@ -8,7 +8,7 @@ so a delivery is a dictionary look-up and a string splice.
 
 A ``ModelChanges`` stream is a cursor over the event feed: it replays ``position > after`` from the
 log, then continues live (no gap, no duplicate); a slow client only falls behind. It reads events only
-into room reserved on the socket's outbox (``ws_outbox``), at most ``RESERVE`` at a time, so a client
+into room reserved on the socket's outbox (``outbox``), at most ``RESERVE`` at a time, so a client
 that does not read holds the cursor back: no batch of events waits in memory for the socket. Each
 event passes the tenant scope and the read access (row-level terms on the after-image, the
 before-image for delete-type events) of the caller.
@@ -35,15 +35,15 @@ from atomo.auth.rbac import Access
 from atomo.graphql.engine import document_error_body
 from atomo.graphql.limits import error_message_and_locations
 from atomo.graphql.resolvers import RequestContext
-from atomo.graphql.ws_protocol import encode
 from atomo.schema.model import Model
 from atomo.storage.events import StoredEvent
 from atomo.storage.feed import EventFeed
 from atomo.storage.records import codec_for
 from atomo.storage.tables import q
+from atomo.subscriptions.protocol import encode
 
 if TYPE_CHECKING:
-    from atomo.graphql.ws_outbox import Outbox
+    from atomo.subscriptions.outbox import Outbox
 
 EVENT_TYPES = {"Created": "CREATED", "Updated": "UPDATED", "Deleted": "DELETED", "Restored": "RESTORED",
                "HardDeleted": "HARD_DELETED"}

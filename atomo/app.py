@@ -1,0 +1,113 @@
+"""The HTTP application: which surfaces are mounted on one server's ``Services``, and how they are joined.
+
+``create_app(services)`` returns the Litestar app. The services are started before (and closed after)
+by the caller: ``atomo serve`` and ``atomo dev`` start them before listening, so boot failures get
+their exit codes (``atomo.http.services.start_services``). Mounted: ``/health``, ``/ready``,
+``/version``, ``/meta/schema``, ``/auth/*``, ``/graphql`` (+ GraphiQL), ``/graphql/ws``,
+``/realtime/*`` and the jobs routes. The realtime hub and the jobs subsystem are joined here: job
+status frames go out on ``job:<id>``, and who may subscribe there is who may read the job.
+
+This module is the top of the serving stack: it imports ``http``, ``realtime`` and ``subscriptions``,
+and only ``server``, ``devserver`` and the CLI import it (docs/architecture.md, "Layers").
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from litestar import Litestar
+from litestar.static_files import create_static_files_router
+from litestar.types import ControllerRouterHandler
+
+from atomo.auth.principal import Principal
+from atomo.auth.scope import caller_for
+from atomo.errors import AtomoError
+from atomo.http.auth_routes import auth_handlers
+from atomo.http.exception_handlers import exception_handlers
+from atomo.http.graphiql import FAVICON, STATIC_DIR, favicon_handler
+from atomo.http.graphql_route import graphql_handler
+from atomo.http.health import health_handlers
+from atomo.http.jobs.routes import jobs_handlers
+from atomo.http.meta import meta_handlers
+from atomo.http.ratelimit import RateLimitMiddleware
+from atomo.http.security import SecurityMiddleware
+from atomo.http.services import Services
+from atomo.jobs import Jobs
+from atomo.jobs.service import can_read
+from atomo.realtime.hub import RealtimeHub
+from atomo.realtime.liveness import LiveSockets
+from atomo.realtime.plugin import realtime_handlers, realtime_hub
+from atomo.subscriptions.endpoint import subscription_handlers
+
+JOB_SENDER = "system:jobs"
+
+
+def create_app(services: Services) -> Litestar:
+    settings = services.settings
+
+    @asynccontextmanager
+    async def lifespan(_app: Litestar) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            services.state.shutting_down = True
+
+    live = LiveSockets(services)            # open WebSockets of /graphql/ws and /realtime/ws (sessions, shutdown)
+    handlers: list[ControllerRouterHandler] = [*health_handlers(services), *meta_handlers(services),
+                                               *auth_handlers(services), graphql_handler(services),
+                                               *subscription_handlers(services, live)]
+    if settings.enable_realtime:
+        hub = realtime_hub(services)
+        handlers += realtime_handlers(services, live, hub)
+        publish_jobs(services.jobs, hub)
+    handlers += jobs_handlers(services)
+    if STATIC_DIR.is_dir():
+        handlers.append(create_static_files_router("/graphql/static", directories=[STATIC_DIR], name="graphiql"))
+    if FAVICON.is_file():
+        handlers.append(favicon_handler())
+    app = Litestar(route_handlers=handlers, lifespan=[lifespan], exception_handlers=exception_handlers(),
+                   openapi_config=None, logging_config=None, debug=False)
+    app.state.atomo = services
+    wrap_asgi(app, services)
+    app.asgi_handler = live.watch_logout(app.asgi_handler)
+    return app
+
+
+def publish_jobs(jobs: Jobs, hub: RealtimeHub) -> None:
+    """Job status and progress frames go out on ``job:<id>``; who may subscribe there is who may read the job
+    (the rule of ``GET /jobs/{id}``, tenant scope included)."""
+    jobs.queue.publish = lambda channel, payload: hub.publish(channel, payload, JOB_SENDER)
+
+    async def may_read(principal: Principal, job_id: str) -> bool:
+        row = await jobs.queue.find(job_id)
+        return row is not None and can_read(row, caller_for(principal, None))
+    hub.access.job_reader = may_read
+
+
+def worker_token_exempt(jobs: Jobs) -> Callable[[Any], Awaitable[bool]]:
+    """Requests carrying a valid worker token are not rate limited (auth chapter §9.1)."""
+    async def exempt(scope: Any) -> bool:
+        token = next((v for k, v in scope.get("headers", ()) if k == b"x-worker-token"), None)
+        if token is None:
+            return False
+        try:
+            await jobs.workers.authenticate(token.decode("latin-1"))
+        except AtomoError:
+            return False
+        return True
+    return exempt
+
+
+def wrap_asgi(app: Litestar, services: Services) -> None:
+    """Outermost first: security headers/CORS/request id/body limits -> rate limiter -> Litestar.
+
+    Plain ASGI wrappers around Litestar's handler (not route middleware), so unknown routes, 405s
+    and every error response pass through them too.
+    """
+    handler: Any = app.asgi_handler
+    if services.request_buckets is not None:
+        handler = RateLimitMiddleware(handler, services.request_buckets, services.client_address,
+                                      exempt=worker_token_exempt(services.jobs))
+    app.asgi_handler = SecurityMiddleware(handler, services.settings, services.client_address)

@@ -1,0 +1,7 @@
+"""Jobs over HTTP (jobs chapter): the routes of the jobs subsystem that ``atomo.jobs`` runs.
+
+- ``routes``: the app plane (JWT), the admin plane (role ``admin``) and direct action invocation;
+- ``worker_routes``: the worker plane (``X-Worker-Token``): lease, heartbeat, progress, complete, fail;
+- ``crud_routes``: the worker CRUD API through the data service;
+- ``inputs``: what they share (``Plane``: the services they use, callers, workers; body fields).
+"""
