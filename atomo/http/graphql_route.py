@@ -252,6 +252,6 @@ class GraphQLEndpoint:
             pass
 
 
-def graphql_handler(services: Services) -> ASGIRouteHandler:
-    endpoint = GraphQLEndpoint(services)
+def graphql_handler(endpoint: GraphQLEndpoint) -> ASGIRouteHandler:
+    """The Litestar route of ``/graphql`` (the app also sends HTTP requests there directly)."""
     return asgi("/graphql", copy_scope=False, name="graphql")(endpoint)
