@@ -52,7 +52,7 @@ from atomo.graphql.limits import (
 from atomo.graphql.prescan import check_document, nesting_bound
 from atomo.graphql.resolvers import ROOT_RESOLVERS, RequestContext, default_resolver, field_error, format_field_error
 from atomo.graphql.resolvers import Resolver as ResolverFn
-from atomo.graphql.root_plan import FieldPlan, arguments_of, plan_root
+from atomo.graphql.root_plan import FieldPlan, arguments_of, plan_root, plan_variables, take_variables
 from atomo.graphql.row_budget import RowBudget
 from atomo.graphql.scalars import (
     CURRENT_VARIABLES,
@@ -97,6 +97,7 @@ class _Prepared:
     variables: dict[str | None, list[Any]] = field(default_factory=dict)  # executable definitions per operation
     operation_nodes: dict[str | None, Any] = field(default_factory=dict)
     plans: dict[str | None, Any] = field(default_factory=dict)  # root plans per operation (None: tartiflette)
+    variable_plans: dict[str | None, Any] = field(default_factory=dict)
 
 
 def document_error_body(messages: Iterable[tuple[Any, ...]]) -> dict[str, Any]:
@@ -319,6 +320,13 @@ class GraphQLEngine:
             operation = prepared.operation_nodes[info.name] = next(
                 d for d in prepared.document.definitions if isinstance(d, OperationDefinitionNode)
                 and (d.name.value if d.name else None) == info.name)
+        quick = prepared.variable_plans.get(info.name, _UNPLANNED)
+        if quick is _UNPLANNED:
+            quick = prepared.variable_plans[info.name] = plan_variables(operation)
+        if quick is not None:
+            taken = take_variables(quick, raw or {})
+            if taken is not None:
+                return operation, taken, []
         definitions = prepared.variables.get(info.name)
         if definitions is None:
             definitions = prepared.variables[info.name] = collect_executable_variable_definitions(

@@ -90,3 +90,61 @@ def arguments_of(plan: FieldPlan, variables: Mapping[str, Any]) -> dict[str, Any
             continue
         args[name] = literal_value(node, variables)
     return args
+
+
+# -- variables ------------------------------------------------------------------------------------
+_INT32 = 2**31
+
+
+def _is_int(v: Any) -> bool:
+    return type(v) is int and -_INT32 <= v < _INT32
+
+
+_ACCEPTS: dict[str, Any] = {
+    "JSON": lambda v: True, "JSONObject": lambda v: type(v) is dict, "String": lambda v: type(v) is str,
+    "Int": _is_int, "Boolean": lambda v: type(v) is bool,
+}
+VariablePlan = tuple[tuple[str, Any, bool, Any], ...]   # (name, accepts, non_null, default or _ABSENT)
+
+
+def plan_variables(operation: Any) -> VariablePlan | None:
+    """How to take an operation's variables as given, or None when one needs tartiflette's coercion
+    (lists, input objects, enums, Float, ID, custom scalars)."""
+    plan = []
+    for definition in operation.variable_definitions or ():
+        node, non_null = definition.type, False
+        if type(node).__name__ == "NonNullTypeNode":
+            node, non_null = node.type, True
+        accepts = _ACCEPTS.get(node.name.value) if type(node).__name__ == "NamedTypeNode" else None
+        if accepts is None:
+            return None
+        default = _ABSENT
+        if definition.default_value is not None:
+            try:
+                default = literal_value(definition.default_value, None)
+            except (TypeError, ValueError):
+                return None
+            if default is not None and not accepts(default):
+                return None
+        plan.append((definition.variable.name.value, accepts, non_null, default))
+    return tuple(plan)
+
+
+def take_variables(plan: VariablePlan, raw: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The variable values when every one is already of its type (the common case), else None: then
+    tartiflette's coercion runs and reports the problems in its words."""
+    values: dict[str, Any] = {}
+    for name, accepts, non_null, default in plan:
+        if name in raw:
+            value = raw[name]
+            if value is None:
+                if non_null:
+                    return None
+            elif not accepts(value):
+                return None
+            values[name] = value
+        elif default is not _ABSENT:
+            values[name] = default
+        elif non_null:
+            return None
+    return values

@@ -26,19 +26,30 @@ CASES: list[tuple[str, dict[str, Any] | None]] = [
      {"d": {"website": "not a url"}}),                                                       # serial stop
     ('mutation { delete(model: "Company", id: "nope") }', None),
     ('{ records(model: "Deal", where: {value: {gte: $v}}) }', None),                         # undeclared variable
+    # variables: taken as given when of their type, else tartiflette's coercion and its messages
+    ('query($l: Int = 2, $m: String!) { records(model: $m, limit: $l) }', {"m": "Company"}),
+    ('query($l: Int) { records(model: "Company", limit: $l) }', {"l": "x"}),
+    ('query($l: Int) { records(model: "Company", limit: $l) }', {"l": 2**40}),
+    ('query($l: Int) { records(model: "Company", limit: $l) }', {"l": True}),
+    ('query($m: String!) { count(model: $m) }', {}),
+    ('query($m: String!) { count(model: $m) }', {"m": None}),
+    ('query($m: String!) { count(model: $m) }', {"m": 7}),
+    ('query($w: JSON) { count(model: "Company", where: $w) }', {"w": None}),
+    ('query($w: JSON = {name: {contains: "a"}}) { count(model: "Company", where: $w) }', None),
+    ('mutation($d: JSONObject!) { create(model: "Company", data: $d) }', {"d": [1]}),
 ]
 
 
 async def run_both(gql: Runner, query: str, variables: dict[str, Any] | None, caller: Any) -> tuple[Any, Any]:
     planned = await gql(query, variables, caller=caller)
-    original = engine_module.plan_root
-    engine_module.plan_root = lambda *args: None           # force tartiflette's execution
+    originals = engine_module.plan_root, engine_module.plan_variables
+    engine_module.plan_root = engine_module.plan_variables = lambda *args: None   # force tartiflette's execution
     try:
         fresh = await GraphQLEngine.build(gql.app.runtime.schema, gql.app.runtime.settings)
         plain = await fresh.execute(query, variables, None, service=gql.app.runtime.data, caller=caller,
                                     request_id="req-1")
     finally:
-        engine_module.plan_root = original
+        engine_module.plan_root, engine_module.plan_variables = originals
     return planned.body, plain.body
 
 
