@@ -21,7 +21,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "atomo"
 # Bottom first. A unit may import only units of the layers before its own; units of one layer are
 # siblings that never import each other.
 LAYERS: list[set[str]] = [
-    {"errors", "_version", "packaging", "worker"},  # packaging: the spec's paths; worker: the client SDK
+    # packaging: the spec's paths; worker: the client SDK; process_memory: serve's glibc heap settings
+    {"errors", "_version", "packaging", "worker", "process_memory"},
     {"config"},
     {"schema"},
     {"project"},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import secrets
 import string
 
@@ -11,8 +12,13 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from atomo.errors import ValidationError
 
 _HASHER = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1, hash_len=32, salt_len=16)
-_DUMMY_HASH = _HASHER.hash("atomo-dummy-password-for-timing")
 MAX_PASSWORD_LENGTH = 256
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """What an unknown user's password is checked against; made on first use (30 ms), not at import."""
+    return _HASHER.hash("atomo-dummy-password-for-timing")
 
 
 def hash_password(password: str) -> str:
@@ -22,7 +28,7 @@ def hash_password(password: str) -> str:
 def verify_password(stored_hash: str | None, password: str) -> bool:
     """Constant-work verification: an unknown user still costs one argon2 verification."""
     try:
-        return _HASHER.verify(stored_hash or _DUMMY_HASH, password) and stored_hash is not None
+        return _HASHER.verify(stored_hash or _dummy_hash(), password) and stored_hash is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 

@@ -1,11 +1,14 @@
 """The `atomo` command: global options, one-line errors with documented exit codes, and its commands.
 
-The command modules are registered here; they take ``CliContext`` (``atomo.cli.context``), so none of
-them imports this module.
+The command modules are registered here by name and imported when their command runs (or ``--help``
+lists them): ``atomo serve`` does not load codegen, build, deploy, init, the worker or the file watcher,
+which is most of the CLI's import time (issue 13). They take ``CliContext`` (``atomo.cli.context``), so
+none of them imports this module.
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
 import traceback
 from typing import Any
@@ -16,9 +19,24 @@ from atomo._version import __version__
 from atomo.cli.context import CliContext
 from atomo.errors import AtomoError
 
+# command name -> the module of atomo.cli that defines it (as a function of the same name)
+COMMANDS = {"init": "init_cmd", "dev": "dev_cmd", "serve": "serve_cmd", "migrate": "migrate_cmd", "seed": "seed_cmd",
+            "codegen": "codegen_cmd", "schema": "schema_cmd", "users": "users_cmd", "projections": "projections_cmd",
+            "events": "events_cmd", "build": "build_cmd", "deploy": "deploy_cmd", "worker": "worker_cmd"}
+
 
 class AtomoGroup(click.Group):
-    """Turns Atomo errors into one line and the documented exit code (traceback with --debug)."""
+    """Turns Atomo errors into one line and the documented exit code (traceback with --debug); loads the
+    command modules of ``COMMANDS`` on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            module = importlib.import_module(f"atomo.cli.{COMMANDS[cmd_name]}")
+            self.add_command(getattr(module, cmd_name), cmd_name)
+        return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -62,31 +80,6 @@ def cli(ctx: click.Context, project: str | None, env_file: str | None, data_file
         no_progress: bool, debug: bool, adopt_existing: bool, no_integrity_check: bool) -> None:
     """Atomo: an event-sourced backend in one SQLite file."""
     ctx.obj = CliContext(project, env_file, data_file, no_progress, debug, adopt_existing, no_integrity_check)
-
-
-def _register() -> None:
-    from atomo.cli import (
-        build_cmd,
-        codegen_cmd,
-        deploy_cmd,
-        dev_cmd,
-        events_cmd,
-        init_cmd,
-        migrate_cmd,
-        projections_cmd,
-        schema_cmd,
-        seed_cmd,
-        serve_cmd,
-        users_cmd,
-        worker_cmd,
-    )
-    for command in (init_cmd.init, dev_cmd.dev, serve_cmd.serve, migrate_cmd.migrate, seed_cmd.seed,
-                    codegen_cmd.codegen, schema_cmd.schema, users_cmd.users, projections_cmd.projections,
-                    events_cmd.events, build_cmd.build, deploy_cmd.deploy, worker_cmd.worker):
-        cli.add_command(command)
-
-
-_register()
 
 
 def main(argv: list[str] | None = None) -> None:

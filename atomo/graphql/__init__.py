@@ -8,7 +8,9 @@ happens with that DeprecationWarning silenced and warnings-as-errors runs are no
 
 from __future__ import annotations
 
+import sys
 import warnings
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -17,11 +19,16 @@ if TYPE_CHECKING:
 __all__ = ["ExecutionOutcome", "GraphQLEngine", "SchemaExtension", "import_tartiflette"]
 
 
-def import_tartiflette() -> None:
-    """Import tartiflette once, without its DeprecationWarning about ``sre_parse``."""
+def import_tartiflette(grammar_cache: tuple[Path, bool] | None = None) -> None:
+    """Import tartiflette once, without its DeprecationWarning about ``sre_parse``, its SDL parser tables
+    read from ``grammar_cache`` (default: ``grammar_cache.cache_file()``, see there)."""
+    if "tartiflette" in sys.modules:
+        return
+    from atomo.graphql.grammar_cache import cache_file, cached_lark
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=DeprecationWarning)
-        import tartiflette  # noqa: F401
+        with cached_lark(grammar_cache or cache_file()):
+            import tartiflette  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:

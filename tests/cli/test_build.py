@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -178,3 +179,16 @@ def test_deploy_refusals(tmp_path: Path) -> None:
     project = new_project(tmp_path)
     (project / "schema.ts").write_text("export interface A { id: string; x: ??? }\n")
     assert atomo("--project", str(project), "deploy", "--no-build", cwd=project).exit_code == 4
+
+
+def test_bundle_contents(built_executable: Path) -> None:
+    """The SDL parser tables are baked in (start-up), and litestar's pydantic/attrs plugins and PyJWT's
+    RSA/EC backend are left out, whether or not the build environment has them (issue 13)."""
+    listing = subprocess.run([sys.executable, "-m", "PyInstaller.utils.cliutils.archive_viewer", "-r", "-b",
+                              str(built_executable)], capture_output=True, text=True, timeout=120)
+    assert listing.returncode == 0, listing.stderr
+    names = set(listing.stdout.split())
+    assert "atomo/graphql/sdl_grammar.lark-cache" in names
+    for left_out in ("pydantic", "pydantic_core", "attr", "cryptography"):
+        assert not any(n == left_out or n.startswith(left_out + ".") or n.startswith(left_out + "/")
+                       for n in names), left_out
