@@ -116,7 +116,7 @@ REGISTRY: tuple[Setting, ...] = (
     Setting("ATOMO_ASGI_SERVER", "asgi_server", "uvicorn", _choice("uvicorn", "granian"), "ASGI server for serve"),
     Setting("ATOMO_NO_PROGRESS", "no_progress", False, _bool, "plain lines instead of progress bars"),
     Setting("ATOMO_MALLOC_ARENAS", "malloc_arenas", 1, _int(0, 64),
-            "glibc malloc arenas of serve/dev (0: glibc's default); boot's freed heap is returned after boot"),
+            "glibc malloc arenas of serve/dev (0: glibc's default); freed heap is returned after boot"),
     # Auth and access
     Setting("JWT_SECRET", "jwt_secret", None, _text, "HS256 signing key (dev: generated in the data folder)"),
     Setting("ATOMO_JWT_TTL_SECS", "jwt_ttl_secs", 86400, _int(60, 2592000), "access-token lifetime"),

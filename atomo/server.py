@@ -33,7 +33,7 @@ from atomo.app import create_app
 from atomo.config import Settings
 from atomo.errors import ConfigError
 from atomo.http.services import ServerState, Services, start_services
-from atomo.process_memory import limit_malloc_arenas, release_free_heap
+from atomo.process_memory import configure_heap, release_free_heap
 from atomo.project import Project
 
 log = logging.getLogger("atomo.server")
@@ -225,6 +225,6 @@ def _stdout(text: str) -> None:
 
 def run(settings: Settings, project: Project, *, check: bool = False) -> int:
     """Run the server to completion on a fresh event loop (uvloop when installed); the exit code."""
-    limit_malloc_arenas(settings.malloc_arenas)   # before the writer and reader threads exist
+    configure_heap(settings.malloc_arenas)   # before the writer and reader threads exist
     with asyncio.Runner(loop_factory=loop_factory()) as runner:
         return runner.run(serve(settings, project, check=check))

@@ -27,7 +27,7 @@ def dev(obj: CliContext, port: int | None, host: str | None, schema_path: str | 
 
     Watches schema.ts, migrations/*.sql, hooks/**/*.py and the env file; runs codegen on reload."""
     from atomo.devserver import DevOptions, DevServer
-    from atomo.process_memory import limit_malloc_arenas
+    from atomo.process_memory import configure_heap
     from atomo.server import loop_factory
 
     def make_settings() -> Settings:
@@ -39,7 +39,7 @@ def dev(obj: CliContext, port: int | None, host: str | None, schema_path: str | 
     env_file = Path(obj.env_file) if obj.env_file else Path(obj.project or ".") / ".env"
     server = DevServer(make_settings, make_project, env_file,
                        DevOptions(watch=not no_watch, codegen=not no_codegen, open_browser=open_browser))
-    limit_malloc_arenas(make_settings().malloc_arenas)
+    configure_heap(make_settings().malloc_arenas)
     with asyncio.Runner(loop_factory=loop_factory()) as runner:
         code = runner.run(server.run())
     if code:

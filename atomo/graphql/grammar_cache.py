@@ -7,8 +7,9 @@ a pickle, so the file is code: it is read only from places that nobody else can 
 - The executable: a file made at build time inside the bundle (``BUNDLED``; the one-file bootloader
   unpacks into a fresh private folder).
 - Otherwise: ``$XDG_CACHE_HOME/atomo`` (default ``~/.cache/atomo``), used only when that folder and the
-  file belong to this user and are writable by nobody else; it is written once, atomically (a per-process
-  temporary file renamed into place), so concurrent first starts do not read a half-written file.
+  file belong to this user and are writable by nobody else. The first start writes it to a per-process
+  temporary file renamed into place, so concurrent first starts do not read a half-written file; after
+  an upgrade lark rewrites it in place, and a start that reads it half-written rebuilds (lark catches it).
   Anything else (no home, another owner, loose permissions): no cache, the tables are built as before.
 
 lark checks a digest of the grammar, its options, lark's version and Python's version at the head of
@@ -40,7 +41,7 @@ class CachePath(str):
 
 
 def _private(path: Path, *, folder: bool) -> bool:
-    """Whether ``path`` is this user's and nobody else can write it (a folder: search it either)."""
+    """Whether ``path`` (a folder, or a regular file) is this user's and nobody else can write it."""
     try:
         info = path.lstat()
     except OSError:
