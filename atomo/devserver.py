@@ -2,9 +2,11 @@
 
 Watched (unless ``--no-watch``, and never for the bundled sample): the schema file, ``migrations/*.sql``,
 ``hooks/**/*.py`` when a ``hooks/`` folder exists, and the env file; changes are debounced for 300 ms.
-A schema, migration or hook change re-parses the schema; with errors the diagnostics are printed and
-the previous schema keeps serving. Otherwise pending file migrations and the boot migration run on
-the open data file, codegen runs, and a new data service and GraphQL engine replace the old ones
+A schema, migration or hook change re-parses the schema and re-imports the hook modules (``hooks/*.py``,
+fresh); with schema errors the diagnostics are printed and the previous schema keeps serving; a hook
+module that does not import prints ``file:line: message`` and the previous hooks keep serving. Otherwise
+pending file migrations and the boot migration run on the open data file, codegen runs, and a new data
+service (with the hooks) and GraphQL engine (with their custom fields) replace the old ones
 (``CurrentSchema.swap``): no restart, no lost data. An env-file change restarts the server in-process.
 """
 
@@ -24,6 +26,7 @@ from atomo.codegen import generate_files, write_files
 from atomo.config import Settings
 from atomo.data.service import DataService
 from atomo.errors import AtomoError
+from atomo.hooks.loader import load_project_hooks
 from atomo.http.services import Services, build_engine, start_services
 from atomo.project import Project
 from atomo.schema import Schema, load_schema
@@ -35,6 +38,7 @@ from atomo.storage.migrate import apply_boot_migration
 log = logging.getLogger("atomo.dev")
 DEBOUNCE_MS = 300
 STILL_SERVING = "still serving the previous schema"
+KEEPING_HOOKS = "keeping the previous hooks"
 
 
 @dataclass
@@ -223,22 +227,33 @@ class DevServer:
         if failing:
             self.warn(STILL_SERVING)
             return False
+        hooks, hooks_note = services.current.data.hooks.hookset, []
         try:
+            hooks = load_project_hooks(project)
+            if "hooks" in kinds:
+                hooks_note = [f"hooks reloaded ({len(hooks)})"]
+        except AtomoError as exc:       # an import or syntax error: file:line: message
+            self.warn(exc.message)
+            self.warn(KEEPING_HOOKS)
+        try:
+            hooks.check_models(m.name for m in schema.models)
             applied = await apply_project_files(db, project, schema)
             plan = await db.write(lambda c: apply_boot_migration(c, schema), exclusive=True)
             data = DataService(schema, db, appender=runtime.appender, default_access=settings.default_access,
-                               max_page_size=settings.max_page_size, max_filter_terms=settings.max_filter_terms)
-            engine = await build_engine(settings, schema, runtime.jobs)
+                               max_page_size=settings.max_page_size, max_filter_terms=settings.max_filter_terms,
+                               hooks=hooks)
+            engine = await build_engine(settings, schema, runtime.jobs, hooks)
         except AtomoError as exc:
             self.warn(f"atomo: {exc.message}")
             self.warn(STILL_SERVING)
             return False
         services.current.swap(schema, data, engine)
+        runtime.hooks = hooks
         for warning in plan.warnings:
             self.warn(f"warning: {warning}")
         if self.options.codegen:
             self.codegen(schema, engine.sdl, project)
-        changes = [f"applied {a.name}" for a in applied] + plan.notes
+        changes = [f"applied {a.name}" for a in applied] + plan.notes + hooks_note
         ms = round((time.perf_counter() - start) * 1000)
         self.say(f"reloaded in {ms} ms: {'; '.join(changes) if changes else 'no table changes'}")
         return True

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from atomo.auth.principal import SYSTEM_CALLER, Caller, Principal
 from atomo.config import Settings, load_settings
-from atomo.errors import NotFoundError
+from atomo.data.custom_events import custom_events_unit
+from atomo.hooks.loader import load_hooks, project_hooks_dir
 from atomo.project import Project, resolve_project
 from atomo.runtime import Runtime
 from atomo.schema import parse_schema
-from atomo.storage.events import NewEvent, StoredEvent, check_custom_type, check_stream_name, read_all, read_stream
+from atomo.storage.events import NewEvent, StoredEvent, read_all, read_stream
 from atomo.storage.events import stream_version as _stream_version
 from atomo.storage.projections import RebuildReport, rebuild
 
@@ -94,29 +95,8 @@ class EventsAPI:
     async def append(self, stream: str, events: list[NewEvent], *, expected_version: int | None = None,
                      actor: str | None = None, tenant_id: str | None = None,
                      origin: str | None = None) -> list[StoredEvent]:
-        from atomo.errors import ValidationError
-        from atomo.storage.records import now_iso
-        check_stream_name(stream)
-        if not isinstance(events, list) or not 1 <= len(events) <= 1000:
-            raise ValidationError.single("events", "append takes 1 to 1000 events", "invalid_events")
-        for event in events:
-            check_custom_type(event.type)
-        model_name, _, record_id = stream.partition("/")
-        model = self._rt.schema.model(model_name) if record_id else None  # type: ignore[union-attr]
-        now = now_iso()
-
-        def unit(conn: Any) -> list[StoredEvent]:
-            if model is not None:
-                from atomo.storage.tables import q
-                row = conn.execute(f"SELECT _version FROM {q(model.table)} WHERE id = ?", (record_id,)).fetchone()
-                if row is None:
-                    raise NotFoundError(f"{model.name} {record_id} not found", {"model": model.name, "id": record_id})
-            stored = self._rt.appender.append_many(conn, stream, events, expected_version, actor=actor,
-                                                   tenant_id=tenant_id, origin=origin, recorded_at=now)
-            if model is not None:
-                conn.execute(f"UPDATE {q(model.table)} SET _version = ? WHERE id = ?",
-                             (stored[-1].stream_version, record_id))
-            return stored
+        unit = custom_events_unit(self._rt.schema, self._rt.appender, stream, events, expected_version=expected_version,
+                                  actor=actor, tenant_id=tenant_id, origin=origin)
         return await self._rt.db.write(unit)  # type: ignore[union-attr]
 
     async def read_stream(self, stream: str, *, from_version: int = 1, limit: int | None = None) -> list[StoredEvent]:
@@ -156,11 +136,14 @@ class ProjectionsAPI:
 
 
 class Atomo(DataHandle):
-    """An Atomo project opened in-process. Use ``async with Atomo(project=".") as app``."""
+    """An Atomo project opened in-process. Use ``async with Atomo(project=".") as app``.
+
+    The project's ``hooks/*.py`` are loaded (``atomo.hooks``; with ``schema_text``, only when ``project`` is
+    given); ``hooks=[module, function, HookSet, ...]`` adds more. Every write of ``app`` runs them."""
 
     def __init__(self, project: str | Path | None = None, *, schema: str | Path | None = None,
                  schema_text: str | None = None, data_file: str | Path | None = None,
-                 settings: Settings | None = None) -> None:
+                 settings: Settings | None = None, hooks: Iterable[Any] = ()) -> None:
         settings = settings or load_settings()
         if data_file is not None:
             settings = settings.with_(data_file=str(data_file))
@@ -171,7 +154,8 @@ class Atomo(DataHandle):
             resolved = Project(base, base / "schema.ts", settings.resolved_data_file(base), False, None)
         else:
             resolved = resolve_project(settings, project_dir=project, schema=str(schema) if schema else None)
-        runtime = Runtime(settings, resolved, schema=parsed)
+        folder = project_hooks_dir(resolved) if schema_text is None or project is not None else None
+        runtime = Runtime(settings, resolved, schema=parsed, hooks=load_hooks(folder, hooks))
         super().__init__(runtime, SYSTEM_CALLER)
         self.runtime = runtime
         self.events = EventsAPI(runtime)

@@ -23,6 +23,7 @@ from atomo.data.service import DataService
 from atomo.data.validation import normalize_input
 from atomo.data.writes import RecordWriter, WriteResult
 from atomo.errors import ConfigError, ValidationError
+from atomo.hooks.registry import HookSet
 from atomo.jobs import Jobs, create_job_tables
 from atomo.project import Project
 from atomo.schema import Schema, load_schema, require_valid
@@ -91,10 +92,12 @@ def seed_unit(schema: Schema, writer: RecordWriter, data: Any, source: str = "se
 
 
 class Runtime:
-    def __init__(self, settings: Settings, project: Project, *, schema: Schema | None = None) -> None:
+    def __init__(self, settings: Settings, project: Project, *, schema: Schema | None = None,
+                 hooks: HookSet | None = None) -> None:
         self.settings = settings
         self.project = project
         self.schema = schema
+        self.hooks = hooks if hooks is not None else HookSet()   # loaded by the caller (atomo.hooks.loader)
         self.data_file_created = False
         self.migration: Plan | None = None
         self.seeded: SeedReport | None = None
@@ -104,6 +107,7 @@ class Runtime:
         s = self.settings
         schema = self.schema or load_schema(self.project.schema_path)
         self.schema = require_valid(schema, strict=s.strict_schema)
+        self.hooks.check_models(m.name for m in self.schema.models)
         path = self.project.data_file
         self.db = Database(path, synchronous=s.synchronous, busy_timeout_ms=s.busy_timeout_ms,
                            read_connections=s.read_connections, write_batch_max=s.write_batch_max,
@@ -119,7 +123,8 @@ class Runtime:
             await self.feed.start()
             self.appender = EventAppender(s.event_encoding)
             self.data = DataService(self.schema, self.db, appender=self.appender, default_access=s.default_access,
-                                    max_page_size=s.max_page_size, max_filter_terms=s.max_filter_terms)
+                                    max_page_size=s.max_page_size, max_filter_terms=s.max_filter_terms,
+                                    hooks=self.hooks)
             self.jobs = Jobs(self.db, reclaim_interval=s.job_reclaim_interval)
             self.jobs.attach(self.data.writer)
             self.users = Users(self.db, min_length=s.password_min_length,
@@ -148,6 +153,8 @@ class Runtime:
     async def close(self) -> None:
         if self.db is None:
             return
+        if hasattr(self, "data"):
+            await self.data.hooks.drain()       # after-hooks still running write through this runtime
         if hasattr(self, "jobs"):
             await self.jobs.close()
         if hasattr(self, "feed"):

@@ -17,7 +17,7 @@ SAMPLE = ROOT / "sample-data"
 
 def make_project(tmp_path: Path, schema_text: str | None = None) -> Path:
     project = tmp_path / "project"
-    project.mkdir()
+    project.mkdir(parents=True)
     if schema_text is None:
         shutil.copy(SAMPLE / "schema.ts", project / "schema.ts")
     else:

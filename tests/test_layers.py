@@ -28,6 +28,7 @@ LAYERS: list[set[str]] = [
     {"project"},
     {"storage"},
     {"auth", "content"},
+    {"hooks"},                     # atomo.hooks: the decorators of a project's hooks/*.py, HookSet, the loader
     {"data"},
     {"jobs"},                      # the jobs subsystem; its routes are in http/jobs, enqueueJob in graphql/jobs
     {"runtime"},                   # one project booted: schema -> file -> migrations -> feed -> services

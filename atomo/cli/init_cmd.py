@@ -83,6 +83,13 @@ npm install                     # TypeScript only; the types are the local folde
 npx tsc --noEmit
 ```
 
+## Hooks
+
+Business logic in Python goes in `hooks/*.py` (imported by `atomo dev`, `atomo serve` and the
+executable; `atomo dev` reloads them on change): `@before("Deal", "create")` may change or refuse an
+input, `@after("Deal", "create")` runs after the commit, `@query` / `@mutation` add GraphQL fields.
+The decorators come from `atomo.hooks`.
+
 ## Seed
 
 ```sh
@@ -133,11 +140,19 @@ def tsconfig_json() -> str:
     return json.dumps(body, indent=2) + "\n"
 
 
+def template_hooks(source: Path) -> dict[str, str]:
+    """The template's hooks/*.py (Python business logic, see atomo.hooks), in name order."""
+    folder = source / "hooks"
+    files = sorted(folder.glob("*.py")) if folder.is_dir() else []
+    return {f"hooks/{path.name}": path.read_text(encoding="utf-8") for path in files}
+
+
 def project_files(name: str, template: str) -> dict[str, str]:
     source = template_source(template)
     return {
         "schema.ts": (source / "schema.ts").read_text(encoding="utf-8"),
         "seed.json": (source / "seed.json").read_text(encoding="utf-8"),
+        **template_hooks(source),
         "migrations/.gitkeep": "",
         ".env": "ATOMO_ENV=development\nPORT=3000\n",
         ".env.example": env_example(),

@@ -134,9 +134,13 @@ def _where(columns: dict[str, Column], model_name: str, where: Any, params: list
         if col is None:
             _unknown_field(key, model_name, columns, "invalid_filter", ("AND", "OR", "NOT"))
         operators = value if isinstance(value, dict) else {"equals": value}
+        insensitive = False
+        if "mode" in operators:
+            operators = dict(operators)
+            insensitive = _insensitive(col, operators.pop("mode"))
         for op, arg in operators.items():
             size.term()
-            parts.append(_condition(col, op, arg, params, size))
+            parts.append(_condition(col, op, arg, params, size, insensitive))
     return _all(parts)
 
 
@@ -154,7 +158,17 @@ def _chain(parts: list[str], op: str) -> str:
     return f"({_chain(parts[:middle], op)} {op} {_chain(parts[middle:], op)})"
 
 
-def _condition(col: Column, name: Any, arg: Any, params: list[Any], size: _Size) -> str:
+def _insensitive(col: Column, mode: Any) -> bool:
+    """`mode: insensitive` makes equals/not/in/notIn of a text field ignore case (the text operators
+    always do); `default` (or null) keeps exact comparison."""
+    if mode is not None and mode not in ("default", "insensitive"):
+        _fail(col.key, f"{col.key}.mode must be default or insensitive")
+    if mode == "insensitive" and (col.kind in ("number", "boolean", "datetime") or col.kind in JSON_KINDS):
+        _fail(col.key, f"{col.key} is not text: mode does not apply")
+    return mode == "insensitive"
+
+
+def _condition(col: Column, name: Any, arg: Any, params: list[Any], size: _Size, insensitive: bool = False) -> str:
     op = _ALIASES.get(name, name) if isinstance(name, str) else None
     key = col.key
     if op not in _OPERATORS:
@@ -162,6 +176,14 @@ def _condition(col: Column, name: Any, arg: Any, params: list[Any], size: _Size)
     if col.kind in JSON_KINDS and op not in ("contains", "isNull"):
         _fail(key, f"{key} accepts only the operators contains and isNull")
     c = quote_identifier(col.column)
+    if insensitive and op in ("equals", "not", "in", "notIn"):
+        if op in ("in", "notIn"):
+            if not isinstance(arg, list):
+                _fail(key, f"{key}.{name} must be an array")
+            arg = [v.casefold() if isinstance(v, str) else v for v in arg]
+        elif isinstance(arg, str):
+            arg = arg.casefold()
+        c = _folded(c)
     if op == "isNull":
         if not isinstance(arg, bool):
             _fail(key, f"{key}.{name} must be true or false")

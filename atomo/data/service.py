@@ -12,7 +12,8 @@ from typing import Any
 
 from atomo.auth.principal import SYSTEM_CALLER, Caller
 from atomo.auth.rbac import Access, decide
-from atomo.data.query import DEFAULT_MAX_TERMS, check_page, compile_order_by, compile_where
+from atomo.data.hooks import HookRunner
+from atomo.data.query import DEFAULT_MAX_TERMS, MAX_LIST_VALUES, check_page, compile_order_by, compile_where
 from atomo.data.validation import normalize_input
 from atomo.data.writes import RecordWriter, WriteResult
 from atomo.errors import (
@@ -24,6 +25,7 @@ from atomo.errors import (
     UnauthenticatedError,
     ValidationError,
 )
+from atomo.hooks.registry import HookSet
 from atomo.schema.model import Model, Schema
 from atomo.schema.suggest import hinted
 from atomo.storage.database import Database
@@ -70,13 +72,15 @@ def _one_target(id: Any, where: Any) -> None:
 
 class DataService:
     def __init__(self, schema: Schema, db: Database, *, appender: EventAppender, default_access: str = "authenticated",
-                 max_page_size: int = 1000, max_filter_terms: int = DEFAULT_MAX_TERMS) -> None:
+                 max_page_size: int = 1000, max_filter_terms: int = DEFAULT_MAX_TERMS,
+                 hooks: HookSet | None = None) -> None:
         self.schema = schema
         self.db = db
         self.writer = RecordWriter(schema, appender)
         self.default_access = default_access
         self.max_page_size = max_page_size
         self.max_filter_terms = max_filter_terms
+        self.hooks = HookRunner(hooks if hooks is not None else HookSet(), self)   # atomo.hooks, data/hooks.py
 
     # -- shared pieces -----------------------------------------------------------------------
     def model(self, name: Any) -> Model:
@@ -160,6 +164,42 @@ class DataService:
             return found[0] if found else None
         return await self.db.read(run, inline=True)
 
+    async def related_records(self, model_name: str, key: str, values: list[Any], *, where: Any = None,
+                              order_by: Any = None, limit: int | None = None, offset: int | None = None,
+                              caller: Caller = SYSTEM_CALLER, max_rows: int | None = None) -> list[dict[str, Any]]:
+        """The records whose ``key`` is one of ``values`` (a has-many relation of a page of parents), in
+        one query: ``where``, ``orderBy``, ``limit`` and ``offset`` apply per value (a window over each
+        group), in group order. At most ``MAX_LIST_VALUES`` values; ``max_rows`` bounds the whole."""
+        model = self.model(model_name)
+        access = self.access(model, "read", caller)
+        limit, offset = check_page(limit, offset, max_page_size=self.max_page_size, default_limit=None)
+        column = codec_for(model).by_name.get(key)
+        if column is None or not values:
+            return []
+        if len(values) > MAX_LIST_VALUES:
+            raise ValidationError.single(key, f"more than {MAX_LIST_VALUES} parents in one relation load",
+                                         "invalid_limit")
+        sql_where, params = self._filter(model, caller, access, where, deleted=False)
+        group = q(column.column)
+        order = compile_order_by(model, order_by)
+        inner = (f"SELECT *, row_number() OVER (PARTITION BY {group} ORDER BY {order}) AS _atomo_rank "
+                 f"FROM {q(model.table)} WHERE {group} IN ({', '.join('?' * len(values))}) AND {sql_where}")
+        sql = f"SELECT * FROM ({inner}) WHERE _atomo_rank > ?"
+        all_params = [*values, *params, offset]
+        if limit is not None:
+            sql += " AND _atomo_rank <= ?"
+            all_params.append(offset + limit)
+        sql += f" ORDER BY {group}, _atomo_rank"
+        fetch = _capped(None, max_rows)
+        if fetch is not None:
+            sql += " LIMIT ?"
+            all_params.append(fetch)
+        codec = codec_for(model)
+
+        def run(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+            return fetch_records(conn, codec, sql, all_params)
+        return _within(await self.db.read(run), max_rows)
+
     async def count(self, model_name: str, *, where: Any = None, caller: Caller = SYSTEM_CALLER) -> int:
         model = self.model(model_name)
         access = self.access(model, "read", caller)
@@ -228,17 +268,24 @@ class DataService:
                                                         untenanted=untenanted))
 
     # -- writes ------------------------------------------------------------------------------
-    async def _write(self, fn: Any) -> Any:
+    async def _write(self, fn: Any, model: Model, operation: str, caller: Caller) -> Any:
+        """Queue the unit; after COMMIT, schedule the after-hooks of ``operation`` on its events."""
         result: WriteResult = await self.db.write(fn)
+        if self.hooks.has_after(model.name, operation):
+            self.hooks.after(model.name, operation, result.events, caller)
         return result.value
 
     async def create(self, model_name: str, data: Any, *, caller: Caller = SYSTEM_CALLER) -> dict[str, Any]:
         model = self.model(model_name)
         access = self.access(model, "create", caller)
+        hooks = self.hooks
+        if hooks.has_before(model.name, "create"):
+            data = await hooks.before(model.name, "create", data, caller)
         now = now_iso()
         values = normalize_input(model, data, mode="create", now=now)
         writer = self.writer
-        return await self._write(lambda conn: writer.create(conn, model, values, caller, now, access))  # type: ignore[no-any-return]
+        return await self._write(lambda conn: writer.create(conn, model, values, caller, now, access),  # type: ignore[no-any-return]
+                                 model, "create", caller)
 
     async def update(self, model_name: str, *, id: str | None = None, where: Any = None, data: Any,
                      expected_version: int | None = None, caller: Caller = SYSTEM_CALLER) -> dict[str, Any]:
@@ -249,6 +296,9 @@ class DataService:
         if not isinstance(data, dict):
             raise ValidationError.single(None, "data must be an object", "type")
         access = self.access(model, "update", caller)
+        hooks = self.hooks
+        if hooks.has_before(model.name, "update"):
+            data = await hooks.before(model.name, "update", data, caller, id=id, where=where)
         read = self._visible(model, "update", caller)
         sql_where, params = self._filter(model, caller, read, where if id is None else {"id": id}, deleted=False)
         writer = self.writer
@@ -270,7 +320,7 @@ class DataService:
                 events += done.events
                 first = first or done.value
             return WriteResult(first or {}, events)
-        return await self._write(unit)  # type: ignore[no-any-return]
+        return await self._write(unit, model, "update", caller)  # type: ignore[no-any-return]
 
     async def update_many(self, model_name: str, items: Any = None, *, updates: Any = None,
                           caller: Caller = SYSTEM_CALLER) -> list[dict[str, Any]]:
@@ -288,6 +338,10 @@ class DataService:
         if len(set(ids)) != len(ids):
             raise ValidationError.single("items", "duplicate ids in items", "duplicate")
         access = self.access(model, "update", caller)
+        hooks = self.hooks
+        if hooks.has_before(model.name, "update"):
+            entries = [{**entry, "data": await hooks.before(model.name, "update", entry["data"], caller, id=entry["id"])}
+                       for entry in entries]
         read = self._visible(model, "update", caller)
         sql_where, params = self._filter(model, caller, read, None, deleted=False)
         writer = self.writer
@@ -306,7 +360,7 @@ class DataService:
                 out.append(done.value)
                 events += done.events
             return WriteResult(out, events)
-        return await self._write(unit)  # type: ignore[no-any-return]
+        return await self._write(unit, model, "update", caller)  # type: ignore[no-any-return]
 
     async def _lifecycle(self, model_name: str, operation: str, id: str | None, where: Any,
                          expected_version: int | None, caller: Caller, deleted: bool | None) -> int:
@@ -315,6 +369,8 @@ class DataService:
         if expected_version is not None and id is None:
             raise ValidationError.single("expectedVersion", "expectedVersion needs id", "invalid_target")
         access = self.access(model, operation, caller)
+        if self.hooks.has_before(model.name, operation):
+            await self.hooks.before(model.name, operation, {"id": id, "where": where}, caller, id=id, where=where)
         read = self._visible(model, operation, caller)
         sql_where, params = self._filter(model, caller, read, where if id is None else {"id": id}, deleted=deleted)
         writer = self.writer
@@ -332,7 +388,7 @@ class DataService:
                                         current_version=current, expected_version=expected_version)
             events = [op(conn, model, row, caller, now) for row in rows if access.allows(row)]
             return WriteResult(len(events), events)
-        return await self._write(unit)  # type: ignore[no-any-return]
+        return await self._write(unit, model, operation, caller)  # type: ignore[no-any-return]
 
     async def delete(self, model_name: str, *, id: str | None = None, where: Any = None,
                      expected_version: int | None = None, caller: Caller = SYSTEM_CALLER) -> int:

@@ -56,12 +56,14 @@ from atomo.graphql.root_plan import FieldPlan, arguments_of, plan_root, plan_var
 from atomo.graphql.row_budget import RowBudget
 from atomo.graphql.scalars import (
     CURRENT_VARIABLES,
+    DateTimeScalar,
     JSONObjectScalar,
     JSONScalar,
     install_fast_outputs,
     sequential_arguments_coercer,
 )
 from atomo.graphql.sdl import full_sdl
+from atomo.hooks.registry import CURRENT_REQUEST_ID
 
 CACHE_SIZE = 512                    # documents kept, least recently used evicted first
 CACHE_MAX_QUERY_CHARS = 16 * 1024   # longer documents are parsed every time
@@ -160,6 +162,8 @@ class GraphQLEngine:
             resolvers.update(ext.resolvers)
         Scalar("JSON", schema_name=name)(JSONScalar)
         Scalar("JSONObject", schema_name=name)(JSONObjectScalar)
+        if re.search(r"^scalar DateTime$", sdl, re.M):
+            Scalar("DateTime", schema_name=name)(DateTimeScalar)
         for path, fn in resolvers.items():
             Resolver(path, schema_name=name, parent_concurrently=False, list_concurrently=False)(fn)
         engine = Engine(sdl, schema_name=name)
@@ -243,6 +247,15 @@ class GraphQLEngine:
     # -- execution -----------------------------------------------------------------------------
     async def execute(self, query: str, variables: dict[str, Any] | None, operation_name: str | None, *,
                       service: DataService, caller: Caller, request_id: str | None = None) -> ExecutionOutcome:
+        token = CURRENT_REQUEST_ID.set(request_id)     # the request id of hooks (atomo.hooks) run by this request
+        try:
+            return await self._execute(query, variables, operation_name, service=service, caller=caller,
+                                       request_id=request_id)
+        finally:
+            CURRENT_REQUEST_ID.reset(token)
+
+    async def _execute(self, query: str, variables: dict[str, Any] | None, operation_name: str | None, *,
+                       service: DataService, caller: Caller, request_id: str | None) -> ExecutionOutcome:
         prepared, info, problem = self._check(query, operation_name)
         op_type = info.type if info is not None else None
         op_name = info.name if info is not None else operation_name
@@ -322,7 +335,7 @@ class GraphQLEngine:
                 and (d.name.value if d.name else None) == info.name)
         quick = prepared.variable_plans.get(info.name, _UNPLANNED)
         if quick is _UNPLANNED:
-            quick = prepared.variable_plans[info.name] = plan_variables(operation)
+            quick = prepared.variable_plans[info.name] = plan_variables(operation, self._schema)
         if quick is not None:
             taken = take_variables(quick, raw or {})
             if taken is not None:

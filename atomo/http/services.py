@@ -28,6 +28,8 @@ from atomo.auth.secret import resolve_jwt_secret
 from atomo.auth.seeding import AdminSeed, seed_admin
 from atomo.auth.tokens import TokenService
 from atomo.config import Settings
+from atomo.hooks.loader import load_project_hooks, show_hook_logs
+from atomo.hooks.registry import HookSet
 from atomo.http.ratelimit import ClientAddress, LoginLimiter, TokenBuckets
 from atomo.http.request_context import Authenticator
 from atomo.runtime import Runtime
@@ -103,11 +105,16 @@ class Services:
         await self.runtime.close()
 
 
-async def build_engine(settings: Settings, schema: Schema, jobs: Jobs) -> GraphQLEngine:
-    """The GraphQL engine for a schema, with ``enqueueJob`` (at start, and by ``atomo dev`` on reload)."""
+async def build_engine(settings: Settings, schema: Schema, jobs: Jobs, hooks: HookSet | None = None) -> GraphQLEngine:
+    """The GraphQL engine for a schema, with ``enqueueJob`` and the custom fields of the project's hooks (at start,
+    and by ``atomo dev`` on reload)."""
+    from atomo.graphql.custom_fields import custom_fields_extension
     from atomo.graphql.engine import GraphQLEngine  # tartiflette: loaded when a server starts
     from atomo.graphql.jobs import jobs_extension
-    return await GraphQLEngine.build(schema, settings, extensions=[jobs_extension(jobs)])
+    from atomo.graphql.typed_resolvers import typed_extension
+    extensions = [jobs_extension(jobs), typed_extension(schema)]
+    extensions.append(custom_fields_extension(hooks or HookSet(), extensions))   # checked against the others
+    return await GraphQLEngine.build(schema, settings, extensions=extensions)
 
 
 async def start_services(settings: Settings, project: Project) -> Services:
@@ -117,7 +124,9 @@ async def start_services(settings: Settings, project: Project) -> Services:
     client_address = ClientAddress(settings)
     buckets = (TokenBuckets(settings.rate_limit_rps, settings.rate_limit_window_secs)
                if settings.rate_limit_rps > 0 else None)
-    runtime = await Runtime(settings, project).start()
+    hooks = load_project_hooks(project)                 # hooks/*.py: an import error is a ConfigError naming the file
+    show_hook_logs(settings.log_level)
+    runtime = await Runtime(settings, project, hooks=hooks).start()
     try:
         db, schema = runtime.db, runtime.schema
         assert db is not None and schema is not None    # a started runtime has both
@@ -126,7 +135,7 @@ async def start_services(settings: Settings, project: Project) -> Services:
         auth = Authenticator(db, tokens)
         runtime.users.changed.append(lambda user_id: auth.cache.forget(user_id=user_id))
         logins = LoginService(db, tokens, session_ttl_secs=settings.session_ttl_secs)
-        engine = await build_engine(settings, schema, runtime.jobs)
+        engine = await build_engine(settings, schema, runtime.jobs, hooks)
     except BaseException:
         await runtime.close()
         raise

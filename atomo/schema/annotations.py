@@ -17,7 +17,7 @@ from atomo.schema.tokenizer import EOF, Pos, Sink, Token, tokenize
 from atomo.schema.values import Values
 
 FIELD_ANNOTATIONS = ("unique", "index", "default")
-MODEL_ANNOTATIONS = ("unique", "index", "check")
+MODEL_ANNOTATIONS = ("unique", "index", "check", "graphqlName")
 _ANN = re.compile(r"(?<!\S)(@@?)([A-Za-z_][A-Za-z0-9_]*)")
 _WHERE = re.compile(r"\s+WHERE\s+", re.I)
 _NEXT = re.compile(r"\s@")
@@ -138,6 +138,17 @@ def default_value(ann: Annotation, values: Values) -> Any:
     """The literal of `@default(...)`, or INVALID (reported)."""
     node = _read_arg(ann, values.sink)
     return INVALID if node is None else values.value(node)
+
+
+def string_arg(ann: Annotation, sink: Sink) -> str | None:
+    """The string literal argument of an annotation (`@@graphqlName('people')`), or None (reported)."""
+    node = _read_arg(ann, sink)
+    if node is None:
+        return None
+    if isinstance(node, Lit) and isinstance(node.value, str):
+        return node.value
+    sink.error(node.tok, "syntax", f"'{ann.label}' takes a string, e.g. {ann.label}('people')")
+    return None
 
 
 def column_names(ann: Annotation, sink: Sink) -> list[tuple[str, Any]] | None:

@@ -11,8 +11,9 @@ import json
 import re
 from typing import Any
 
-from atomo.schema.annotations import check_name, column_names, compile_expr
+from atomo.schema.annotations import check_name, column_names, compile_expr, string_arg
 from atomo.schema.drafts import ActionDraft, ChannelDraft, Drafts, FieldDraft, ModelDraft, RelationDraft, find
+from atomo.schema.graphql_names import GRAPHQL_NAME, name_clashes
 from atomo.schema.model import (
     NO_DEFAULT,
     OPERATIONS,
@@ -36,7 +37,7 @@ from atomo.schema.model import (
 )
 from atomo.schema.rules import dedupe
 from atomo.schema.suggest import hint
-from atomo.schema.tokenizer import Sink
+from atomo.schema.tokenizer import Pos, Sink
 
 IMPLIED_ID_CODE = "implied-id"      # warning: a model listed in schema.models without an `id` field
 NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
@@ -58,6 +59,7 @@ class _Finisher:
         self.sink = sink
         self.names: dict[str, ModelDraft] = {}
         self.tables: dict[str, ModelDraft] = {}
+        self.refused_tables: set[str] = set()   # models whose table name is an error
 
     def model_for_table(self, table: str) -> ModelDraft | None:
         return self.tables.get(table.lower()) or self.names.get(table)
@@ -75,8 +77,10 @@ class _Finisher:
         low = m.table.lower()
         if low.startswith(("sqlite_", "_atomo")) or low in RESERVED_TABLES:
             err(m.table_at or m.at, "invalid-name", f"table name '{m.table}' is reserved")
+            self.refused_tables.add(m.name)
         elif not NAME_RE.match(m.table):
             err(m.table_at or m.at, "invalid-name", f"invalid table name '{m.table}'")
+            self.refused_tables.add(m.name)
         if low in self.tables:
             err(m.table_at or m.at, "duplicate",
                 f"table '{m.table}' is used by both {self.tables[low].name} and {m.name}")
@@ -183,7 +187,7 @@ class _Finisher:
                      unique=primary or f.unique or f.name == "email" or column in unique_cols,
                      index=not primary and (f.index or f.target is not None), primary=primary, options=f.options,
                      target=f.target, rules=tuple(dedupe(rules)), trim=f.trim, lowercase=f.lowercase,
-                     item_type=f.item_type, line=f.at.line, col=f.at.col)
+                     item_type=f.item_type, line=f.at.line, col=f.at.col, doc=f.doc)
 
     def model(self, m: ModelDraft) -> Model:
         relationships = self.relationships(m)
@@ -218,7 +222,25 @@ class _Finisher:
             if indexes.setdefault(ix.name, ix) != ix:
                 self.sink.error(at, "duplicate", f"index {ix.name} is declared twice with different definitions")
         return Model(m.name, str(m.table), tuple(built), self.access(m), relationships, self.events(m),
-                     m.ui, tuple(indexes.values()), tuple(checks), m.at.line)
+                     m.ui, tuple(indexes.values()), tuple(checks), m.at.line, self.graphql_name(m), m.doc,
+                     m.at.col)
+
+    def graphql_name(self, m: ModelDraft) -> str | None:
+        """The `graphqlName` option or `@@graphqlName('...')` annotation (one of them, once)."""
+        name, at = m.graphql_name, m.graphql_name_at
+        for a in m.annotations:
+            if a.name != "graphqlName":
+                continue
+            value = string_arg(a, self.sink)
+            if at is not None:
+                self.sink.error(a.pos, "duplicate", f"the graphqlName of {m.name} is set twice")
+            else:
+                name, at = value, a.arg_pos or a.pos
+        if name is not None and (not GRAPHQL_NAME.match(name) or name.startswith("__")):
+            self.sink.error(at or m.at, "invalid-name", f"invalid graphqlName '{name}' of {m.name} (a GraphQL name: "
+                                                        "letters, digits and _, not starting with a digit or __)")
+            return None
+        return name
 
     def check_ui(self, m: ModelDraft, relationships: tuple[Relationship, ...]) -> None:
         """`ui` lists naming no field: a warning (`ui` is served as written; Atomo does not act on it)."""
@@ -244,6 +266,8 @@ class _Finisher:
         indexes: list[tuple[CompositeIndex, Any]] = []
         checks: dict[str, Check] = {}
         for a in m.annotations:
+            if a.name == "graphqlName":
+                continue
             if a.name == "check":
                 if a.arg is None:
                     self.sink.error(a.pos, "syntax", "'@@check' needs an expression")
@@ -386,6 +410,8 @@ def finish(drafts: Drafts, sink: Sink, syntax: str, path: str) -> Schema:
     for m in models:
         fin.check_fields(m)
     built = tuple(fin.model(m) for m in models)
+    for model, message in name_clashes(Schema(built), fin.refused_tables):
+        sink.error(Pos(model.line or 1, model.col or 1), "name-clash", message)
     actions: dict[str, Action] = {}
     for a in drafts.actions:
         if a.name in actions:

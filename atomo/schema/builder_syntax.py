@@ -22,7 +22,7 @@ FLAGS = {"id": ("primary", True), "required": ("optional", False), "optional": (
          "index": ("index", True), "trim": ("trim", True), "lowercase": ("lowercase", True)}
 KNOWN_CALLS = (*FIELD_BUILDERS, "allow", "model", "action", "channel")
 ACTION_METHODS = ("from", "input", "returns", "whenChanged", "when")
-MODEL_OPTIONS = ("fields", "access", "on", "ui")
+MODEL_OPTIONS = ("fields", "access", "on", "ui", "graphqlName")
 FIELD_METHODS = (*FLAGS, "min", "max", "default")
 
 
@@ -71,7 +71,7 @@ def _extra(steps: list[Step], values: Values) -> None:
 
 def _model(decl: ConstDecl, steps: list[Step], values: Values, module: Module) -> ModelDraft:
     sink, args = values.sink, steps[0].args or []
-    m = ModelDraft(decl.name, decl.tok)
+    m = ModelDraft(decl.name, decl.tok, doc=module.doc_before(decl.start))
     _extra(steps[1:], values)
     if args:
         m.table, m.table_at = values.string(args[0], "the table name"), args[0].tok
@@ -86,6 +86,7 @@ def _model(decl: ConstDecl, steps: list[Step], values: Values, module: Module) -
             for name, ftok, fnode in fields.items:
                 f = _field(name, ftok, fnode, values)
                 if f is not None:
+                    f.doc = module.doc_before(ftok)
                     m.fields.append(f)
             fanns, m.annotations = attach(module.comments, fields.tok, fields.close,
                                           list(zip([k for k, _, _ in fields.items], fields.ends, strict=True)), sink)
@@ -106,6 +107,8 @@ def _model(decl: ConstDecl, steps: list[Step], values: Values, module: Module) -
                         m.bindings.append(b)
         elif key == "ui":
             m.ui, m.ui_names = values.value(node), ui_names(node, values)
+        elif key == "graphqlName":
+            m.graphql_name, m.graphql_name_at = values.string(node, "graphqlName"), node.tok
         else:
             sink.error(tok, "unknown-property", hint(f"'{key}' is not a model option", key, MODEL_OPTIONS, "options"))
     return m

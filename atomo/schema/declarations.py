@@ -6,11 +6,24 @@ statement becomes one `syntax` error and reading resumes at the next statement.
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 from typing import Any
 
 from atomo.schema.literals import Lit, Node, ParseError, Reader, Ref, describe
-from atomo.schema.tokenizer import COMMENT, EOF, IDENT, NUMBER, PUNCT, STRING, Sink, Token, normalise_text, tokenize
+from atomo.schema.tokenizer import (
+    COMMENT,
+    EOF,
+    IDENT,
+    NUMBER,
+    PUNCT,
+    STRING,
+    Sink,
+    Token,
+    doc_comment,
+    normalise_text,
+    tokenize,
+)
 
 
 class TType:
@@ -31,6 +44,7 @@ class MemberDecl:
     optional: bool
     type: TType
     end: Token                     # last token of the member
+    start: Token | None = None     # first token (`readonly` or the name): where a doc comment ends
 
 
 @dataclass
@@ -40,6 +54,7 @@ class InterfaceDecl:
     members: list[MemberDecl]
     open: Token
     close: Token
+    start: Token | None = None     # first token of the statement (`export` / `interface`)
 
 
 @dataclass
@@ -61,28 +76,65 @@ class ConstDecl:
     name: str
     tok: Token
     node: Node
+    start: Token | None = None     # first token of the statement (`export` / `const`)
 
 
 @dataclass
 class Module:
     text: str
-    comments: list[Token]
+    comments: list[Token]                            # the `//` comments (annotations)
     decls: list[Any] = field(default_factory=list)   # in file order
     default_export: str | None = None
+    all_comments: list[Token] = field(default_factory=list)  # `//` and `/* */` comments, in order (docs)
+    code: list[Token] = field(default_factory=list)    # every other token, in order (doc lookup)
 
     def of(self, kind: type) -> list[Any]:
         return [d for d in self.decls if isinstance(d, kind)]
+
+    def doc_before(self, tok: Token | None) -> str | None:
+        """The `/** ... */` doc comment placed before `tok`, the first token of a declaration.
+
+        Only blanks and other comments may stand between them (the nearest doc comment wins). A doc
+        comment that follows code on its line while `tok` starts on a later line trails that code
+        (`a: string /** about a */`) and documents nothing; after an opening `{`, `(` or `[` it is
+        still the next declaration's.
+        """
+        if tok is None or not self.all_comments:
+            return None
+        ends = self.__dict__.get("_ends")
+        if ends is None:  # built once
+            ends = self.__dict__["_ends"] = [t.end for t in self.code]
+            self.__dict__["_starts"] = [c.pos for c in self.all_comments]
+        starts = self.__dict__["_starts"]
+        i = bisect.bisect_right(ends, tok.pos) - 1
+        prev = self.code[i] if i >= 0 else None
+        lo = bisect.bisect_left(starts, prev.end if prev is not None else 0)
+        hi = bisect.bisect_left(starts, tok.pos)
+        doc = next((c for c in reversed(self.all_comments[lo:hi]) if doc_comment(c) is not None), None)
+        if doc is None:
+            return None
+        text = self.text
+        opening = prev is not None and prev.kind == PUNCT and prev.value in ("{", "(", "[")
+        if prev is not None and not opening and "\n" not in text[prev.end:doc.pos] \
+                and "\n" in text[doc.end:tok.pos]:
+            return None
+        return doc_comment(doc)
 
 
 def parse_module(text: str, sink: Sink) -> Module:
     text = normalise_text(text)
     tokens = tokenize(text, sink)
-    module = Module(text, [t for t in tokens if t.kind == COMMENT and not t.block])
+    comments = [t for t in tokens if t.kind == COMMENT]
+    module = Module(text, [t for t in comments if not t.block], all_comments=comments)
     r = Reader(tokens, sink)
+    module.code = r.toks
     while r.tok.kind != EOF:
-        start = r.i
+        start, count = r.i, len(module.decls)
         try:
             _statement(r, module)
+            for decl in module.decls[count:]:
+                if isinstance(decl, (InterfaceDecl, ConstDecl)):
+                    decl.start = r.toks[start]
         except ParseError as e:
             sink.error(e.tok, "syntax", e.message)
             if r.i == start:
@@ -201,6 +253,7 @@ def _interface(r: Reader, text: str) -> InterfaceDecl:
 
 
 def _member(r: Reader, text: str, members: list[MemberDecl]) -> None:
+    start = r.tok
     if r.at("readonly") and r.peek().kind in (IDENT, STRING) and r.peek().line == r.tok.line:
         r.advance()
     t = r.tok
@@ -217,7 +270,7 @@ def _member(r: Reader, text: str, members: list[MemberDecl]) -> None:
         _skip_member(r)
         return
     r.expect(":")
-    members.append(MemberDecl(str(t.value), t, optional, parse_type(r, text), r.prev))
+    members.append(MemberDecl(str(t.value), t, optional, parse_type(r, text), r.prev, start))
     if not (r.at(";") or r.at(",") or r.at("}") or r.new_line()):
         raise ParseError(r.tok, f"expected ';' or a new line, found {describe(r.tok)}")
 

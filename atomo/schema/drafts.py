@@ -32,6 +32,7 @@ class FieldDraft:
     rules: list[Rule] = field(default_factory=list)    # explicit rules, in order
     target: str | None = None
     column: str = ""
+    doc: str | None = None           # the `/** */` comment before the field
 
 
 @dataclass
@@ -73,6 +74,9 @@ class ModelDraft:
     ui_names: list[tuple[str, str, Any]] = field(default_factory=list)  # (ui key, field name, position)
     annotations: list[Annotation] = field(default_factory=list)
     listed_without_id: bool = False
+    graphql_name: str | None = None  # the `graphqlName` option (`@@graphqlName` is read in assemble)
+    graphql_name_at: Any = None
+    doc: str | None = None           # the `/** */` comment before the model's declaration
 
 
 @dataclass

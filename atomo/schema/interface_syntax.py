@@ -25,7 +25,7 @@ from atomo.schema.values import Values, called_root
 
 EVENTS = ("created", "updated", "deleted")
 MODEL_KEYS = ("tableName", "access", "validation", "relationships", "events", "ui", "primaryKey", "searchable",
-              "config")
+              "config", "graphqlName")
 CONFIG_KEYS = ("auditLog", "softDeletes", "defaultPageSize", "subscriptions")
 CONDITIONS = ("changedAny", "fieldEquals")
 _SCALARS = {"string": "text", "number": "number", "boolean": "boolean", "Date": "datetime", "File": "file",
@@ -168,11 +168,11 @@ def _items(values: Values, node: Node, what: str) -> list[tuple[str, Any, Node]]
 
 
 def _model(iface: InterfaceDecl, types: _Types, values: Values, module: Module) -> ModelDraft:
-    m = ModelDraft(iface.name, iface.tok)
+    m = ModelDraft(iface.name, iface.tok, doc=module.doc_before(iface.start))
     for mem in iface.members:
         kind, options, item, nullable = types.kind(mem.type)
         m.fields.append(FieldDraft(mem.name, mem.tok, kind=kind, optional=mem.optional or nullable,
-                                   options=options, item_type=item))
+                                   options=options, item_type=item, doc=module.doc_before(mem.start)))
     fanns, m.annotations = attach(module.comments, iface.open, iface.close,
                                   [(mem.name, mem.end) for mem in iface.members], values.sink)
     for f in m.fields:
@@ -185,6 +185,8 @@ def _configure(m: ModelDraft, cfg: Obj, values: Values) -> None:
     for key, tok, node in cfg.items:
         if key == "tableName":
             m.table, m.table_at = values.string(node, "tableName"), node.tok
+        elif key == "graphqlName":
+            m.graphql_name, m.graphql_name_at = values.string(node, "graphqlName"), node.tok
         elif key == "access":
             m.access, m.access_at = access_object(node, values)
         elif key == "validation":

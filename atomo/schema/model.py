@@ -87,6 +87,7 @@ class Field:
     item_type: str | None = None   # for arrays: element TS type as written (informational)
     line: int = 0
     col: int = 0
+    doc: str | None = None         # the `/** ... */` comment before the field (GraphQL description)
 
     @property
     def has_default(self) -> bool:
@@ -192,6 +193,9 @@ class Model:
     indexes: tuple[CompositeIndex, ...] = ()   # every index (single-column @unique/@index included)
     checks: tuple[Check, ...] = ()
     line: int = 0
+    graphql_name: str | None = None  # the typed API's collection name (`graphqlName`), else camelCase(table)
+    doc: str | None = None         # the `/** ... */` comment before the model (GraphQL description)
+    col: int = 0                   # column of the model's name (with `line`: where its diagnostics point)
 
     def field(self, name_or_key: str) -> Field | None:
         """The declared field named by its name, record key, or column (either spelling)."""
@@ -241,7 +245,7 @@ SEVERITY = {
     "syntax": "error", "mixed-syntax": "error", "invalid-name": "error", "duplicate": "error",
     "invalid-rule": "error", "reference": "error", "invalid-check": "error", "unknown-type": "error",
     "unknown-property": "error", "unknown-call": "error", "unknown-method": "error", "unknown-annotation": "error",
-    "unsupported-syntax": "error",
+    "unsupported-syntax": "error", "name-clash": "error",
     "ignored-syntax": "warning", "implied-id": "warning", "key-rename": "warning", "ui-field": "warning",
 }
 

@@ -32,6 +32,24 @@ class Token:
         return f"Token({self.kind}, {self.value!r}, {self.line}:{self.col})"
 
 
+def doc_comment(tok: Token) -> str | None:
+    """The text of a `/** ... */` doc comment token (None for any other token, or an empty doc).
+
+    Drops the `/**` and `*/`, then on each line the leading blanks, one `*` and one space after it;
+    trims the result (inner lines and their further indentation are kept). `/* */`, `/**/`, banner
+    comments starting with `/***` and `//` comments are not docs.
+    """
+    if tok.kind != COMMENT or not tok.block or not tok.value.startswith("*") or tok.value.startswith("**"):
+        return None
+    lines = []
+    for line in tok.value[1:].split("\n"):
+        line = line.strip()
+        if line.startswith("*"):
+            line = line[2:] if line.startswith("* ") else line[1:]
+        lines.append(line)
+    return "\n".join(lines).strip() or None
+
+
 class Pos:
     """A bare position (line, col) where a diagnostic can point."""
 

@@ -2,7 +2,8 @@
 
 ``plan`` validates the document with the engine (limits included), coerces the variables and
 collects the selection once (aliases, fragments, ``@skip``/``@include``): a subscription becomes a
-list of (response key, ``ModelEvent`` field). Per event, ``EventViews`` builds the ``ModelEvent``
+list of (response key, ``ModelEvent`` field, and for the typed ``<model>Changes`` the selected fields
+of ``data``/``previousData``). Per event, ``EventViews`` builds the ``ModelEvent``
 once (cached by position, shared by every subscriber) and caches the encoded object per selection,
 so a delivery is a dictionary look-up and a string splice.
 
@@ -35,7 +36,8 @@ from atomo.auth.rbac import Access
 from atomo.graphql.engine import document_error_body
 from atomo.graphql.limits import error_message_and_locations
 from atomo.graphql.resolvers import RequestContext
-from atomo.schema.model import Model
+from atomo.schema.graphql_names import model_names, typed_relations
+from atomo.schema.model import Model, Schema
 from atomo.storage.events import StoredEvent
 from atomo.storage.feed import EventFeed
 from atomo.storage.records import codec_for
@@ -51,7 +53,8 @@ BLOCK_OPS = {"BlockInserted": "insert", "BlockUpdated": "update", "BlockMoved": 
 BEFORE_IMAGE_TYPES = frozenset({"Deleted", "Restored", "HardDeleted"})
 VIEW_CACHE = 2048
 VIEW_ENCODINGS = 4          # selections whose encoding one cached view keeps (others are encoded per delivery)
-Fields = tuple[tuple[str, str], ...]
+Sub = tuple[tuple[str, str, str | None], ...]          # (key, record field, constant) of a typed record
+Fields = tuple[tuple[str, str, Sub | None, str | None], ...]  # (key, ModelEvent field, record selection, constant)
 
 
 class PlanError(Exception):
@@ -96,16 +99,51 @@ async def plan(engine: Any, query: str, variables: dict[str, Any] | None, operat
         raise PlanError(document_error_body([("a subscription must select exactly one field", None)])["errors"])
     (root_key, nodes), = root.items()
     node = nodes[0]
-    if node.name.value != "modelChanges":
-        raise PlanError(document_error_body([(f"'{node.name.value}' cannot be subscribed to; "
-                                              "use modelChanges", None)])["errors"])
     args = {a.name.value: _argument(a.value, execution.variable_values) for a in node.arguments or ()}
-    selected = await collect_fields(execution, schema.find_type("ModelEvent"), node.selection_set)
-    fields = tuple((key, field_nodes[0].name.value) for key, field_nodes in selected.items())
-    model, after = args.get("model"), args.get("after")
+    typed = _typed_models(engine.schema).get(node.name.value)
+    if node.name.value != "modelChanges" and typed is None:
+        raise PlanError(document_error_body([(f"'{node.name.value}' cannot be subscribed to; "
+                                              "use modelChanges or a <model>Changes field", None)])["errors"])
+    event_type = model_names(typed).event_type if typed is not None else "ModelEvent"
+    selected = await collect_fields(execution, schema.find_type(event_type), node.selection_set)
+    fields = []
+    for key, field_nodes in selected.items():
+        name = field_nodes[0].name.value
+        if name == "__typename":
+            fields.append((key, name, None, event_type))
+        elif typed is not None and name in ("data", "previousData"):
+            fields.append((key, name, await _record_fields(execution, schema, typed, field_nodes[0]), None))
+        else:
+            fields.append((key, name, None, None))
+    model, after = (typed.name if typed is not None else args.get("model")), args.get("after")
     if not isinstance(model, str) or (after is not None and not isinstance(after, int)):
         raise PlanError(document_error_body([("modelChanges needs model: String! and after: Int", None)])["errors"])
-    return Plan(root_key, model, None if after is None else max(0, after), fields)
+    return Plan(root_key, model, None if after is None else max(0, after), tuple(fields))
+
+
+def _typed_models(schema: Schema) -> dict[str, Model]:
+    """``contactChanges`` -> the model, for the typed subscriptions of ``schema``."""
+    found = schema.__dict__.get("_typed_changes")
+    if found is None:
+        found = {model_names(m).changes: m for m in schema.models}
+        object.__setattr__(schema, "_typed_changes", found)
+    return found
+
+
+async def _record_fields(execution: Any, schema: Any, model: Model, node: Any) -> Sub:
+    """The selection of a typed record (``data { id name }``): plain fields only; relations are
+    resolved by queries, not streamed."""
+    selected = await collect_fields(execution, schema.find_type(model_names(model).type), node.selection_set)
+    relations = {r.name for r in typed_relations(model)}
+    out = []
+    for key, field_nodes in selected.items():
+        name = field_nodes[0].name.value
+        if name in relations:
+            raise PlanError(document_error_body([(
+                f"{model.name}.{name} is a relation: subscriptions stream the record's own fields; "
+                "query the relation when an event arrives", None)])["errors"])
+        out.append((key, name, model_names(model).type if name == "__typename" else None))
+    return tuple(out)
 
 
 # -- events as ModelEvent ------------------------------------------------------------------------
@@ -121,7 +159,13 @@ class View:
         text = self.encoded.get(fields)
         if text is None:
             values = self.values
-            text = encode({key: values[name] for key, name in fields})
+            out: dict[str, Any] = {}
+            for key, name, sub, constant in fields:
+                value = values[name] if constant is None else constant
+                if sub is not None and isinstance(value, dict):
+                    value = {k: value.get(n) if c is None else c for k, n, c in sub}
+                out[key] = value
+            text = encode(out)
             if len(self.encoded) < VIEW_ENCODINGS:
                 self.encoded[fields] = text
         return text

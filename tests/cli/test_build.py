@@ -130,8 +130,7 @@ def test_build_without_pyinstaller_is_a_configuration_error(tmp_path: Path, monk
 
 def test_deploy_bundle(built_executable: Path, tmp_path: Path) -> None:
     project = new_project(tmp_path, "crm", "acme")
-    (project / "hooks").mkdir()
-    (project / "hooks" / "deal.py").write_text("# a hook\n")
+    (project / "hooks" / "deal.py").write_text("# a hook\n")        # next to the template's hooks/deals.py
     missing = atomo("--project", str(project), "deploy", "--no-build", cwd=project)
     assert missing.exit_code == 1 and "dist/atomo-server is missing" in missing.stderr
     (project / "dist").mkdir()
@@ -142,7 +141,7 @@ def test_deploy_bundle(built_executable: Path, tmp_path: Path) -> None:
     assert result.stdout.splitlines()[:2] == ["wrote deploy/acme-production/", "wrote deploy/acme-production.tar.gz"]
     names = sorted(str(p.relative_to(bundle)) for p in bundle.rglob("*"))
     assert names == ["Dockerfile", "INSTALL.md", "acme.service", "atomo-server", "atomo.env.example", "hooks",
-                     "hooks/deal.py", "migrations", "migrations/.gitkeep", "schema.ts", "seed.json"]
+                     "hooks/deal.py", "hooks/deals.py", "migrations", "migrations/.gitkeep", "schema.ts", "seed.json"]
     assert os.access(bundle / "atomo-server", os.X_OK)
     unit = (bundle / "acme.service").read_text()
     for line in ("User=atomo", "WorkingDirectory=/opt/acme", "EnvironmentFile=/etc/acme/atomo.env",

@@ -18,9 +18,10 @@ FILES = ["schema.ts", "seed.json", "migrations/.gitkeep", ".env", ".env.example"
 def test_init_creates_a_checked_project(tmp_path: Path, template: str) -> None:
     result = atomo("init", "shop", "-t", template, cwd=tmp_path)
     assert result.exit_code == 0, result.output
-    assert result.stdout.splitlines() == [f"created shop/{f}" for f in FILES] + ["Next: cd shop && atomo dev"]
+    files = [*FILES[:2], "hooks/deals.py", *FILES[2:]] if template == "crm" else FILES   # the crm sample's hooks
+    assert result.stdout.splitlines() == [f"created shop/{f}" for f in files] + ["Next: cd shop && atomo dev"]
     project = tmp_path / "shop"
-    for name in FILES:
+    for name in files:
         assert (project / name).is_file(), name
     assert (project / ".env").read_text() == "ATOMO_ENV=development\nPORT=3000\n"
     assert "# JWT_SECRET=" in (project / ".env.example").read_text()
@@ -41,6 +42,8 @@ def test_templates_content(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "a" / "seed.json").read_text()) == {}
     assert (tmp_path / "b" / "schema.ts").read_text() == (SAMPLE / "schema.ts").read_text()
     assert (tmp_path / "b" / "seed.json").read_text() == (SAMPLE / "seed.json").read_text()
+    assert (tmp_path / "b" / "hooks" / "deals.py").read_text() == (SAMPLE / "hooks" / "deals.py").read_text()
+    assert not (tmp_path / "a" / "hooks").exists() and not (tmp_path / "c" / "hooks").exists()
     blog = (tmp_path / "c" / "schema.ts").read_text()
     assert all(f"export interface {m}" in blog for m in ("Author", "Post", "Category", "Comment"))
 

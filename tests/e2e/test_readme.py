@@ -186,11 +186,13 @@ def test_first_screen_holds_the_two_commands_and_ci_runs_the_test_one() -> None:
 
 
 def test_every_shell_block_is_run_here() -> None:
-    """The first screen, the Quick Reference and the embedding run: add a test with any new block."""
-    assert len(blocks(README, "bash")) == 3
+    """The first screen, the Quick Reference, the embedding and the hooks run: add a test with any new block."""
+    assert len(blocks(README, "bash")) == 4
     assert len(blocks(section("Quick reference"), "bash")) == 1
     assert len(blocks(section("Embedding Atomo in Python"), "bash")) == 1
-    assert len(blocks(README, "python")) == 1
+    assert len(blocks(section("Hooks"), "bash")) == 1
+    assert len(blocks(README, "python")) == 2
+    assert len(blocks(section("Hooks"), "python")) == 1
 
 
 # ---------------------------------------------------------------------------------------- quick reference
@@ -310,3 +312,27 @@ def test_embedding_example_runs_after_seed(tmp_path: Path) -> None:
                             text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     check_example_output(result.stdout, seeded=True)
+
+
+# ------------------------------------------------------------------------------------------------ hooks example
+
+@needs_curl
+def test_hooks_example_runs_as_written(tmp_path: Path, readme_port: int) -> None:
+    """The Hooks section: its Python block saved as `close_deal.py`, then its shell block in that folder."""
+    folder = tmp_path / "work"
+    folder.mkdir()
+    (script,) = blocks(section("Hooks"), "python")
+    (folder / "close_deal.py").write_text(script)
+    (block,) = blocks(section("Hooks"), "bash")
+    shell = run_shell(block, folder, tmp_path / "logs")
+    won, lost, totals = json_documents(shell.stdout)[-3:]
+    assert won["data"]["closeDeal"]["stage"] == "won" and won["data"]["closeDeal"]["id"] == "d-2"
+    (error,) = lost["errors"]
+    assert error["extensions"]["code"] == "VALIDATION_ERROR" and error["message"] == "the deal is already won"
+    assert error["extensions"]["details"] == [{"field": "stage", "message": "the deal is already won", "code": "closed"}]
+    assert totals["data"]["pipelineTotals"] == {"totals": {"won": 94000.5}, "deals": 2, "complete": True}
+    history = totals["data"]["history"]
+    assert [e["type"] for e in history] == ["Created", "Updated", "DealWon"], history
+    assert history[1]["data"]["stage"] == "won" and history[2]["data"] == {"value": 82000.5}
+    assert (folder / "shop" / "hooks" / "deals.py").is_file() and (folder / "shop" / "hooks" / "close_deal.py").is_file()
+    assert "Traceback" not in shell.stderr

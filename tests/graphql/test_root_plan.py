@@ -37,6 +37,10 @@ CASES: list[tuple[str, dict[str, Any] | None]] = [
     ('query($w: JSON) { count(model: "Company", where: $w) }', {"w": None}),
     ('query($w: JSON = {name: {contains: "a"}}) { count(model: "Company", where: $w) }', None),
     ('mutation($d: JSONObject!) { create(model: "Company", data: $d) }', {"d": [1]}),
+    # object-typed root fields with plain selections: a projection of the result
+    ('{ paginatedRecords(model: "Company", limit: 2) { data p: pageInfo { totalCount hasNextPage pageSize __typename }'
+     ' __typename } }', None),
+    ('{ deletedRecords(model: "Company") { pageInfo { offset } } }', None),
 ]
 
 
@@ -69,7 +73,8 @@ async def test_anonymous_callers_get_the_same_refusal(gql: Runner) -> None:
 
 
 async def test_documents_that_need_tartiflette_are_not_planned(engine: GraphQLEngine, gql: Runner) -> None:
-    for query in ('{ paginatedRecords(model: "Company") { pageInfo { totalCount } } }',
+    for query in ('{ paginatedRecords(model: "Company") { ...P } } fragment P on PaginatedRecords { data }',
+                  '{ paginatedRecords(model: "Company") { pageInfo { totalCount @skip(if: false) } } }',
                   '{ ... on Query { count(model: "Company") } }',
                   '{ count(model: "Company") @include(if: true) }',
                   '{ __typename count(model: "Company") }'):

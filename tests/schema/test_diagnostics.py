@@ -14,6 +14,7 @@ SEVERITY = {"syntax": "error", "mixed-syntax": "error", "invalid-name": "error",
             "invalid-rule": "error", "reference": "error", "invalid-check": "error",
             "unknown-property": "error", "unknown-type": "error", "unknown-call": "error",
             "unknown-method": "error", "unknown-annotation": "error", "unsupported-syntax": "error",
+            "name-clash": "error",
             "ignored-syntax": "warning", "implied-id": "warning", "key-rename": "warning", "ui-field": "warning"}
 
 CASES = [
@@ -76,6 +77,10 @@ CASES = [
     ("unknown-type", "export interface A { id: string; tags?: Strin[]; meta?: Record<string, Adress> }\n"
                      "export const schema = { models: {}, builtins: { users: { columns: { nick: 'TXT' } } },\n"
                      "  actions: { a: { input: { object: { n: 'nummber' } } } } }\n", [(1, 41), (1, 72), (2, 69), (3, 14)]),
+    ("name-clash", "export interface Query { id: string }\n"
+                   "export interface News { id: string }\nexport const schema = { models: { News: { tableName: 'news' } } }\n",
+     [(1, 18), (2, 18)]),
+    ("name-clash", BUILDER_HEADER + "export const Record = model('entries', { fields: {} })\n", [(2, 14)]),
     ("ignored-syntax", "declare const q: number\nlet x: number = 1\nexport type G<T> = T\n"
                        "export interface A { id: string; [k: string]: any; run(): void; u?: string | number }\n"
                        "export const c = [1, , 2] as any\nexport default 1\n",

@@ -75,7 +75,7 @@ def test_schema_diagnostics_suggest_names() -> None:
         "error[invalid-rule]: unknown validation rule 'requred' in 'requred|foo'. Did you mean 'required'?",
         "error[invalid-rule]: unknown validation rule 'foo' in 'requred|foo'",
         "error[unknown-property]: 'zzz' is not a model option (options: tableName, access, validation, relationships, "
-        "events, ui, primaryKey, searchable, config)",
+        "events, ui, primaryKey, searchable, config, graphqlName)",
     ]
 
 
@@ -96,7 +96,7 @@ def test_annotations_suggest_names() -> None:
                     "  // @@indx([x, y])\n}\n") == [
         "error[unknown-annotation]: unknown annotation '@uniqe'. Did you mean '@unique'?",
         "error[unknown-annotation]: unknown annotation '@ada' (annotations: @unique, @index, @default, @@unique, "
-        "@@index, @@check; write other text in a /* */ comment)",
+        "@@index, @@check, @@graphqlName; write other text in a /* */ comment)",
         "error[unknown-annotation]: unknown annotation '@@indx'. Did you mean '@@index'?",
     ]
     clean = "export interface A {\n  id: string\n  /* owned by @ada */\n  y?: string /* ask @ada */\n}\n"

@@ -140,6 +140,8 @@ export interface ModelOptions {
   }
   /** Served as-is by `GET /meta/schema`. */
   ui?: { [key: string]: Json }
+  /** The collection name of the typed GraphQL API (`people`: `people`, `peoplePage`, `peopleCount`); default: the table in camelCase. */
+  graphqlName?: string
 }
 
 export interface Model<Table extends string = string> {
