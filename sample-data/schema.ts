@@ -2,13 +2,16 @@ import type { Block } from '@atomo-cc/schema'   // optional: `Block` is built in
 
 export enum DealStage { Lead = 'lead', Qualified = 'qualified', Proposal = 'proposal', Won = 'won', Lost = 'lost' }
 
+/** An organisation you sell to. */
 export interface Company {
   id: string
+  /** The company's name, unique across the CRM. */
   name: string                  // @unique
   industry?: string             // @index
   website?: string; employeeCount?: number
 }
 
+/** A person at a company (or on their own). */
 export interface Contact {
   id: string
   firstName: string; lastName: string
@@ -18,9 +21,11 @@ export interface Contact {
   createdAt: Date; updatedAt: Date   // optional to declare: always managed
 }
 
+/** A sales opportunity with a company. */
 export interface Deal {
   id: string
   title: string
+  /** The deal's value in its currency. */
   value: number                 // @default(0)
   currency: 'EUR' | 'USD'       // @default('EUR')
   stage: DealStage              // @default('lead') @index

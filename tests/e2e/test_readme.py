@@ -336,3 +336,20 @@ def test_hooks_example_runs_as_written(tmp_path: Path, readme_port: int) -> None
     assert history[1]["data"]["stage"] == "won" and history[2]["data"] == {"value": 82000.5}
     assert (folder / "shop" / "hooks" / "deals.py").is_file() and (folder / "shop" / "hooks" / "close_deal.py").is_file()
     assert "Traceback" not in shell.stderr
+
+
+def test_typed_api_example_runs_as_written(tmp_path: Path, readme_port: int) -> None:
+    """The Typed API section's shell block in a fresh folder: the bundled sample, typed create and read."""
+    folder = tmp_path / "work"
+    folder.mkdir()
+    (block,) = blocks(section("Typed API"), "bash")
+    shell = run_shell(block, folder, tmp_path / "logs")
+    created, listed = json_documents(shell.stdout)[-2:]
+    deal = created["data"]["createDeal"]
+    assert deal["title"] == "Typed pilot" and deal["stage"] == "qualified" and deal["company"]["name"]
+    deals = listed["data"]["deals"]
+    assert deals and "Typed pilot" in [d["title"] for d in deals]
+    values = [d["value"] for d in deals]
+    assert values == sorted(values, reverse=True) and all(v > 1000 for v in values)
+    assert all(d["company"]["name"] for d in deals)
+    assert "Traceback" not in shell.stderr
