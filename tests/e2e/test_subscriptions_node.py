@@ -5,7 +5,6 @@ tests/e2e/node when its node_modules is missing; the test is skipped only when n
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import uuid
 from pathlib import Path
@@ -13,21 +12,13 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import gql_post
+from tests.e2e.nodekit import NODE_DIR, node_script
 from tests.e2e.wskit import ws_url
-
-NODE_DIR = Path(__file__).resolve().parent / "node"
 
 
 @pytest.fixture(scope="module")
 def node_client() -> Path:
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if node is None or npm is None:
-        pytest.skip("node and npm are needed for the graphql-ws client test (not installed)")
-    if not (NODE_DIR / "node_modules" / "graphql-ws").is_dir():
-        result = subprocess.run([npm, "install", "--no-audit", "--no-fund"], cwd=NODE_DIR, capture_output=True,
-                                text=True, timeout=300)
-        assert result.returncode == 0, f"npm install failed:\n{result.stdout}\n{result.stderr}"
-    return NODE_DIR / "subscribe.mjs"
+    return node_script("subscribe.mjs", "graphql-ws")
 
 
 def test_graphql_ws_npm_client_receives_create_update_delete(node_client: Path, base_url: str,
