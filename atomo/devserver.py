@@ -27,6 +27,7 @@ from atomo.config import Settings
 from atomo.data.service import DataService
 from atomo.errors import AtomoError
 from atomo.hooks.loader import load_project_hooks
+from atomo.hooks.registry import HookSet
 from atomo.http.services import Services, build_engine, start_services
 from atomo.project import Project
 from atomo.schema import Schema, load_schema
@@ -107,7 +108,7 @@ class DevServer:
             if runtime.data_file_created and not project.is_sample and project.seed_file is not None:
                 runtime.seeded = await runtime.seed_file(project.seed_file)
             if self.options.codegen and not project.is_sample:
-                self.codegen(current.schema, current.engine.sdl, project, quiet=True)
+                self.codegen(current.schema, runtime.hooks, project, quiet=True)
             port = sock.getsockname()[1]
             server = AtomoServer(uvicorn_config(services), services.state,
                                  lambda: self.listening(services, project, settings.host, port))
@@ -135,10 +136,11 @@ class DevServer:
             webbrowser.open(f"http://{shown}:{port}/graphql")
 
     # -- codegen -----------------------------------------------------------------------------
-    def codegen(self, schema: Schema, sdl: str, project: Project, *, quiet: bool = False) -> None:
+    def codegen(self, schema: Schema, hooks: HookSet, project: Project, *, quiet: bool = False) -> None:
+        """The files of `atomo codegen` (the same function), for the schema and hooks being served."""
         try:
-            statuses = write_files(project.dir / "generated", generate_files(schema, sdl))
-        except OSError as exc:
+            statuses = write_files(project.dir / "generated", generate_files(schema, hooks))
+        except (OSError, AtomoError) as exc:
             self.warn(f"atomo: codegen failed: {exc}")
             return
         for status in statuses:
@@ -252,7 +254,7 @@ class DevServer:
         for warning in plan.warnings:
             self.warn(f"warning: {warning}")
         if self.options.codegen:
-            self.codegen(schema, engine.sdl, project)
+            self.codegen(schema, hooks, project)
         changes = [f"applied {a.name}" for a in applied] + plan.notes + hooks_note
         ms = round((time.perf_counter() - start) * 1000)
         self.say(f"reloaded in {ms} ms: {'; '.join(changes) if changes else 'no table changes'}")

@@ -9,6 +9,7 @@ import click
 from atomo.cli.context import CliContext
 from atomo.codegen import generate_files, write_files
 from atomo.errors import AtomoError, ConfigError
+from atomo.hooks.loader import load_project_hooks
 from atomo.project import resolve_project
 from atomo.schema import load_schema, require_valid
 
@@ -22,15 +23,18 @@ from atomo.schema import load_schema, require_valid
 def codegen(obj: CliContext, output: str | None, schema_path: str | None, check: bool) -> None:
     """Write the GraphQL SDL and TypeScript types.
 
-    generated/schema.graphql and generated/atomo.ts; unchanged files are not rewritten."""
+    generated/schema.graphql (the SDL the server serves: the generic and typed API, enqueueJob and the custom
+    fields of hooks/*.py) and generated/atomo.ts; unchanged files are not rewritten."""
     settings = obj.settings(schema_path=schema_path)
     try:
         project = resolve_project(settings, project_dir=obj.project, allow_sample=False)
     except ConfigError as exc:
         raise AtomoError(f"codegen needs a project: {exc.message}") from None
     schema = require_valid(load_schema(project.schema_path), strict=settings.strict_schema)
+    hooks = load_project_hooks(project)          # their custom fields are part of the served SDL
+    hooks.check_models(m.name for m in schema.models)   # what the server would refuse, codegen refuses too
     folder = Path(output) if output else project.dir / "generated"
-    statuses = write_files(folder, generate_files(schema), check=check)
+    statuses = write_files(folder, generate_files(schema, hooks), check=check)
     stale = False
     for status in statuses:
         shown = _display(status.path)

@@ -10,7 +10,7 @@ of the schema, and the types it names exist (input types for arguments, output t
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from atomo.graphql import import_tartiflette
@@ -118,16 +118,23 @@ def _resolver(field: FieldHook) -> ResolverFn:
     return resolve
 
 
+def custom_fields_sdl(fields: Sequence[FieldHook], others: Iterable[str] = ()) -> str:
+    """The ``extend type Query/Mutation`` blocks of ``fields`` (empty without any), each checked against the base
+    SDL and the ``others`` extension texts. Used by the engine (below) and by ``atomo codegen``
+    (``atomo.graphql.served``)."""
+    if not fields:
+        return ""
+    kinds, roots = schema_names(full_sdl(others))
+    blocks: dict[str, list[str]] = {"Query": [], "Mutation": []}
+    for field in fields:
+        blocks[field.type_name].append(check_field(field, kinds, roots))
+    return "\n\n".join(f"extend type {name} {{\n" + "\n".join(texts) + "\n}" for name, texts in blocks.items() if texts)
+
+
 def custom_fields_extension(hooks: HookSet, others: Iterable[SchemaExtension] = ()) -> SchemaExtension:
     """The custom fields of ``hooks``, checked against the base SDL and the ``others`` extensions."""
     fields = hooks.fields
     if not fields:
         return SchemaExtension()
-    kinds, roots = schema_names(full_sdl(ext.sdl for ext in others))
-    blocks: dict[str, list[str]] = {"Query": [], "Mutation": []}
-    resolvers: dict[str, ResolverFn] = {}
-    for field in fields:
-        blocks[field.type_name].append(check_field(field, kinds, roots))
-        resolvers[f"{field.type_name}.{field.name}"] = _resolver(field)
-    sdl = "\n\n".join(f"extend type {name} {{\n" + "\n".join(texts) + "\n}" for name, texts in blocks.items() if texts)
-    return SchemaExtension(sdl, resolvers)
+    sdl = custom_fields_sdl(fields, (ext.sdl for ext in others))
+    return SchemaExtension(sdl, {f"{field.type_name}.{field.name}": _resolver(field) for field in fields})

@@ -5,12 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from atomo.graphql.engine import SchemaExtension
+from atomo.graphql.sdl import ENQUEUE_SDL
 from atomo.jobs.service import Jobs, new_app_job
 
-ENQUEUE_SDL = """extend type Mutation {
-  enqueueJob(queue: String!, kind: String!, payload: JSON, idempotencyKey: String, maxAttempts: Int,
-             priority: Int): String!
-}"""
+__all__ = ["ENQUEUE_SDL", "jobs_extension"]
 
 
 def jobs_extension(jobs: Jobs) -> SchemaExtension:

@@ -25,13 +25,15 @@ Resolver = Callable[[Any, dict[str, Any], "RequestContext", Any], Awaitable[Any]
 
 @dataclass(frozen=True, slots=True)
 class RequestContext:
-    """What a resolver needs about the request: the data service, the caller, the request id and the
-    rows the request may still return (mutable, see row_budget.py; unbounded unless given)."""
+    """What a resolver needs about the request: the data service, the caller, the request id, the
+    rows the request may still return (mutable, see row_budget.py; unbounded unless given) and the
+    lists the typed API's records came from (relations load per list)."""
 
     service: DataService
     caller: Caller
     request_id: str | None = None
     rows: RowBudget = field(default_factory=RowBudget)
+    batches: dict[int, Any] = field(default_factory=dict)   # id(record) -> its list (graphql/relations.py)
 
 
 async def default_resolver(parent: Any, args: dict[str, Any], ctx: Any, info: Any) -> Any:

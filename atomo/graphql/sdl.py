@@ -1,7 +1,9 @@
 """The GraphQL schema text (graphql chapter §2): model-generic, so the same for every project.
 
 Other chapters add to it with ``extend type Query/Mutation { ... }`` blocks passed to the engine
-(see ``atomo.graphql.engine.SchemaExtension``); ``full_sdl`` joins them in a stable order.
+(see ``atomo.graphql.engine.SchemaExtension``); ``full_sdl`` joins them in a stable order. ``ENQUEUE_SDL``
+(jobs chapter §5, served by ``atomo.graphql.jobs``) is here so that the SDL can be assembled without
+tartiflette (``atomo.graphql.served``).
 """
 
 from __future__ import annotations
@@ -94,6 +96,11 @@ type Subscription {
   modelChanges(model: String!, after: Int): ModelEvent!
 }
 '''
+
+ENQUEUE_SDL = """extend type Mutation {
+  enqueueJob(queue: String!, kind: String!, payload: JSON, idempotencyKey: String, maxAttempts: Int,
+             priority: Int): String!
+}"""
 
 
 def full_sdl(extensions: Iterable[str] = ()) -> str:

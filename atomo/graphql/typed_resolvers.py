@@ -7,7 +7,7 @@ results are the same record dicts, whose fields the object type reads by name. S
 tenancy, validation, events, ``_version``, page limits and the row budget are the generic ones.
 
 Relations are loaded per page, not per row (no N+1): a list resolver marks each record it returns
-with the list (``relations.Batch``); the first relation field resolved on any of them loads the
+in the request context with its list (``relations.Batch``); the first relation field resolved on any of them loads the
 related records of the whole list in one query, the others read the result.
 """
 
@@ -47,14 +47,14 @@ def _model_resolvers(model: Model) -> dict[str, Resolver]:
         rows = await ctx.rows.read(lambda max_rows: ctx.service.records(
             name, **_read_args(args), limit=args.get("limit"), offset=args.get("offset"), caller=ctx.caller,
             max_rows=max_rows))
-        return mark(rows)
+        return mark(rows, ctx)
 
     async def page(parent: Any, args: dict[str, Any], ctx: RequestContext, info: Any) -> Any:
         limit, offset = args.get("limit"), args.get("offset")
         result = await ctx.rows.read(lambda max_rows: ctx.service.paginated_records(
             name, **_read_args(args), limit=20 if limit is None else limit, offset=0 if offset is None else offset,
             caller=ctx.caller, max_rows=max_rows), page_rows)
-        mark(result["data"])
+        mark(result["data"], ctx)
         return result
 
     async def count(parent: Any, args: dict[str, Any], ctx: RequestContext, info: Any) -> Any:

@@ -410,8 +410,6 @@ def finish(drafts: Drafts, sink: Sink, syntax: str, path: str) -> Schema:
     for m in models:
         fin.check_fields(m)
     built = tuple(fin.model(m) for m in models)
-    for model, message in name_clashes(Schema(built), fin.refused_tables):
-        sink.error(Pos(model.line or 1, model.col or 1), "name-clash", message)
     actions: dict[str, Action] = {}
     for a in drafts.actions:
         if a.name in actions:
@@ -420,6 +418,8 @@ def finish(drafts: Drafts, sink: Sink, syntax: str, path: str) -> Schema:
         action = fin.action(a)
         if action is not None:
             actions[a.name] = action
+    for model, message in name_clashes(Schema(built, tuple(actions.values())), fin.refused_tables):
+        sink.error(Pos(model.line or 1, model.col or 1), "name-clash", message)
     channels: dict[str, ChannelRule] = {}
     for c in drafts.channels:
         if c.pattern in channels:

@@ -103,6 +103,10 @@ class ModelNames:
         return (self.type, self.create_input, self.update_input, self.where, self.order_by, self.page_type,
                 self.event_type)
 
+    def typescript_types(self) -> tuple[str, ...]:
+        """Names ``atomo codegen``'s atomo.ts declares for the model besides the GraphQL ones."""
+        return (f"{self.model}Create", f"{self.model}Update")
+
     def root_fields(self) -> dict[str, tuple[str, ...]]:
         return {
             "Query": (self.one, self.many, self.page, self.count),
@@ -145,6 +149,7 @@ def name_clashes(schema: Schema, refused_tables: Collection[str] = ()) -> list[t
     """
     problems: list[tuple[Model, str]] = []
     types: dict[str, str] = {}          # type name -> what made it
+    owners: dict[str, Model] = {}        # type name -> the model it is reported at
     fields: dict[tuple[str, str], tuple[str, bool]] = {}   # (root, field) -> (model, made from the collection name)
     for model in schema.models:
         names = model_names(model)
@@ -158,7 +163,7 @@ def name_clashes(schema: Schema, refused_tables: Collection[str] = ()) -> list[t
                 problems.append((model, f"the collection name '{names.many}' of model {model.name} (from its table) "
                                         "is not a GraphQL name; set graphqlName"))
             unchecked = True
-        made = [(t, f"model {model.name}") for t in names.types()]
+        made = [(t, f"model {model.name}") for t in (*names.types(), *names.typescript_types())]
         for f in model.fields:
             if (e := enum_name(model, f)) is not None:
                 made += [(e, f"the enum of {model.name}.{f.key}"), (f"{e}Filter", f"the enum of {model.name}.{f.key}")]
@@ -172,6 +177,7 @@ def name_clashes(schema: Schema, refused_tables: Collection[str] = ()) -> list[t
                                         f"generates too; rename {'the field' if own else 'one of them'}"))
             else:
                 types[name] = origin
+                owners[name] = model
         collection_clashed = False      # one report for `contacts`/`contactsPage`/`contactsCount` together
         for root, generated in names.root_fields().items():
             mine: set[str] = set()
@@ -215,4 +221,10 @@ def name_clashes(schema: Schema, refused_tables: Collection[str] = ()) -> list[t
                                         "rename the relationship"))
             elif not GRAPHQL_NAME.match(relation.name):
                 problems.append((model, f"relationship {model.name}.{relation.name} is not a GraphQL name"))
+    for action in schema.actions:           # atomo.ts: <Action>Input / <Action>Result next to the model types
+        base = "".join(p[:1].upper() + p[1:] for p in re.split(r"[^A-Za-z0-9]+", action.name) if p) or "Action"
+        for name in (f"{base}Input", f"{base}Result"):
+            if name in owners:
+                problems.append((owners[name], f"action {action.name} generates the TypeScript type {name} of "
+                                               f"atomo.ts, which {types[name]} generates too; rename the action"))
     return problems

@@ -186,9 +186,11 @@ def test_first_screen_holds_the_two_commands_and_ci_runs_the_test_one() -> None:
 
 
 def test_every_shell_block_is_run_here() -> None:
-    """The first screen, the Quick Reference, the embedding and the hooks run: add a test with any new block."""
-    assert len(blocks(README, "bash")) == 4
+    """The first screen, the Quick Reference, the embedding, the typed API and the hooks run: add a test with
+    any new block."""
+    assert len(blocks(README, "bash")) == 5
     assert len(blocks(section("Quick reference"), "bash")) == 1
+    assert len(blocks(section("Typed API"), "bash")) == 1
     assert len(blocks(section("Embedding Atomo in Python"), "bash")) == 1
     assert len(blocks(section("Hooks"), "bash")) == 1
     assert len(blocks(README, "python")) == 2

@@ -261,3 +261,16 @@ def test_schema_check_reports_a_clash_and_exits_4(tmp_path: Path) -> None:
         f"{file}:5:18: error[name-clash]: model PageInfo generates the GraphQL type PageInfo, which is built in; "
         "rename the model",
         f"{file}: 2 models, 6 fields; 1 error, 0 warnings"]
+
+
+@pytest.mark.parametrize("source, expected", [
+    ("export interface Deal { id: string; create?: 'a' | 'b' }\n",
+     "schema.ts:1:18: error[name-clash]: the enum of Deal.create generates the GraphQL type DealCreate, which model "
+     "Deal generates too; rename the field"),
+    ("export interface Deal { id: string }\nexport const schema = { models: { Deal: {} }, actions: { dealCreate: "
+     "{ input: { pick: { model: 'Deal', fields: ['id'] } } } } }\n",
+     "schema.ts:1:18: error[name-clash]: action dealCreate generates the TypeScript type DealCreateInput of "
+     "atomo.ts, which model Deal generates too; rename the action"),
+], ids=["enum-vs-atomo.ts-DealCreate", "action-vs-DealCreateInput"])
+def test_clashes_of_the_typescript_names(source: str, expected: str) -> None:
+    assert errors(parse_schema(source)) == [expected]

@@ -43,6 +43,8 @@ export interface Deal {
   deletedAt: string | null
   tenantId: string | null
   _version: number
+  /** The related Account (`accountId`; typed API, when selected). */
+  account?: Account | null
 }
 export interface DealCreate {
   id?: string
@@ -123,3 +125,272 @@ export type ActionHandlers = {
 
 /** SHA-256 of the `GET /meta/schema` body: equals its ETag while the server runs this schema. */
 export const schemaHash = '1a9421b27d87b19f0ff123359c3bc7f71932da9d468916acedeb5cfc7284d4ae'
+
+// The typed GraphQL API of schema.graphql: its enums, inputs, page and event types, and the arguments
+// and results of its root fields (TypedQueries, TypedMutations, TypedSubscriptions). Its object types are
+// the record interfaces above.
+
+/** A date and time: the canonical ISO 8601 UTC text Atomo stores (e.g. 2026-12-05T10:00:00.000000+00:00). */
+export type DateTime = string
+export type SortOrder = 'asc' | 'desc'
+/**
+ * How text filters compare: contains/startsWith/endsWith always ignore case; insensitive makes
+ * equals, not, in and notIn ignore case too.
+ */
+export type QueryMode = 'default' | 'insensitive'
+export type EventType = 'CREATED' | 'UPDATED' | 'DELETED' | 'CUSTOM' | 'RESTORED' | 'HARD_DELETED'
+
+export interface PageInfo {
+  totalCount: number
+  hasNextPage: boolean
+  hasPreviousPage: boolean
+  pageSize: number
+  offset: number
+}
+
+export interface StringFilter {
+  equals?: string | null
+  not?: string | null
+  in?: (string | null)[] | null
+  notIn?: (string | null)[] | null
+  contains?: string | null
+  startsWith?: string | null
+  endsWith?: string | null
+  gt?: string | null
+  gte?: string | null
+  lt?: string | null
+  lte?: string | null
+  isNull?: boolean | null
+  mode?: QueryMode | null
+}
+
+export interface NumberFilter {
+  equals?: number | null
+  not?: number | null
+  in?: (number | null)[] | null
+  notIn?: (number | null)[] | null
+  gt?: number | null
+  gte?: number | null
+  lt?: number | null
+  lte?: number | null
+  isNull?: boolean | null
+}
+
+export interface DateTimeFilter {
+  equals?: DateTime | null
+  not?: DateTime | null
+  in?: (DateTime | null)[] | null
+  notIn?: (DateTime | null)[] | null
+  gt?: DateTime | null
+  gte?: DateTime | null
+  lt?: DateTime | null
+  lte?: DateTime | null
+  isNull?: boolean | null
+}
+
+export interface BooleanFilter {
+  equals?: boolean | null
+  not?: boolean | null
+  isNull?: boolean | null
+}
+
+export interface JSONFilter {
+  contains?: JsonValue | null
+  isNull?: boolean | null
+}
+
+export interface AccountCreateInput {
+  id?: string | null
+  createdAt?: DateTime | null
+  updatedAt?: DateTime | null
+  name: string
+  email?: string | null
+  active?: boolean | null
+  settings?: JsonValue | null
+  tags?: JsonValue | null
+}
+
+export interface AccountUpdateInput {
+  updatedAt?: DateTime | null
+  name?: string | null
+  email?: string | null
+  active?: boolean | null
+  settings?: JsonValue | null
+  tags?: JsonValue | null
+}
+
+export interface AccountWhere {
+  AND?: AccountWhere[] | null
+  OR?: AccountWhere[] | null
+  NOT?: AccountWhere[] | null
+  id?: StringFilter | null
+  name?: StringFilter | null
+  email?: StringFilter | null
+  active?: BooleanFilter | null
+  settings?: JSONFilter | null
+  tags?: JSONFilter | null
+  createdAt?: DateTimeFilter | null
+  updatedAt?: DateTimeFilter | null
+  deletedAt?: DateTimeFilter | null
+  tenantId?: StringFilter | null
+  _version?: NumberFilter | null
+}
+
+export interface AccountOrderBy {
+  id?: SortOrder | null
+  name?: SortOrder | null
+  email?: SortOrder | null
+  active?: SortOrder | null
+  createdAt?: SortOrder | null
+  updatedAt?: SortOrder | null
+  deletedAt?: SortOrder | null
+  tenantId?: SortOrder | null
+  _version?: SortOrder | null
+}
+
+export interface AccountPage {
+  data: Account[]
+  pageInfo: PageInfo
+}
+
+export interface AccountEvent {
+  eventType: EventType
+  modelName: string
+  eventId: string
+  data: Account
+  previousData: Account | null
+  timestamp: string
+  actor: string | null
+  position: number
+  blockOp: Record<string, unknown> | null
+}
+
+export type DealStage = 'lead' | 'won' | 'lost'
+export interface DealStageFilter {
+  equals?: DealStage | null
+  not?: DealStage | null
+  in?: (DealStage | null)[] | null
+  notIn?: (DealStage | null)[] | null
+  isNull?: boolean | null
+}
+
+export interface DealCreateInput {
+  id?: string | null
+  createdAt?: DateTime | null
+  updatedAt?: DateTime | null
+  title: string
+  value?: number | null
+  stage?: DealStage | null
+  closeDate?: DateTime | null
+  accountId: string
+  notes?: BlockInput[] | null
+}
+
+export interface DealUpdateInput {
+  updatedAt?: DateTime | null
+  title?: string | null
+  value?: number | null
+  stage?: DealStage | null
+  closeDate?: DateTime | null
+  accountId?: string | null
+  notes?: BlockInput[] | null
+}
+
+export interface DealWhere {
+  AND?: DealWhere[] | null
+  OR?: DealWhere[] | null
+  NOT?: DealWhere[] | null
+  id?: StringFilter | null
+  title?: StringFilter | null
+  value?: NumberFilter | null
+  stage?: DealStageFilter | null
+  closeDate?: DateTimeFilter | null
+  accountId?: StringFilter | null
+  notes?: JSONFilter | null
+  createdAt?: DateTimeFilter | null
+  updatedAt?: DateTimeFilter | null
+  deletedAt?: DateTimeFilter | null
+  tenantId?: StringFilter | null
+  _version?: NumberFilter | null
+}
+
+export interface DealOrderBy {
+  id?: SortOrder | null
+  title?: SortOrder | null
+  value?: SortOrder | null
+  stage?: SortOrder | null
+  closeDate?: SortOrder | null
+  accountId?: SortOrder | null
+  createdAt?: SortOrder | null
+  updatedAt?: SortOrder | null
+  deletedAt?: SortOrder | null
+  tenantId?: SortOrder | null
+  _version?: SortOrder | null
+}
+
+export interface DealPage {
+  data: Deal[]
+  pageInfo: PageInfo
+}
+
+export interface DealEvent {
+  eventType: EventType
+  modelName: string
+  eventId: string
+  data: Deal
+  previousData: Deal | null
+  timestamp: string
+  actor: string | null
+  position: number
+  blockOp: Record<string, unknown> | null
+}
+
+/** The query fields of the typed API: `args` are a field's arguments, `result` its value. */
+export interface TypedQueries {
+  /** The Account with this id, or null. */
+  account: { args: { id: string }; result: Account | null }
+  accounts: {
+    args: { where?: AccountWhere | null; orderBy?: AccountOrderBy[] | null; limit?: number | null; offset?: number | null }
+    result: Account[]
+  }
+  /** limit defaults to 20, offset to 0. */
+  accountsPage: {
+    args: { where?: AccountWhere | null; orderBy?: AccountOrderBy[] | null; limit?: number | null; offset?: number | null }
+    result: AccountPage
+  }
+  accountsCount: { args: { where?: AccountWhere | null }; result: number }
+  /** The Deal with this id, or null. */
+  deal: { args: { id: string }; result: Deal | null }
+  deals: {
+    args: { where?: DealWhere | null; orderBy?: DealOrderBy[] | null; limit?: number | null; offset?: number | null }
+    result: Deal[]
+  }
+  /** limit defaults to 20, offset to 0. */
+  dealsPage: {
+    args: { where?: DealWhere | null; orderBy?: DealOrderBy[] | null; limit?: number | null; offset?: number | null }
+    result: DealPage
+  }
+  dealsCount: { args: { where?: DealWhere | null }; result: number }
+}
+
+/** The mutation fields of the typed API: `args` are a field's arguments, `result` its value. */
+export interface TypedMutations {
+  createAccount: { args: { data: AccountCreateInput }; result: Account }
+  updateAccount: { args: { id: string; data: AccountUpdateInput; expectedVersion?: number | null }; result: Account }
+  /** Soft-deletes the record; the number of records deleted (0 or 1). */
+  deleteAccount: { args: { id: string; expectedVersion?: number | null }; result: number }
+  restoreAccount: { args: { id: string }; result: number }
+  hardDeleteAccount: { args: { id: string }; result: number }
+  createDeal: { args: { data: DealCreateInput }; result: Deal }
+  updateDeal: { args: { id: string; data: DealUpdateInput; expectedVersion?: number | null }; result: Deal }
+  /** Soft-deletes the record; the number of records deleted (0 or 1). */
+  deleteDeal: { args: { id: string; expectedVersion?: number | null }; result: number }
+  restoreDeal: { args: { id: string }; result: number }
+  hardDeleteDeal: { args: { id: string }; result: number }
+}
+
+/** The subscription fields of the typed API: `args` are a field's arguments, `result` its value. */
+export interface TypedSubscriptions {
+  accountChanges: { args: { after?: number | null }; result: AccountEvent }
+  dealChanges: { args: { after?: number | null }; result: DealEvent }
+}

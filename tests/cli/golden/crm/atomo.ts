@@ -7,8 +7,10 @@ export interface Block { id: string; type: string; [key: string]: unknown }
 /** A block in create/update input: the server fills a missing `id`. */
 export interface BlockInput { id?: string; type: string; [key: string]: unknown }
 
+/** An organisation you sell to. */
 export interface Company {
   id: string
+  /** The company's name, unique across the CRM. */
   name: string
   industry: string | null
   website: string | null
@@ -18,9 +20,12 @@ export interface Company {
   deletedAt: string | null
   tenantId: string | null
   _version: number
+  /** The Deal records whose `companyId` is this record's id (typed API, when selected). */
+  deals?: Deal[]
 }
 export interface CompanyCreate {
   id?: string
+  /** The company's name, unique across the CRM. */
   name: string
   industry?: string | null
   website?: string | null
@@ -28,6 +33,7 @@ export interface CompanyCreate {
 }
 export type CompanyUpdate = Partial<CompanyCreate>
 
+/** A person at a company (or on their own). */
 export interface Contact {
   id: string
   firstName: string
@@ -43,6 +49,8 @@ export interface Contact {
   deletedAt: string | null
   tenantId: string | null
   _version: number
+  /** The related Company (`companyId`; typed API, when selected). */
+  company?: Company | null
 }
 export interface ContactCreate {
   id?: string
@@ -57,9 +65,11 @@ export interface ContactCreate {
 }
 export type ContactUpdate = Partial<ContactCreate>
 
+/** A sales opportunity with a company. */
 export interface Deal {
   id: string
   title: string
+  /** The deal's value in its currency. */
   value: number
   currency: 'EUR' | 'USD'
   stage: 'lead' | 'qualified' | 'proposal' | 'won' | 'lost'
@@ -74,10 +84,15 @@ export interface Deal {
   deletedAt: string | null
   tenantId: string | null
   _version: number
+  /** The related Company (`companyId`; typed API, when selected). */
+  company?: Company | null
+  /** The related Contact (`contactId`; typed API, when selected). */
+  contact?: Contact | null
 }
 export interface DealCreate {
   id?: string
   title: string
+  /** The deal's value in its currency. */
   value?: number
   currency?: Deal['currency']
   stage?: Deal['stage']
@@ -165,3 +180,396 @@ export type ActionHandlers = {
 
 /** SHA-256 of the `GET /meta/schema` body: equals its ETag while the server runs this schema. */
 export const schemaHash = '465c1a5e069606d6c40b5e5a576698d278f914ce5d4972f15d70c8dd13011bde'
+
+// The typed GraphQL API of schema.graphql: its enums, inputs, page and event types, and the arguments
+// and results of its root fields (TypedQueries, TypedMutations, TypedSubscriptions). Its object types are
+// the record interfaces above.
+
+/** A date and time: the canonical ISO 8601 UTC text Atomo stores (e.g. 2026-12-05T10:00:00.000000+00:00). */
+export type DateTime = string
+export type SortOrder = 'asc' | 'desc'
+/**
+ * How text filters compare: contains/startsWith/endsWith always ignore case; insensitive makes
+ * equals, not, in and notIn ignore case too.
+ */
+export type QueryMode = 'default' | 'insensitive'
+export type EventType = 'CREATED' | 'UPDATED' | 'DELETED' | 'CUSTOM' | 'RESTORED' | 'HARD_DELETED'
+
+export interface PageInfo {
+  totalCount: number
+  hasNextPage: boolean
+  hasPreviousPage: boolean
+  pageSize: number
+  offset: number
+}
+
+export interface StringFilter {
+  equals?: string | null
+  not?: string | null
+  in?: (string | null)[] | null
+  notIn?: (string | null)[] | null
+  contains?: string | null
+  startsWith?: string | null
+  endsWith?: string | null
+  gt?: string | null
+  gte?: string | null
+  lt?: string | null
+  lte?: string | null
+  isNull?: boolean | null
+  mode?: QueryMode | null
+}
+
+export interface NumberFilter {
+  equals?: number | null
+  not?: number | null
+  in?: (number | null)[] | null
+  notIn?: (number | null)[] | null
+  gt?: number | null
+  gte?: number | null
+  lt?: number | null
+  lte?: number | null
+  isNull?: boolean | null
+}
+
+export interface DateTimeFilter {
+  equals?: DateTime | null
+  not?: DateTime | null
+  in?: (DateTime | null)[] | null
+  notIn?: (DateTime | null)[] | null
+  gt?: DateTime | null
+  gte?: DateTime | null
+  lt?: DateTime | null
+  lte?: DateTime | null
+  isNull?: boolean | null
+}
+
+export interface BooleanFilter {
+  equals?: boolean | null
+  not?: boolean | null
+  isNull?: boolean | null
+}
+
+export interface JSONFilter {
+  contains?: JsonValue | null
+  isNull?: boolean | null
+}
+
+export interface CompanyCreateInput {
+  id?: string | null
+  createdAt?: DateTime | null
+  updatedAt?: DateTime | null
+  /** The company's name, unique across the CRM. */
+  name: string
+  industry?: string | null
+  website?: string | null
+  employeeCount?: number | null
+}
+
+export interface CompanyUpdateInput {
+  updatedAt?: DateTime | null
+  /** The company's name, unique across the CRM. */
+  name?: string | null
+  industry?: string | null
+  website?: string | null
+  employeeCount?: number | null
+}
+
+export interface CompanyWhere {
+  AND?: CompanyWhere[] | null
+  OR?: CompanyWhere[] | null
+  NOT?: CompanyWhere[] | null
+  id?: StringFilter | null
+  name?: StringFilter | null
+  industry?: StringFilter | null
+  website?: StringFilter | null
+  employeeCount?: NumberFilter | null
+  createdAt?: DateTimeFilter | null
+  updatedAt?: DateTimeFilter | null
+  deletedAt?: DateTimeFilter | null
+  tenantId?: StringFilter | null
+  _version?: NumberFilter | null
+}
+
+export interface CompanyOrderBy {
+  id?: SortOrder | null
+  name?: SortOrder | null
+  industry?: SortOrder | null
+  website?: SortOrder | null
+  employeeCount?: SortOrder | null
+  createdAt?: SortOrder | null
+  updatedAt?: SortOrder | null
+  deletedAt?: SortOrder | null
+  tenantId?: SortOrder | null
+  _version?: SortOrder | null
+}
+
+export interface CompanyPage {
+  data: Company[]
+  pageInfo: PageInfo
+}
+
+export interface CompanyEvent {
+  eventType: EventType
+  modelName: string
+  eventId: string
+  data: Company
+  previousData: Company | null
+  timestamp: string
+  actor: string | null
+  position: number
+  blockOp: Record<string, unknown> | null
+}
+
+export interface ContactCreateInput {
+  id?: string | null
+  createdAt?: DateTime | null
+  updatedAt?: DateTime | null
+  firstName: string
+  lastName: string
+  email?: string | null
+  phone?: string | null
+  companyId?: string | null
+  tags?: string[] | null
+  notes?: BlockInput[] | null
+  ownerId?: string | null
+}
+
+export interface ContactUpdateInput {
+  updatedAt?: DateTime | null
+  firstName?: string | null
+  lastName?: string | null
+  email?: string | null
+  phone?: string | null
+  companyId?: string | null
+  tags?: string[] | null
+  notes?: BlockInput[] | null
+  ownerId?: string | null
+}
+
+export interface ContactWhere {
+  AND?: ContactWhere[] | null
+  OR?: ContactWhere[] | null
+  NOT?: ContactWhere[] | null
+  id?: StringFilter | null
+  firstName?: StringFilter | null
+  lastName?: StringFilter | null
+  email?: StringFilter | null
+  phone?: StringFilter | null
+  companyId?: StringFilter | null
+  tags?: JSONFilter | null
+  notes?: JSONFilter | null
+  ownerId?: StringFilter | null
+  createdAt?: DateTimeFilter | null
+  updatedAt?: DateTimeFilter | null
+  deletedAt?: DateTimeFilter | null
+  tenantId?: StringFilter | null
+  _version?: NumberFilter | null
+}
+
+export interface ContactOrderBy {
+  id?: SortOrder | null
+  firstName?: SortOrder | null
+  lastName?: SortOrder | null
+  email?: SortOrder | null
+  phone?: SortOrder | null
+  companyId?: SortOrder | null
+  ownerId?: SortOrder | null
+  createdAt?: SortOrder | null
+  updatedAt?: SortOrder | null
+  deletedAt?: SortOrder | null
+  tenantId?: SortOrder | null
+  _version?: SortOrder | null
+}
+
+export interface ContactPage {
+  data: Contact[]
+  pageInfo: PageInfo
+}
+
+export interface ContactEvent {
+  eventType: EventType
+  modelName: string
+  eventId: string
+  data: Contact
+  previousData: Contact | null
+  timestamp: string
+  actor: string | null
+  position: number
+  blockOp: Record<string, unknown> | null
+}
+
+export type DealCurrency = 'EUR' | 'USD'
+export interface DealCurrencyFilter {
+  equals?: DealCurrency | null
+  not?: DealCurrency | null
+  in?: (DealCurrency | null)[] | null
+  notIn?: (DealCurrency | null)[] | null
+  isNull?: boolean | null
+}
+
+export type DealStage = 'lead' | 'qualified' | 'proposal' | 'won' | 'lost'
+export interface DealStageFilter {
+  equals?: DealStage | null
+  not?: DealStage | null
+  in?: (DealStage | null)[] | null
+  notIn?: (DealStage | null)[] | null
+  isNull?: boolean | null
+}
+
+export interface DealCreateInput {
+  id?: string | null
+  createdAt?: DateTime | null
+  updatedAt?: DateTime | null
+  title: string
+  /** The deal's value in its currency. */
+  value?: number | null
+  currency?: DealCurrency | null
+  stage?: DealStage | null
+  probability?: number | null
+  closeDate?: DateTime | null
+  companyId: string
+  contactId?: string | null
+  ownerId?: string | null
+  notes?: BlockInput[] | null
+}
+
+export interface DealUpdateInput {
+  updatedAt?: DateTime | null
+  title?: string | null
+  /** The deal's value in its currency. */
+  value?: number | null
+  currency?: DealCurrency | null
+  stage?: DealStage | null
+  probability?: number | null
+  closeDate?: DateTime | null
+  companyId?: string | null
+  contactId?: string | null
+  ownerId?: string | null
+  notes?: BlockInput[] | null
+}
+
+export interface DealWhere {
+  AND?: DealWhere[] | null
+  OR?: DealWhere[] | null
+  NOT?: DealWhere[] | null
+  id?: StringFilter | null
+  title?: StringFilter | null
+  value?: NumberFilter | null
+  currency?: DealCurrencyFilter | null
+  stage?: DealStageFilter | null
+  probability?: NumberFilter | null
+  closeDate?: DateTimeFilter | null
+  companyId?: StringFilter | null
+  contactId?: StringFilter | null
+  ownerId?: StringFilter | null
+  notes?: JSONFilter | null
+  createdAt?: DateTimeFilter | null
+  updatedAt?: DateTimeFilter | null
+  deletedAt?: DateTimeFilter | null
+  tenantId?: StringFilter | null
+  _version?: NumberFilter | null
+}
+
+export interface DealOrderBy {
+  id?: SortOrder | null
+  title?: SortOrder | null
+  value?: SortOrder | null
+  currency?: SortOrder | null
+  stage?: SortOrder | null
+  probability?: SortOrder | null
+  closeDate?: SortOrder | null
+  companyId?: SortOrder | null
+  contactId?: SortOrder | null
+  ownerId?: SortOrder | null
+  createdAt?: SortOrder | null
+  updatedAt?: SortOrder | null
+  deletedAt?: SortOrder | null
+  tenantId?: SortOrder | null
+  _version?: SortOrder | null
+}
+
+export interface DealPage {
+  data: Deal[]
+  pageInfo: PageInfo
+}
+
+export interface DealEvent {
+  eventType: EventType
+  modelName: string
+  eventId: string
+  data: Deal
+  previousData: Deal | null
+  timestamp: string
+  actor: string | null
+  position: number
+  blockOp: Record<string, unknown> | null
+}
+
+/** The query fields of the typed API: `args` are a field's arguments, `result` its value. */
+export interface TypedQueries {
+  /** The Company with this id, or null. */
+  company: { args: { id: string }; result: Company | null }
+  companies: {
+    args: { where?: CompanyWhere | null; orderBy?: CompanyOrderBy[] | null; limit?: number | null; offset?: number | null }
+    result: Company[]
+  }
+  /** limit defaults to 20, offset to 0. */
+  companiesPage: {
+    args: { where?: CompanyWhere | null; orderBy?: CompanyOrderBy[] | null; limit?: number | null; offset?: number | null }
+    result: CompanyPage
+  }
+  companiesCount: { args: { where?: CompanyWhere | null }; result: number }
+  /** The Contact with this id, or null. */
+  contact: { args: { id: string }; result: Contact | null }
+  contacts: {
+    args: { where?: ContactWhere | null; orderBy?: ContactOrderBy[] | null; limit?: number | null; offset?: number | null }
+    result: Contact[]
+  }
+  /** limit defaults to 20, offset to 0. */
+  contactsPage: {
+    args: { where?: ContactWhere | null; orderBy?: ContactOrderBy[] | null; limit?: number | null; offset?: number | null }
+    result: ContactPage
+  }
+  contactsCount: { args: { where?: ContactWhere | null }; result: number }
+  /** The Deal with this id, or null. */
+  deal: { args: { id: string }; result: Deal | null }
+  deals: {
+    args: { where?: DealWhere | null; orderBy?: DealOrderBy[] | null; limit?: number | null; offset?: number | null }
+    result: Deal[]
+  }
+  /** limit defaults to 20, offset to 0. */
+  dealsPage: {
+    args: { where?: DealWhere | null; orderBy?: DealOrderBy[] | null; limit?: number | null; offset?: number | null }
+    result: DealPage
+  }
+  dealsCount: { args: { where?: DealWhere | null }; result: number }
+}
+
+/** The mutation fields of the typed API: `args` are a field's arguments, `result` its value. */
+export interface TypedMutations {
+  createCompany: { args: { data: CompanyCreateInput }; result: Company }
+  updateCompany: { args: { id: string; data: CompanyUpdateInput; expectedVersion?: number | null }; result: Company }
+  /** Soft-deletes the record; the number of records deleted (0 or 1). */
+  deleteCompany: { args: { id: string; expectedVersion?: number | null }; result: number }
+  restoreCompany: { args: { id: string }; result: number }
+  hardDeleteCompany: { args: { id: string }; result: number }
+  createContact: { args: { data: ContactCreateInput }; result: Contact }
+  updateContact: { args: { id: string; data: ContactUpdateInput; expectedVersion?: number | null }; result: Contact }
+  /** Soft-deletes the record; the number of records deleted (0 or 1). */
+  deleteContact: { args: { id: string; expectedVersion?: number | null }; result: number }
+  restoreContact: { args: { id: string }; result: number }
+  hardDeleteContact: { args: { id: string }; result: number }
+  createDeal: { args: { data: DealCreateInput }; result: Deal }
+  updateDeal: { args: { id: string; data: DealUpdateInput; expectedVersion?: number | null }; result: Deal }
+  /** Soft-deletes the record; the number of records deleted (0 or 1). */
+  deleteDeal: { args: { id: string; expectedVersion?: number | null }; result: number }
+  restoreDeal: { args: { id: string }; result: number }
+  hardDeleteDeal: { args: { id: string }; result: number }
+}
+
+/** The subscription fields of the typed API: `args` are a field's arguments, `result` its value. */
+export interface TypedSubscriptions {
+  companyChanges: { args: { after?: number | null }; result: CompanyEvent }
+  contactChanges: { args: { after?: number | null }; result: ContactEvent }
+  dealChanges: { args: { after?: number | null }; result: DealEvent }
+}
