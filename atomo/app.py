@@ -4,8 +4,9 @@
 by the caller: ``atomo serve`` and ``atomo dev`` start them before listening, so boot failures get
 their exit codes (``atomo.http.services.start_services``). Mounted: ``/health``, ``/ready``,
 ``/version``, ``/meta/schema``, ``/auth/*``, ``/graphql`` (+ GraphiQL), ``/graphql/ws``,
-``/realtime/*`` and the jobs routes. The realtime hub and the jobs subsystem are joined here: job
-status frames go out on ``job:<id>``, and who may subscribe there is who may read the job.
+``/realtime/*``, the jobs routes and, with ``atomo serve --ephemeral`` only, ``POST /__test__/reset``.
+The realtime hub and the jobs subsystem are joined here: job status frames go out on ``job:<id>``, and
+who may subscribe there is who may read the job.
 
 This module is the top of the serving stack: it imports ``http``, ``realtime`` and ``subscriptions``,
 and only ``server``, ``devserver`` and the CLI import it (docs/architecture.md, "Layers").
@@ -27,6 +28,7 @@ from atomo.auth.principal import Principal
 from atomo.auth.scope import caller_for
 from atomo.errors import AtomoError
 from atomo.http.auth_routes import auth_handlers
+from atomo.http.ephemeral import ephemeral_handlers
 from atomo.http.exception_handlers import exception_handlers
 from atomo.http.graphiql import FAVICON, STATIC_DIR, favicon_handler
 from atomo.http.graphql_route import GraphQLEndpoint, graphql_handler
@@ -75,6 +77,8 @@ def create_app(services: Services) -> Litestar:
         handlers += realtime_handlers(services, live, hub)
         publish_jobs(services.jobs, hub)
     handlers += jobs_handlers(services)
+    if settings.ephemeral:                  # atomo serve --ephemeral: POST /__test__/reset (else 404)
+        handlers += ephemeral_handlers(services)
     if STATIC_DIR.is_dir():
         handlers.append(create_static_files_router("/graphql/static", directories=[STATIC_DIR], name="graphiql"))
     if FAVICON.is_file():

@@ -90,8 +90,10 @@ REGISTRY: tuple[Setting, ...] = (
     Setting("ATOMO_ENV", "env", "development", _choice("development", "production"), "development or production"),
     Setting("HOST", "host", "127.0.0.1", _text, "bind address"),
     Setting("PORT", "port", 3000, _int(1, 65535), "TCP port"),
-    Setting("ATOMO_DATA_FILE", "data_file", None, _text, "the SQLite file (default ./.atomo/atomo.db in the project)"),
-    Setting("DATABASE_URL", "database_url", None, _text, "the data file as a sqlite:/// URL"),
+    Setting("ATOMO_DATA_FILE", "data_file", None, _text,
+            "the SQLite file (default ./.atomo/atomo.db in the project); :memory: keeps the data in RAM for "
+            "this process only (a private file on /dev/shm, removed on close)"),
+    Setting("DATABASE_URL", "database_url", None, _text, "the data file as a sqlite:/// URL (sqlite::memory: for :memory:)"),
     Setting("ATOMO_SCHEMA_PATH", "schema_path", None, _text, "schema file (default: discovered in the project)"),
     Setting("ATOMO_STRICT_SCHEMA", "strict_schema", False, _bool, "schema warnings stop boot"),
     Setting("ATOMO_ADOPT_EXISTING", "adopt_existing", False, _bool,
@@ -276,6 +278,7 @@ class Settings:
     # Resolved by the CLI / library, not environment variables:
     project_dir: str | None = None
     warnings: tuple[str, ...] = ()
+    ephemeral: bool = False            # `atomo serve --ephemeral`: data in memory, POST /__test__/reset mounted
 
     @property
     def production(self) -> bool:
@@ -285,25 +288,48 @@ class Settings:
         return replace(self, **changes)
 
     def resolved_data_file(self, project_dir: Path) -> Path:
-        """The SQLite file: ATOMO_DATA_FILE, else a sqlite:/// DATABASE_URL, else <project>/.atomo/atomo.db."""
+        """The SQLite file: ATOMO_DATA_FILE, else a sqlite:/// DATABASE_URL, else <project>/.atomo/atomo.db.
+
+        ``:memory:`` (``sqlite::memory:``) is returned as ``Path(":memory:")`` (see ``is_memory``): the
+        storage layer then makes a private file on a RAM-backed file system for the life of the process.
+        """
         from_url = data_file_from_url(self.database_url) if self.database_url else None
-        if self.data_file and from_url and Path(self.data_file).resolve() != from_url.resolve():
+        if self.data_file and from_url and not _same_file(Path(self.data_file), from_url):
             raise ConfigError("ATOMO_DATA_FILE and DATABASE_URL name different files; set only one")
         chosen = Path(self.data_file) if self.data_file else from_url
         if chosen is None:
             return project_dir / ".atomo" / "atomo.db"
-        if str(chosen) == ":memory:":
-            raise ConfigError("ATOMO_DATA_FILE: :memory: is not supported; use a temporary file")
+        if is_memory(chosen):
+            return Path(MEMORY)
         return chosen if chosen.is_absolute() else Path.cwd() / chosen
 
 
+MEMORY = ":memory:"
+
+
+def is_memory(path: str | Path | None) -> bool:
+    """The data file ``:memory:``: data that lives as long as the process (tests, ``serve --ephemeral``)."""
+    return path is not None and str(path) == MEMORY
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    if is_memory(a) or is_memory(b):
+        return is_memory(a) and is_memory(b)
+    return a.resolve() == b.resolve()
+
+
+MEMORY_URLS = ("sqlite::memory:", "sqlite:///:memory:", "sqlite://:memory:")
+
+
 def data_file_from_url(url: str) -> Path:
+    if url in MEMORY_URLS:
+        return Path(MEMORY)
     if not url.startswith("sqlite:///"):
-        raise ConfigError("DATABASE_URL: only sqlite:/// URLs are supported in this release")
+        raise ConfigError("DATABASE_URL: only sqlite:/// URLs (and sqlite::memory:) are supported in this release")
     rest = url[len("sqlite:///"):]
-    if rest in ("", ":memory:"):
-        raise ConfigError("DATABASE_URL: :memory: is not supported; use a file path")
-    return Path(rest) if rest.startswith("/") else Path(rest)
+    if rest == "":
+        raise ConfigError("DATABASE_URL: the URL names no file (sqlite:///path/to/file.db, or sqlite::memory:)")
+    return Path(rest)
 
 
 def read_env_file(path: Path) -> dict[str, str]:

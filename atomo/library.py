@@ -5,12 +5,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from atomo.auth.authenticator import TokenAuthenticator
 from atomo.auth.principal import SYSTEM_CALLER, Caller, Principal
-from atomo.config import Settings, load_settings
+from atomo.auth.scope import caller_for
+from atomo.auth.secret import resolve_jwt_secret
+from atomo.auth.tokens import TokenService
+from atomo.clock import CLOCK, Clock
+from atomo.config import Settings, is_memory, load_settings
 from atomo.data.custom_events import custom_events_unit
+from atomo.errors import UnauthenticatedError
 from atomo.hooks.loader import load_hooks, project_hooks_dir
 from atomo.project import Project, resolve_project
 from atomo.runtime import Runtime
@@ -139,7 +146,15 @@ class Atomo(DataHandle):
     """An Atomo project opened in-process. Use ``async with Atomo(project=".") as app``.
 
     The project's ``hooks/*.py`` are loaded (``atomo.hooks``; with ``schema_text``, only when ``project`` is
-    given); ``hooks=[module, function, HookSet, ...]`` adds more. Every write of ``app`` runs them."""
+    given); ``hooks=[module, function, HookSet, ...]`` adds more. Every write of ``app`` runs them.
+
+    ``data_file=":memory:"`` keeps the data for the life of ``app`` only (a private file on tmpfs, removed by
+    ``close()``). For test suites, ``await app.snapshot()`` remembers the current state and ``await
+    app.reset()`` goes back to it (a few milliseconds): records, events and the log position, users,
+    sessions, jobs, with subscriptions open at that moment ended. With ``:memory:`` data a snapshot is taken
+    at ``start()`` (cheap: the file holds only what the boot wrote), so ``reset()`` without ``snapshot()``
+    goes back to the state right after opening; with a data file, ``reset()`` needs a ``snapshot()`` first
+    (a copy of a large file in memory is never made unasked)."""
 
     def __init__(self, project: str | Path | None = None, *, schema: str | Path | None = None,
                  schema_text: str | None = None, data_file: str | Path | None = None,
@@ -160,6 +175,8 @@ class Atomo(DataHandle):
         self.runtime = runtime
         self.events = EventsAPI(runtime)
         self.projections = ProjectionsAPI(runtime)
+        self._tokens: TokenService | None = None
+        self._auth: TokenAuthenticator | None = None
 
     @property
     def schema(self) -> Any:
@@ -169,9 +186,57 @@ class Atomo(DataHandle):
     def users(self) -> Any:
         return self.runtime.users
 
+    @property
+    def clock(self) -> Clock:
+        """The process clock (``atomo.clock.CLOCK``): ``with app.clock.frozen(at=...) as clock: clock.advance(secs)``
+        stops token, session, cache, job and rate-limit time for the whole process until the block ends."""
+        return CLOCK
+
+    @property
+    def tokens(self) -> TokenService:
+        """The access tokens of the project: the server's signing key (``JWT_SECRET``, or the one generated in
+        the data folder) and ``JWT_TTL``. What ``as_user(token)`` verifies with."""
+        if self._tokens is None:
+            settings = self.runtime.settings
+            db = self.runtime.db      # its path is the file in use (for :memory:, the private tmpfs folder's)
+            if db is None and is_memory(self.runtime.project.data_file):
+                raise RuntimeError("the app is not started (use `async with Atomo(...) as app`)")
+            secret = resolve_jwt_secret(settings, (db.path if db is not None else self.runtime.project.data_file).parent)
+            self._tokens = TokenService(secret, ttl_secs=settings.jwt_ttl_secs)
+        return self._tokens
+
+    def _authenticator(self) -> TokenAuthenticator:
+        """The token verification of the HTTP layer (principal cache, auth epoch), for ``as_user(token)``."""
+        db = self.runtime.db
+        if db is None:
+            raise RuntimeError("the app is not started (use `async with Atomo(...) as app`)")
+        auth = self._auth
+        if auth is None or auth.db is not db:
+            auth = self._auth = TokenAuthenticator(db, self.tokens, epoch_check_secs=0)   # revocations at once
+            self.runtime.users.changed.append(lambda user_id: auth.cache.forget(user_id=user_id))
+        return auth
+
     async def start(self) -> Atomo:
         await self.runtime.start()
+        if self.runtime.db is not None and self.runtime.db.memory:
+            try:
+                await self.runtime.snapshot()
+            except BaseException:
+                await self.runtime.close()
+                raise
         return self
+
+    async def snapshot(self) -> None:
+        """Remember the data as it is now (every committed write); ``reset()`` goes back to it."""
+        await self.runtime.snapshot()
+
+    async def reset(self) -> int:
+        """Go back to the last ``snapshot()`` (with ``:memory:`` data: to the state after ``start()`` if none was
+        taken since); returns the event log's last position. Subscriptions open now end."""
+        position = await self.runtime.reset()
+        if self._auth is not None:          # as_user(token): principals cached before the reset are gone
+            self._auth.cache.clear()
+        return position
 
     async def close(self) -> None:
         await self.runtime.close()
@@ -182,33 +247,51 @@ class Atomo(DataHandle):
     async def __aexit__(self, *exc: Any) -> None:
         await self.close()
 
-    def as_user(self, user_id: str, tenant: str | None = None, *, role: str | None = None) -> UserHandle:
-        return UserHandle(self.runtime, user_id, tenant, role)
+    def as_user(self, who: str, tenant: str | None = None, *, role: str | None = None) -> UserHandle:
+        """A handle with the data methods of ``app`` that runs them as a user: ``who`` is a user id, an email
+        (any case, as login) or a login access token (verified as the HTTP layer does: signature, ``exp``, a
+        live session of an active user). The user's role (``role=`` overrides it), row rules and tenancy
+        apply exactly as in GraphQL: ``tenant`` is what ``X-Tenant-ID`` would be. An unknown or inactive
+        user, or an invalid, expired or revoked token, is ``UnauthenticatedError`` on the first call."""
+        return UserHandle(self, who, tenant, role)
+
+
+def is_access_token(text: str) -> bool:
+    """Whether ``as_user``'s argument is a JWT (``eyJ...`` with three parts) rather than an id or email."""
+    return text.startswith("eyJ") and text.count(".") == 2
 
 
 class UserHandle(DataHandle):
-    """Data operations as a user: the user's role, row rules and tenancy apply as in GraphQL."""
+    """Data operations as a user: the user's role, row rules and tenancy apply as in GraphQL.
 
-    def __init__(self, runtime: Runtime, user_id: str, tenant: str | None, role: str | None) -> None:
-        super().__init__(runtime, SYSTEM_CALLER)
-        self._user_id, self._tenant, self._role = user_id, tenant, role
+    An id or email is looked up once, on the first call. A token is verified on every call, like one HTTP
+    request each (through the principal cache), so it stops working when it expires or its session ends."""
+
+    def __init__(self, app: Atomo, who: str, tenant: str | None, role: str | None) -> None:
+        super().__init__(app.runtime, SYSTEM_CALLER)
+        if not isinstance(who, str) or not who.strip():
+            raise TypeError("as_user() takes a user id, an email or an access token")
+        self._app = app
+        self._who, self._tenant, self._role = who.strip(), tenant, role
+        self._token = self._who if is_access_token(self._who) else None
         self._ready = False
 
     async def _resolve(self) -> None:
-        if self._ready:
+        if self._token is not None:
+            principal = await self._app._authenticator().principal_for_token(self._token)
+        elif self._ready:
             return
-        user = await self._rt.users.get(self._user_id)
-        if user is None or not user.is_active:
-            from atomo.errors import UnauthenticatedError
-            raise UnauthenticatedError("invalid or inactive user")
-        tenant = self._tenant
-        if user.tenant_id is not None:
-            if tenant is not None and tenant != user.tenant_id:
-                from atomo.errors import PermissionDeniedError
-                raise PermissionDeniedError("tenant does not match the user's tenant")
-            tenant = user.tenant_id
-        principal = Principal(user.id, user.email, self._role or user.role, user.tenant_id)
-        self._caller = Caller(principal, tenant)
+        else:
+            user = await self._rt.users.get(self._who)     # by id, else by email (lower-cased, as login)
+            if user is None:
+                raise UnauthenticatedError(f"as_user: no user with id or email {self._who!r}")
+            if not user.is_active:
+                raise UnauthenticatedError(f"as_user: user {user.email} is inactive")
+            principal = Principal(user_id=user.id, email=user.email, role=user.role.lower(),
+                                  tenant_binding=user.tenant_id)
+        if self._role is not None:
+            principal = replace(principal, role=self._role.lower())
+        self._caller = caller_for(principal, self._tenant, field="tenant")
         self._ready = True
 
     def __getattribute__(self, name: str) -> Any:

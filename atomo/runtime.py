@@ -2,14 +2,21 @@
 
 Both the embedded library (``atomo.Atomo``) and the HTTP server build one ``Runtime`` and share
 its boot order: schema -> open the file -> platform tables + boot migration -> feed -> services.
+
+``snapshot()`` / ``reset()`` (test suites): a copy of the database in memory, and going back to it: the
+database is restored on the writer thread, then everything this process derived from it starts over
+(the feed's tail and ring, open feed iterations end; the jobs' worker cache and waits), then the
+``reset_listeners`` run (the HTTP layer clears its principal cache and closes open WebSockets with 1012).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sqlite3
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,13 +29,13 @@ from atomo.data.query import register_functions
 from atomo.data.service import DataService
 from atomo.data.validation import normalize_input
 from atomo.data.writes import RecordWriter, WriteResult
-from atomo.errors import ConfigError, ValidationError
+from atomo.errors import ConfigError, StorageError, UsageError, ValidationError
 from atomo.hooks.registry import HookSet
 from atomo.jobs import Jobs, create_job_tables
 from atomo.project import Project
 from atomo.schema import Schema, load_schema, require_valid
 from atomo.storage.database import Database
-from atomo.storage.events import EventAppender, StoredEvent
+from atomo.storage.events import EventAppender, StoredEvent, last_position
 from atomo.storage.feed import EventFeed
 from atomo.storage.file_migrations import apply_project_files
 from atomo.storage.migrate import Plan, apply_boot_migration
@@ -36,6 +43,7 @@ from atomo.storage.records import now_iso
 from atomo.storage.tables import q
 
 SEED_CALLER = Caller(origin="seed")
+log = logging.getLogger("atomo.runtime")
 
 
 def boot_migration(conn: sqlite3.Connection, schema: Schema | None) -> Plan:
@@ -102,6 +110,9 @@ class Runtime:
         self.migration: Plan | None = None
         self.seeded: SeedReport | None = None
         self.db: Database | None = None
+        self.snapshot_conn: sqlite3.Connection | None = None   # the state reset() goes back to
+        # run (on the loop, synchronously) after every reset, once the process state follows the restored file
+        self.reset_listeners: list[Callable[[], None]] = []
 
     async def start(self) -> Runtime:
         s = self.settings
@@ -150,7 +161,45 @@ class Runtime:
             raise ValidationError.single(None, f"{path.name}: invalid JSON: {exc}", "json") from None
         return await self.seed(data, path.name)
 
+    async def snapshot(self) -> None:
+        """Remember the database as it is now (committed writes only); ``reset()`` goes back to it. A later
+        snapshot replaces this one. Costs a copy of the file in memory."""
+        assert self.db is not None
+        copy = await self.db.snapshot()
+        previous, self.snapshot_conn = self.snapshot_conn, copy
+        if previous is not None:
+            previous.close()
+
+    async def reset(self) -> int:
+        """Go back to the last ``snapshot()``; returns the event log's last position after the reset.
+
+        After-hooks still running finish first (their writes would land after the restore). The restore runs
+        on the writer thread with no batch in flight; then, on the loop and before any later commit is handed
+        out: the feed continues from the restored tail (open iterations end), the jobs subsystem drops its
+        worker cache and wakes its waits, and the ``reset_listeners`` run. A write queued meanwhile lands
+        after the restore."""
+        if self.db is None:
+            raise StorageError("the runtime is not started")
+        if self.snapshot_conn is None:
+            raise UsageError("reset() needs a snapshot: call snapshot() first")
+        await self.data.hooks.drain()
+        position = await self.db.restore(self.snapshot_conn, then=last_position, on_restored=self._restored)
+        assert position is not None
+        return position
+
+    def _restored(self, position: int | None) -> None:
+        self.feed.reset(position or 0)
+        self.jobs.reset()
+        for listener in list(self.reset_listeners):
+            try:
+                listener()
+            except Exception:
+                log.exception("reset listener failed")
+
     async def close(self) -> None:
+        if self.snapshot_conn is not None:
+            self.snapshot_conn.close()
+            self.snapshot_conn = None
         if self.db is None:
             return
         if hasattr(self, "data"):

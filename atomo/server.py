@@ -7,6 +7,12 @@ connections made during the boot wait in the backlog until uvicorn serves them. 
 SIGINT/SIGTERM stop accepting, let in-flight requests finish for up to
 ``ATOMO_SHUTDOWN_GRACE_SECS``, then the writer is drained, the WAL checkpointed, and ``run``
 returns 0 (uvicorn would otherwise re-raise the signal after its shutdown).
+
+``--ephemeral`` (test suites): the data is in memory (``:memory:``), the project's seed is applied, the
+admin gets a login session, and that state is the snapshot ``POST /__test__/reset`` goes back to
+(``atomo.http.ephemeral``). When listening, stdout gets exactly one JSON line, ``{"url": ..., "adminToken":
+...}`` (the banner goes to stderr), and the server stops like on SIGTERM when its stdin reaches EOF, so a
+test runner that dies never leaves it behind.
 """
 
 from __future__ import annotations
@@ -16,7 +22,9 @@ import contextlib
 import errno
 import gc
 import importlib.util
+import json
 import logging
+import os
 import signal
 import socket
 import sys
@@ -30,7 +38,7 @@ import uvicorn
 
 from atomo._version import __version__
 from atomo.app import create_app
-from atomo.config import Settings
+from atomo.config import Settings, is_memory
 from atomo.errors import ConfigError
 from atomo.http.services import ServerState, Services, start_services
 from atomo.process_memory import configure_heap, release_free_heap
@@ -107,14 +115,15 @@ def banner(services: Services, project: Project, host: str, port: int) -> str:
              else f"project {project.dir}")
     shown_host = f"[{host}]" if ":" in host else host
     url = f"http://{shown_host}:{port}/graphql"
-    data = _display_path(project.data_file)
+    memory = is_memory(project.data_file)
+    data = "in memory, removed when the server stops" if memory else _display_path(project.data_file)
     runtime = services.runtime
     if runtime.data_file_created:
         seeded = runtime.seeded
         if seeded is not None and seeded.created:
             counts = ", ".join(f"{n} {_plural(model, n)}" for model, n in seeded.created.items())
-            data += f" (created; seeded {counts})"
-        else:
+            data += f" (seeded {counts})" if memory else f" (created; seeded {counts})"
+        elif not memory:
             data += " (created)"
     lines = [f"Atomo {version} - {where}", f"  GraphQL   {url}", f"  GraphiQL  {url}   (open in a browser)",
              f"  Data      {data}"]
@@ -207,8 +216,20 @@ async def serve(settings: Settings, project: Project, *, check: bool = False,
             say(CHECK_OK)
             return 0
         port = sock.getsockname()[1]
-        server = AtomoServer(uvicorn_config(services), services.state,
-                             lambda: say(banner(services, project, settings.host, port)))
+        if settings.ephemeral:
+            from atomo.http.ephemeral import prepare
+            token = await prepare(services)
+            ready = json.dumps({"url": f"http://{_client_host(settings.host)}:{port}", "adminToken": token})
+
+            def listening() -> None:
+                sys.stderr.write(banner(services, project, settings.host, port) + "\n")
+                say(ready)
+        else:
+            def listening() -> None:
+                say(banner(services, project, settings.host, port))
+        server = AtomoServer(uvicorn_config(services), services.state, listening)
+        if settings.ephemeral:
+            stop_at_stdin_eof(server)
         try:
             await server.serve(sockets=[sock])
         finally:
@@ -216,6 +237,40 @@ async def serve(settings: Settings, project: Project, *, check: bool = False,
         return 0
     finally:
         await services.close()
+
+
+def _client_host(host: str) -> str:
+    """The address a client on this machine connects to (a wildcard bind answers on loopback)."""
+    if host in ("", "0.0.0.0"):
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host
+
+
+def stop_at_stdin_eof(server: AtomoServer) -> None:
+    """Stop ``server`` (as SIGTERM does) once stdin reaches EOF: a thread reads and discards it until then.
+    Without a readable stdin (closed descriptor) nothing is watched."""
+    loop = asyncio.get_running_loop()
+
+    def stop() -> None:
+        log.info("stdin closed: stopping")
+        server.state.shutting_down = True
+        server.should_exit = True
+
+    def watch() -> None:
+        try:
+            while os.read(0, 65536):
+                pass
+        except OSError as exc:
+            log.warning("stdin is not readable (%s): the server stops on SIGTERM/SIGINT only", exc.strerror)
+            return
+        try:
+            loop.call_soon_threadsafe(stop)
+        except RuntimeError:        # the loop is already closed: the server stopped for another reason
+            pass
+
+    threading.Thread(target=watch, name="atomo-stdin", daemon=True).start()
 
 
 def _stdout(text: str) -> None:

@@ -21,8 +21,9 @@ PACKAGE = Path(__file__).resolve().parents[1] / "atomo"
 # Bottom first. A unit may import only units of the layers before its own; units of one layer are
 # siblings that never import each other.
 LAYERS: list[set[str]] = [
-    # packaging: the spec's paths; worker: the client SDK; process_memory: serve's glibc heap settings
-    {"errors", "_version", "packaging", "worker", "process_memory"},
+    # packaging: the spec's paths; worker: the client SDK; process_memory: serve's glibc heap settings;
+    # clock: the process clock every time-dependent rule reads (frozen by tests)
+    {"errors", "_version", "packaging", "worker", "process_memory", "clock"},
     {"config"},
     {"schema"},
     {"project"},
@@ -40,7 +41,7 @@ LAYERS: list[set[str]] = [
     {"app"},                       # create_app: mounts every surface on Services
     {"server"},                    # atomo serve
     {"devserver"},                 # atomo dev
-    {"cli"},
+    {"cli", "testing"},
 ]
 # Scripts run as __main__ (python -m atomo, the frozen executable): they may import anything, and
 # nothing imports them.

@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
+from atomo import clock
 from atomo.auth.passwords import hash_password, needs_rehash, verify_password
 from atomo.auth.sessions import Session, create_session, iso
 from atomo.auth.tokens import TokenService
@@ -77,7 +77,7 @@ class LoginService:
         if not ok or user is None or not user.is_active:
             raise UnauthenticatedError(BAD_CREDENTIALS)
         new_hash = await asyncio.to_thread(hash_password, password) if needs_rehash(user.password_hash) else None
-        now = datetime.now(UTC)
+        now = clock.now()
 
         def unit(conn: sqlite3.Connection) -> Session:
             active = conn.execute("SELECT is_active FROM users WHERE id = ?", (user.id,)).fetchone()

@@ -16,9 +16,9 @@ Bounded: at most ``max_entries`` tokens, the oldest dropped first.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
+from atomo import clock as process_clock
 from atomo.auth.principal import Principal
 
 DEFAULT_TTL_SECS = 10.0
@@ -29,7 +29,7 @@ class PrincipalCache:
     __slots__ = ("ttl", "max_entries", "clock", "_entries")
 
     def __init__(self, *, ttl_secs: float = DEFAULT_TTL_SECS, max_entries: int = DEFAULT_MAX_ENTRIES,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = process_clock.time) -> None:
         self.ttl = ttl_secs
         self.max_entries = max_entries
         self.clock = clock

@@ -12,9 +12,10 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+from atomo import clock
 from atomo.auth.login import LoginResult
 from atomo.auth.sessions import hash_refresh_token, iso, new_refresh_token, revoke_session, revoke_user_sessions
 from atomo.auth.tokens import TokenService
@@ -74,7 +75,7 @@ async def refresh(db: Database, tokens: TokenService, refresh_token: str, *, ses
     if len(refresh_token) > MAX_REFRESH_TOKEN_LENGTH:
         raise UnauthenticatedError(INVALID_REFRESH)
     token_hash = hash_refresh_token(refresh_token)
-    now = datetime.now(UTC)
+    now = clock.now()
     outcome = await db.write(lambda conn: _rotate(conn, token_hash, session_ttl_secs, now))
     if isinstance(outcome, str):
         log.warning("a rotated refresh token was presented again; its session is revoked")

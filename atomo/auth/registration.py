@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
+from atomo import clock
 from atomo.auth.login import LoginResult
 from atomo.auth.passwords import check_policy, hash_password
 from atomo.auth.scope import MAX_TENANT_LENGTH
@@ -114,7 +114,7 @@ async def register(db: Database, tokens: TokenService, policy: RegistrationPolic
     if await db.read(lambda conn: find_by_email(conn, email), inline=True) is not None:
         raise ConflictError("email already registered")
     pw_hash = await asyncio.to_thread(hash_password, password)
-    now = datetime.now(UTC)
+    now = clock.now()
     user_id = new_id()
     tenant = user_id if policy.tenant == PER_USER else policy.tenant
 

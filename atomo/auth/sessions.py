@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 from ulid import ULID
 
+from atomo import clock
 from atomo.auth.principal import Principal
 
 
@@ -31,8 +32,7 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="microseconds")
+now_iso = clock.now_iso       # the process clock (atomo/clock.py): frozen in tests
 
 
 def hash_refresh_token(token: str) -> str:
@@ -51,7 +51,7 @@ def create_session(conn: sqlite3.Connection, *, user_id: str, ttl_secs: int, ip_
                    user_agent: str | None = None, now: datetime | None = None,
                    session_id: str | None = None) -> Session:
     """Insert a live session (a writer unit step); expires_at = now + ATOMO_SESSION_TTL_SECS."""
-    moment = now or datetime.now(UTC)
+    moment = now or clock.now()
     created = iso(moment)
     expires = iso(moment + timedelta(seconds=ttl_secs))
     token = new_refresh_token()

@@ -4,18 +4,19 @@ Issued and verified with PyJWT. Verification is paid once per token: the ``Authe
 verified tokens in a ``PrincipalCache``, so a repeated token skips the signature check and the session
 lookup alike. The header must declare ``alg: HS256`` (``none`` and every other algorithm are refused,
 as is a ``crit`` header), the signature must match, all six claims must be present with the right
-types and ``exp`` must be in the future (no leeway). Every failure raises
+types and ``exp`` must be in the future (no leeway) of the process clock (``atomo/clock.py``: PyJWT's own
+``exp`` check is off, so a frozen clock decides). Every failure raises
 ``UnauthenticatedError("invalid or expired token")``; the reason is only logged.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 
 import jwt
 
+from atomo import clock
 from atomo.errors import UnauthenticatedError
 
 log = logging.getLogger("atomo.auth")
@@ -50,14 +51,14 @@ class TokenService:
 
     def issue(self, *, user_id: str, email: str, role: str, session_id: str, now: int | None = None) -> tuple[str, int]:
         """Return (token, exp)."""
-        iat = int(time.time()) if now is None else now
+        iat = int(clock.time()) if now is None else now
         exp = iat + self.ttl_secs
         claims = {"sub": user_id, "email": email, "role": role.lower(), "iat": iat, "exp": exp, "jti": session_id}
         return jwt.encode(claims, self._key, algorithm="HS256", headers={"typ": "JWT"}), exp
 
     def verify(self, token: str, *, now: float | None = None) -> TokenClaims:
         try:
-            return self._verify(token, time.time() if now is None else now)
+            return self._verify(token, clock.time() if now is None else now)
         except InvalidToken as exc:
             log.info("token rejected: %s", exc.reason)
             raise

@@ -6,21 +6,31 @@ import click
 
 from atomo.auth.secret import check_production_secret
 from atomo.cli.context import CliContext
+from atomo.config import MEMORY, is_memory
+from atomo.errors import UsageError
 from atomo.project import resolve_project
 
 
 @click.command("serve")
-@click.option("-p", "--port", type=click.IntRange(1, 65535), default=None, help="TCP port (default PORT or 3000).")
+@click.option("-p", "--port", type=click.IntRange(0, 65535), default=None,
+              help="TCP port (default PORT or 3000; 0: a free port).")
 @click.option("--host", default=None, help="Bind address (default HOST or 127.0.0.1).")
 @click.option("--schema", "schema_path", default=None, help="The schema file (default: discovered).")
 @click.option("--strict-schema", is_flag=True, default=None, help="Schema warnings stop boot.")
 @click.option("--check", is_flag=True, help="Boot up to listening, report, and exit.")
+@click.option("--ephemeral", is_flag=True,
+              help="For test suites: data in memory, seeded; prints one JSON line {url, adminToken} when ready, "
+                   "serves POST /__test__/reset, stops when stdin closes.")
 @click.pass_obj
 def serve(obj: CliContext, port: int | None, host: str | None, schema_path: str | None, strict_schema: bool | None,
-          check: bool) -> None:
+          check: bool, ephemeral: bool) -> None:
     """Serve the GraphQL API and the platform routes (no watching, no codegen)."""
     from atomo.server import run
     settings = obj.settings(port=port, host=host, schema_path=schema_path, strict_schema=strict_schema or None)
+    if ephemeral:
+        if obj.data_file is not None and not is_memory(obj.data_file):
+            raise UsageError("--ephemeral keeps the data in memory: it takes no --data-file")
+        settings = settings.with_(data_file=MEMORY, database_url=None, ephemeral=True)
     check_production_secret(settings)
     project = resolve_project(settings, project_dir=obj.project)
     code = run(settings, project, check=check)

@@ -14,7 +14,8 @@
 - ``LoginLimiter``: per (IP, email), per account and per IP; only failed attempts keep their token.
 
 Every key is short (a normalised address, an email of at most 254 characters) and every table is
-capped, so attacker-chosen header or body values cannot grow memory.
+capped, so attacker-chosen header or body values cannot grow memory. Buckets read the monotonic time
+of the process clock (``atomo/clock.py``), so a test freezes a window and advances past it.
 """
 
 from __future__ import annotations
@@ -22,13 +23,13 @@ from __future__ import annotations
 import functools
 import ipaddress
 import math
-import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any
 
 import msgspec
 
+from atomo import clock as process_clock
 from atomo.config import Settings
 from atomo.errors import RateLimitedError
 from atomo.http.errors import graphql_body, is_graphql_path, rest_body
@@ -52,7 +53,7 @@ class TokenBuckets:
     __slots__ = ("capacity", "rate", "window", "max_keys", "clock", "_buckets")
 
     def __init__(self, capacity: int, window_secs: float, *, max_keys: int = MAX_KEYS,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = process_clock.monotonic) -> None:
         self.capacity = float(capacity)
         self.window = float(window_secs)
         self.rate = self.capacity / self.window
@@ -105,6 +106,10 @@ class TokenBuckets:
     def reset(self, key: Hashable) -> None:
         """Refill ``key`` completely (a forgotten bucket is a full one)."""
         self._buckets.pop(key, None)
+
+    def clear(self) -> None:
+        """Refill every bucket (``POST /__test__/reset``)."""
+        self._buckets.clear()
 
     def _evict(self, now: float) -> None:
         buckets = self._buckets
@@ -283,7 +288,7 @@ class LoginLimiter:
     """
 
     def __init__(self, attempts: int, ip_attempts: int, window_secs: float, *, account_attempts: int,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = process_clock.monotonic) -> None:
         self.pairs = TokenBuckets(attempts, window_secs, clock=clock)
         self.ips = TokenBuckets(ip_attempts, window_secs, clock=clock)
         self.accounts = TokenBuckets(account_attempts, window_secs, clock=clock)
@@ -309,6 +314,11 @@ class LoginLimiter:
         self.pairs.reset((ip, email))
         self.accounts.give_back(email)
         self.ips.give_back(ip)
+
+    def clear(self) -> None:
+        """Refill every bucket (``POST /__test__/reset``)."""
+        for buckets in (self.pairs, self.ips, self.accounts):
+            buckets.clear()
 
     def not_counted(self, ip: str, email: str) -> None:
         self.pairs.give_back((ip, email))

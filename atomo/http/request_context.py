@@ -16,29 +16,23 @@ from __future__ import annotations
 
 import json
 import re
-import time
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from atomo.auth.authenticator import TokenAuthenticator
 from atomo.auth.principal import ANONYMOUS, Caller, Principal
-from atomo.auth.principal_cache import PrincipalCache
 from atomo.auth.scope import caller_for
-from atomo.auth.sessions import principal_for_session
-from atomo.auth.tokens import INVALID_TOKEN, TokenService
+from atomo.auth.tokens import INVALID_TOKEN
 from atomo.errors import BadRequestError, UnauthenticatedError, ValidationError
 from atomo.http.errors import HttpError
-from atomo.storage.database import Database
 from atomo.storage.events import uuid4
-from atomo.storage.platform import auth_epoch
 
 if TYPE_CHECKING:
     from litestar import Request
 
 REQUEST_ID_KEY = "atomo.request_id"
 MAX_JSON_DEPTH = 64
-EPOCH_CHECK_SECS = 0.1
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 _decode = msgspec.json.Decoder().decode
 
@@ -192,38 +186,21 @@ def bearer_token(authorization: str) -> str:
     return token
 
 
-class Authenticator:
-    """Turns request headers into a ``Caller``; raises the documented 400/401/403 errors."""
+class Authenticator(TokenAuthenticator):
+    """Turns request headers into a ``Caller``; raises the documented 400/401/403 errors. Token verification,
+    the principal cache and the auth epoch are ``atomo.auth.authenticator.TokenAuthenticator``'s."""
 
-    def __init__(self, db: Database, tokens: TokenService, cache: PrincipalCache | None = None) -> None:
-        self.db = db
-        self.tokens = tokens
-        self.cache = cache or PrincipalCache()
-        self._epoch = -1               # the auth epoch the cache was filled under (see storage/platform.py)
-        self._epoch_checked = 0.0
+    def reset(self) -> None:
+        """The database was restored (``Runtime.reset``): nothing cached may outlive it, and the auth epoch went
+        back too, so the next lookup reads it again."""
+        self.cache.clear()
+        self._epoch = -1
+        self._epoch_checked = float("-inf")
 
     async def principal(self, authorization: str | None) -> Principal:
         if authorization is None:
             return ANONYMOUS
-        token = bearer_token(authorization)
-        now = time.monotonic()
-        if now - self._epoch_checked >= EPOCH_CHECK_SECS:   # another process may have revoked or changed users
-            self._epoch_checked = now
-            epoch = await self.db.read(auth_epoch, inline=True)
-            if epoch != self._epoch:
-                self.cache.clear()
-                self._epoch = epoch
-        principal = self.cache.get(token)
-        if principal is not None:
-            return principal
-        claims = self.tokens.verify(token)
-        now = datetime.now(UTC).isoformat(timespec="microseconds")
-        jti, sub = claims.jti, claims.sub
-        principal = await self.db.read(lambda conn: principal_for_session(conn, jti, sub, now), inline=True)
-        if principal is None:
-            raise UnauthenticatedError(INVALID_TOKEN)
-        self.cache.put(token, principal, claims.exp)
-        return principal
+        return await self.principal_for_token(bearer_token(authorization))
 
     async def caller(self, authorization: str | None, tenant_header: str | None) -> Caller:
         principal = await self.principal(authorization)

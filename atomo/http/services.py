@@ -132,9 +132,11 @@ async def start_services(settings: Settings, project: Project) -> Services:
         db, schema = runtime.db, runtime.schema
         assert db is not None and schema is not None    # a started runtime has both
         admin = await seed_admin(db, settings)
-        tokens = TokenService(resolve_jwt_secret(settings, project.data_file.parent), ttl_secs=settings.jwt_ttl_secs)
+        # the data file's folder (db.path: for :memory:, the private tmpfs folder, removed with the data)
+        tokens = TokenService(resolve_jwt_secret(settings, db.path.parent), ttl_secs=settings.jwt_ttl_secs)
         auth = Authenticator(db, tokens)
         runtime.users.changed.append(lambda user_id: auth.cache.forget(user_id=user_id))
+        runtime.reset_listeners.append(auth.reset)
         logins = LoginService(db, tokens, session_ttl_secs=settings.session_ttl_secs)
         engine = await build_engine(settings, schema, runtime.jobs, hooks)
     except BaseException:

@@ -6,6 +6,11 @@ commit the queue publishes the job's ``status`` (or ``progress``) frame through 
 the HTTP layer to the realtime hub) and wakes whoever waits: long-polling leases on any arrival,
 ``?wait=`` callers on a terminal state. Waits also re-check every second, so jobs inserted by another
 process, or becoming visible after a backoff, are found too.
+
+Job times (``visibleAt``, leases, backoff, the sweep's expiry) come from the process clock through
+``store.utcnow`` (``atomo/clock.py``), so a test freezes and advances them. How long a caller waits
+(``wait_secs``, ``?wait=``, the sweep interval) stays real time: those waits end on asyncio timers and
+must end while the clock is frozen. A test calls ``sweep()`` instead of waiting for the next pass.
 """
 
 from __future__ import annotations
@@ -74,18 +79,32 @@ class JobQueue:
             except Exception:  # closing never fails on a bookkeeping write
                 log.warning("could not store worker lastSeenAt on close")
 
+    async def sweep(self) -> int:
+        """One pass of the reclaim sweep (also run every ``reclaim_interval`` seconds): expired leases back to
+        the queue or dead, pending ``lastSeenAt`` values stored. The number of jobs reclaimed."""
+        reclaimed = await self.reclaim()
+        unit = self.workers.flush_unit()
+        if unit is not None:
+            await self.db.write(unit)
+        return reclaimed
+
     async def _sweep_loop(self) -> None:
         while True:
             try:
-                await self.reclaim()
-                unit = self.workers.flush_unit()
-                if unit is not None:
-                    await self.db.write(unit)
+                await self.sweep()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("job reclaim sweep failed")
             await asyncio.sleep(self.reclaim_interval)
+
+    def reset(self) -> None:
+        """The database was restored (``Runtime.reset``): wake every long poll and ``?wait=`` caller, so they
+        look at the restored table now (a poll leases from it; a waiter finds its job as restored, or gone)."""
+        self.notify_arrival()
+        finished, self._finished = self._finished, {}
+        for waiter in finished.values():
+            waiter.set()
 
     # -- notifications -------------------------------------------------------------------------------
     def notify_arrival(self) -> None:

@@ -107,6 +107,12 @@ class Jobs:
             self.db.after_commit.remove(self._after_commit)
         await self.queue.close()
 
+    def reset(self) -> None:
+        """After a database restore (``Runtime.reset``): the worker cache and waits follow the restored tables.
+        Leases, attempts and timers are rows of the jobs table, so they are restored with it."""
+        self.workers.reset()
+        self.queue.reset()
+
     def _after_commit(self, committed: list[Any]) -> None:
         """A commit with events of a bound model may have enqueued jobs: wake long-polling leases."""
         bound = self.dispatcher.bound_models

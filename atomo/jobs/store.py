@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from atomo import clock
 from atomo.errors import ConflictError, NotFoundError
 from atomo.storage.events import uuid4, uuid7
 
@@ -83,8 +84,7 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+utcnow = clock.now        # the process clock (atomo/clock.py): frozen in tests
 
 
 def backoff_secs(attempts: int) -> int:

@@ -151,6 +151,12 @@ class WorkerRegistry:
         self.seen[identity.id] = iso(utcnow())
         return identity
 
+    def reset(self) -> None:
+        """The database was restored: worker tokens made since are gone, and pending ``lastSeenAt`` values
+        belong to the state before."""
+        self._by_hash.clear()
+        self.seen.clear()
+
     def forget(self, worker_id: str) -> None:
         """Drop a revoked worker from the cache."""
         for digest, identity in list(self._by_hash.items()):

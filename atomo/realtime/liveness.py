@@ -6,7 +6,8 @@ active); a socket whose session ended is told ``session_ended`` (it closes with 
 user row changed (role, tenant binding) gets the new principal. ``watch_logout`` wraps the ASGI app
 so that a successful ``POST /auth/logout`` re-checks that user's sockets at once. While sockets are
 open the registry also watches ``ServerState.shutting_down`` and tells them ``server_closing`` (1001)
-before the server drops connections.
+before the server drops connections. A reset of the data (``Runtime.reset``, ``POST /__test__/reset``)
+closes every open socket with 1012: their cursors, channels and principals belong to the state before.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ class LiveSocket(Protocol):
 
     def server_closing(self) -> None: ...
 
+    def close_soon(self, code: int, reason: str) -> None: ...
+
 
 class LiveSockets:
     """The registry; one per application, shared by ``/graphql/ws`` and ``/realtime/ws``."""
@@ -52,6 +55,15 @@ class LiveSockets:
         self._task: asyncio.Task[None] | None = None
         self._checks: set[asyncio.Task[None]] = set()
         self._closing = False
+        services.runtime.reset_listeners.append(self.data_reset)
+
+    def data_reset(self) -> None:
+        """The database was restored: every open socket closes with 1012 (the client reconnects)."""
+        for sock in list(self.sockets):
+            try:
+                sock.close_soon(1012, "server state reset")
+            except Exception:
+                log.exception("closing a socket at reset failed")
 
     def add(self, sock: LiveSocket) -> None:
         self.sockets.add(sock)

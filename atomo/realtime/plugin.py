@@ -60,7 +60,7 @@ class RealtimeEndpoint:
     def tokens(self) -> RealtimeTokens:
         if self._tokens is None:
             services = self.services
-            secret = resolve_jwt_secret(services.settings, services.runtime.project.data_file.parent)
+            secret = resolve_jwt_secret(services.settings, services.db.path.parent)   # as start_services
             self._tokens = RealtimeTokens(secret)
         return self._tokens
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import jwt
 
+from atomo import clock
 from atomo.auth.principal import Principal
 from atomo.auth.sessions import principal_for_session
 from atomo.auth.tokens import INVALID_TOKEN
@@ -47,7 +48,7 @@ class RealtimeTokens:
         self._key = secret.encode("utf-8")
 
     def issue(self, principal: Principal, ttl: int) -> dict[str, str]:
-        now = int(datetime.now(UTC).timestamp())
+        now = int(clock.time())
         claims = {"sub": principal.user_id, "jti": principal.session_id, "aud": AUDIENCE, "iat": now,
                   "exp": now + ttl}
         token = jwt.encode(claims, self._key, algorithm="HS256")
@@ -57,10 +58,15 @@ class RealtimeTokens:
     def claims(self, token: str) -> tuple[str, str] | None:
         """(sub, jti) of a valid realtime token; None when the token is not one (or not valid)."""
         try:
+            # exp is checked against the process clock below (atomo/clock.py), not PyJWT's
             claims = jwt.decode(token, self._key, algorithms=["HS256"], audience=AUDIENCE,
-                                options={"require": _REQUIRED})
+                                options={"require": _REQUIRED, "verify_exp": False})
         except jwt.PyJWTError as exc:
             log.info("realtime token rejected: %s", exc)
+            return None
+        exp = claims.get("exp")
+        if isinstance(exp, bool) or not isinstance(exp, int | float) or exp <= clock.time():
+            log.info("realtime token rejected: expired or malformed exp")
             return None
         sub, jti = claims.get("sub"), claims.get("jti")
         if not (isinstance(sub, str) and sub and isinstance(jti, str) and jti):
@@ -86,7 +92,7 @@ async def principal_for_token(token: str, auth: Authenticator, tokens: RealtimeT
     if pair is None:
         raise UnauthenticatedError(INVALID_TOKEN)
     sub, jti = pair
-    now = datetime.now(UTC).isoformat(timespec="microseconds")
+    now = clock.now_iso()
 
     def read(conn: Any) -> Principal | None:
         return principal_for_session(conn, jti, sub, now)

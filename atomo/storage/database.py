@@ -7,6 +7,12 @@ unit raises, it is rolled back and run again with each unit inside its own SAVEP
 must be a pure function of the connection (no effects outside it). Exclusive units (migrations,
 rebuild swaps) run alone. Readers never touch the writer connection, and a checkpointer thread
 keeps WAL checkpoints off the write path.
+
+``snapshot()`` copies the whole database into an in-memory ``sqlite3`` connection and ``restore()`` copies
+one back (SQLite's backup API), both on the writer thread between batches, outside any transaction: a
+snapshot is a committed state, and a restore is seen by every reader that starts after it (test suites
+reset with it; ``Runtime.reset``). A data file of ``:memory:`` is a private file on tmpfs, removed on
+close (``atomo.storage.files.memory_data_file``, which says why it is not an SQLite in-memory database).
 """
 
 from __future__ import annotations
@@ -25,8 +31,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from atomo.config import is_memory
 from atomo.errors import AtomoError, ConfigError, StorageError, StorageFullError
-from atomo.storage.files import check_integrity, claim, prepare_data_file
+from atomo.storage.files import (
+    check_integrity,
+    claim,
+    memory_data_file,
+    prepare_data_file,
+    remove_memory_data_file,
+)
 
 log = logging.getLogger("atomo.storage")
 T = TypeVar("T")
@@ -43,6 +56,8 @@ class _Unit:
     fn: WriteFn
     future: asyncio.Future[Any]
     exclusive: bool = False
+    raw: bool = False                                   # alone, outside any transaction (snapshot, restore)
+    on_done: Callable[[Any], None] | None = None        # raw: run on the loop before later commits are handed out
 
 
 @dataclass
@@ -73,6 +88,7 @@ class Database:
                  group_commit: bool = True, on_connect: Callable[[sqlite3.Connection], None] | None = None,
                  wal_checkpoint_bytes: int = 8 << 20, adopt_existing: bool = False, integrity_check: bool = True,
                  model_tables: tuple[str, ...] = ()) -> None:
+        self.memory = is_memory(path)             # ":memory:": a private file on tmpfs, chosen by start()
         self.path = Path(path)
         self._adopt = adopt_existing
         self._integrity = integrity_check
@@ -119,6 +135,17 @@ class Database:
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        if self.memory:
+            self.path = memory_data_file()
+            self.wal_path = self.path.with_name(self.path.name + "-wal")
+        try:
+            self._open()
+        except BaseException:
+            if self.memory:
+                remove_memory_data_file(self.path)
+            raise
+
+    def _open(self) -> None:
         self.created = prepare_data_file(self.path)
         writer = self.connect(query_only=False)
         try:
@@ -153,6 +180,8 @@ class Database:
         for conn in self._readers:
             conn.close()
         self._readers = []
+        if self.memory:
+            remove_memory_data_file(self.path)
 
     # -- writes ------------------------------------------------------------------------------
     async def write(self, fn: Callable[[sqlite3.Connection], T], *, exclusive: bool = False) -> T:
@@ -168,6 +197,81 @@ class Database:
         finally:
             self.queue_depth -= 1
             self._space.release()
+
+    async def snapshot(self) -> sqlite3.Connection:
+        """A copy of the database in an in-memory ``sqlite3`` connection (the backup API), taken on the writer
+        thread between batches: every committed write is in it, none half. Hand it to ``restore``; close it
+        when done."""
+        def take(conn: sqlite3.Connection) -> sqlite3.Connection:
+            copy = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+            try:
+                copy.execute(f"PRAGMA page_size = {int(conn.execute('PRAGMA page_size').fetchone()[0])}")
+                conn.backup(copy)
+            except BaseException:
+                copy.close()
+                raise
+            return copy
+        return await self._control(take)  # type: ignore[no-any-return]
+
+    async def restore(self, snapshot: sqlite3.Connection, *, then: Callable[[sqlite3.Connection], T] | None = None,
+                      on_restored: Callable[[T | None], None] | None = None) -> T | None:
+        """Replace the whole database with ``snapshot`` (from ``snapshot()``), on the writer thread with no batch
+        in flight; readers that start afterwards see it. ``then(conn)`` runs right after on the writer thread
+        (e.g. the log's last position) and its result is returned; ``on_restored(result)`` runs on the event
+        loop before any later commit reaches the ``after_commit`` hooks (the feed resets there), even if the
+        caller was cancelled meanwhile."""
+        def put(conn: sqlite3.Connection) -> T | None:
+            snapshot.backup(conn)
+            return then(conn) if then is not None else None
+        return await self._control(put, on_restored)  # type: ignore[no-any-return]
+
+    async def _control(self, fn: WriteFn, on_done: Callable[[Any], None] | None = None) -> Any:
+        if self._thread is None or self._loop is None:
+            raise StorageError("database is not open")
+        future: asyncio.Future[Any] = self._loop.create_future()
+        self._queue.put(_Unit(fn, future, exclusive=True, raw=True, on_done=on_done))
+        return await future
+
+    def _run_raw(self, conn: sqlite3.Connection, unit: _Unit) -> None:
+        """A control unit: alone, outside any transaction (the backup API manages its own)."""
+        try:
+            result: tuple[bool, Any] = (True, unit.fn(conn))
+        except BaseException as exc:
+            if conn.in_transaction:
+                try:
+                    conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+            result = (False, translate(exc))
+        self._wal_checked = 0.0                  # a restore wrote the whole file to the WAL: look at its size now
+        if self._checkpointer is not None:
+            self._checkpointer.committed()
+        assert self._loop is not None
+        try:
+            self._loop.call_soon_threadsafe(self._resolve_raw, unit, result)
+        except RuntimeError:  # the loop is gone (interpreter shutdown)
+            pass
+
+    @staticmethod
+    def _resolve_raw(unit: _Unit, result: tuple[bool, Any]) -> None:
+        ok, value = result
+        if ok and unit.on_done is not None:
+            try:
+                unit.on_done(value)
+            except Exception:
+                log.exception("restore listener failed")
+        if unit.future.done():
+            return
+        if ok:
+            unit.future.set_result(value)
+        else:
+            unit.future.set_exception(value)
+
+    def _run_one(self, conn: sqlite3.Connection, batch: list[_Unit]) -> None:
+        if batch[0].raw:
+            self._run_raw(conn, batch[0])
+        else:
+            self._run_batch(conn, batch)
 
     def _run_writer(self, conn: sqlite3.Connection) -> None:
         pending: list[_Unit] = []
@@ -191,12 +295,12 @@ class Database:
                             pending.append(nxt)
                             break
                         batch.append(nxt)
-                self._run_batch(conn, batch)
+                self._run_one(conn, batch)
                 self._bound_wal(conn)
                 if stop:
                     break
             while pending:  # exclusive units queued behind the stop marker still get an answer
-                self._run_batch(conn, [pending.pop(0)])
+                self._run_one(conn, [pending.pop(0)])
         finally:
             try:
                 conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")

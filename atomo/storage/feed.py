@@ -3,6 +3,10 @@
 Fed after every local commit and by a poll of the log (events appended by other processes). It
 keeps the last ``ring_size`` events in memory; a cursor behind the ring reads from the file, so a
 slow subscriber lags instead of losing events, and a resumed one gets no gap and no duplicate.
+
+``reset(tail)`` follows a database restore (``Runtime.reset``): the ring and pending events are dropped,
+the tail goes back to the restored log's last position, and every ``iterate``/``subscribe`` open at that
+moment ends (positions after the restored tail are written again, so an old cursor would skip them).
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ class EventFeed:
         self._draining = False
         self.listeners: list[Callable[[list[StoredEvent]], None]] = []
         self.closed = False                # after close(): waits return and iterations end
+        self.generation = 0                # raised by reset(): waits of the earlier state return, iterations end
 
     async def start(self) -> None:
         self.tail = await self.db.read(last_position)
@@ -52,6 +57,17 @@ class EventFeed:
             self.db.after_commit.remove(self._on_commit)
         self.closed = True
         self._changed.set()
+
+    def reset(self, tail: int) -> None:
+        """The database was restored: forget what was ingested, continue from ``tail`` (synchronous, on the
+        loop, before any later commit reaches ``_on_commit``)."""
+        self.generation += 1
+        self._ring = []
+        self._positions = []
+        self._pending = []
+        self.tail = tail
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
 
     # -- ingestion ---------------------------------------------------------------------------
     def _on_commit(self, results: list[Any]) -> None:
@@ -76,16 +92,21 @@ class EventFeed:
             batch, self._pending = self._pending, []
             self._draining = False
             batch.sort(key=lambda e: e.position)
+            generation = self.generation
             if batch and batch[0].position > self.tail + 1:  # another process wrote in between
                 await self._catch_up(batch[0].position - 1)
-            self._add(batch)
+            if generation == self.generation:            # else a reset dropped these events meanwhile
+                self._add(batch)
 
     async def _catch_up(self, before: int | None = None) -> None:
         def batch(conn: Any, after: int) -> list[StoredEvent]:
             return read_all(conn, after=after, limit=READ_BATCH, before=before)
+        generation = self.generation
         while True:
             tail = self.tail
             events = await self.db.read(functools.partial(batch, after=tail))
+            if generation != self.generation:            # read before a reset: stale
+                return
             self._add(events)
             if len(events) < READ_BATCH:
                 return
@@ -129,15 +150,24 @@ class EventFeed:
         return await self.db.read(lambda conn: read_all(conn, after=cursor, limit=limit, before=tail))
 
     async def wait(self, cursor: int) -> None:
-        """Until an event with position > cursor is ingested (or the feed is closed)."""
-        while cursor >= self.tail and not self.closed:
+        """Until an event with position > cursor is ingested (or the feed is closed, or reset)."""
+        generation = self.generation
+        while cursor >= self.tail and not self.closed and generation == self.generation:
             await self._changed.wait()
 
-    async def iterate(self, after: int | None = None, *, model: str | None = None,
-                      stream: str | None = None) -> AsyncIterator[StoredEvent]:
+    def iterate(self, after: int | None = None, *, model: str | None = None,
+                stream: str | None = None) -> AsyncIterator[StoredEvent]:
+        """Events after ``after`` (default: from the first step) until the feed closes or is reset after this
+        call."""
+        return self._iterate(after, model, stream, self.generation)
+
+    async def _iterate(self, after: int | None, model: str | None, stream: str | None,
+                       generation: int) -> AsyncIterator[StoredEvent]:
         cursor = self.tail if after is None else after
         while True:
             batch = await self.events_after(cursor)
+            if generation != self.generation:
+                return
             if not batch:
                 if self.closed:
                     return

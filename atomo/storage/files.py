@@ -11,16 +11,27 @@
   Atomo's own. A file of an Atomo build from before the mark (it has ``_atomo_migrations`` and
   ``events``) is marked on open. A zero-byte file is a new file.
 - **Checked at boot**: writable (file and folder), and ``PRAGMA quick_check`` unless turned off.
+- **In memory** (``:memory:``): a new private file in a fresh ``0700`` folder on a RAM-backed file
+  system (``/dev/shm`` when it exists and is writable, else the system temp folder), removed on close
+  (``memory_data_file``). Not SQLite's own in-memory databases: shared-cache in-memory databases have no
+  WAL and lock whole tables (a reader gets SQLITE_LOCKED while the writer holds a write transaction),
+  so readers would either block the single writer's group commit or need ``read_uncommitted`` (and
+  see batches that may still roll back). A file on tmpfs keeps the production semantics (WAL snapshot
+  isolation, one writer, concurrent readers) at memory speed; after a crash it is in tmpfs or the
+  temp folder anyway.
 
 Every problem is a ``ConfigError`` (CLI exit 3) naming the file and the cause, in one line.
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
+import shutil
 import sqlite3
 import stat
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -34,6 +45,49 @@ FORMAT_VERSION = 1
 PLATFORM_TABLES = frozenset({"events", "users", "sessions", "_atomo_migrations", "_atomo_auth_epoch", "jobs",
                              "workers"})
 LEGACY_MARKERS = frozenset({"events", "_atomo_migrations"})
+
+
+MEMORY_FILE_NAME = "atomo.db"
+RAM_DIR = Path("/dev/shm")
+_MEMORY_FOLDERS: set[Path] = set()         # folders of open in-memory data files: removed at exit if not before
+
+
+def memory_root() -> Path:
+    """Where ``:memory:`` data files go: ``/dev/shm`` (tmpfs) when usable, else the system temp folder."""
+    if RAM_DIR.is_dir() and os.access(RAM_DIR, os.W_OK | os.X_OK):
+        return RAM_DIR
+    return Path(tempfile.gettempdir())
+
+
+def memory_data_file() -> Path:
+    """A new private data file path for ``:memory:``: ``<ram>/atomo-mem-XXXX/atomo.db`` (folder ``0700``; the
+    file is created ``0600`` by ``prepare_data_file``). ``remove_memory_data_file`` removes the folder (at
+    interpreter exit at the latest)."""
+    problem = None
+    for root in dict.fromkeys((memory_root(), Path(tempfile.gettempdir()))):
+        try:
+            folder = Path(tempfile.mkdtemp(prefix="atomo-mem-", dir=root))     # mkdtemp: mode 0700
+        except OSError as exc:
+            problem = exc
+            continue
+        _MEMORY_FOLDERS.add(folder)
+        return folder / MEMORY_FILE_NAME
+    raise ConfigError(f"cannot create a private folder for the in-memory data file: {problem}")
+
+
+def remove_memory_data_file(path: Path) -> None:
+    """Remove the folder of a ``memory_data_file``: the file, its WAL and SHM, and anything next to them."""
+    shutil.rmtree(path.parent, ignore_errors=True)
+    _MEMORY_FOLDERS.discard(path.parent)
+
+
+def _remove_leftovers() -> None:
+    for folder in list(_MEMORY_FOLDERS):
+        shutil.rmtree(folder, ignore_errors=True)
+    _MEMORY_FOLDERS.clear()
+
+
+atexit.register(_remove_leftovers)
 
 
 def prepare_data_file(path: Path) -> bool:

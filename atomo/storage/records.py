@@ -24,6 +24,7 @@ from typing import Any
 
 import msgspec
 
+from atomo import clock
 from atomo.schema.model import SYSTEM_COLUMNS, Field, Model
 
 _INT64 = 2**63
@@ -38,9 +39,8 @@ _DATETIME = re.compile(
 _CANONICAL = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}\+00:00", re.ASCII)
 
 
-def now_iso() -> str:
-    """The current time in the canonical form `2026-06-08T10:00:00.123456+00:00`."""
-    return datetime.now(UTC).isoformat(timespec="microseconds")
+# the current time in the canonical form `2026-06-08T10:00:00.123456+00:00`, from the process clock
+now_iso = clock.now_iso
 
 
 def canonical_datetime(value: str) -> str:

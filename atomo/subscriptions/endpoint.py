@@ -8,7 +8,7 @@ Operations before the ack close with 4401, a reused id with 4409, malformed mess
 Queries and mutations run once (``next`` + ``complete``); subscriptions are ``modelChanges``
 streams. Access problems are ``error`` messages for that id; the socket stays open. Open sockets
 are registered with ``LiveSockets``: a login session that ends closes them with 4403, shutdown with
-1001, and an ``atomo dev`` schema swap with 1012.
+1001, and an ``atomo dev`` schema swap or a data reset (``Runtime.reset``) with 1012.
 
 Limits per socket: every ``subscribe``/``start`` takes a token from the client address's bucket of
 the general limiter (``RATE_LIMITED``), at most ``GRAPHQL_WS_MAX_OPERATIONS`` operations run at once
@@ -191,6 +191,7 @@ class SubscriptionEndpoint:
         self.sockets: set[GraphQLSocket] = set()
         self.views: EventViews | None = None
         services.current.listeners.append(self.schema_swapped)
+        services.runtime.reset_listeners.append(self.schema_swapped)   # a data reset: views and cursors are stale
 
     def event_views(self) -> EventViews:
         if self.views is None:

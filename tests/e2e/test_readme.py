@@ -193,7 +193,9 @@ def test_every_shell_block_is_run_here() -> None:
     assert len(blocks(section("Typed API"), "bash")) == 1
     assert len(blocks(section("Embedding Atomo in Python"), "bash")) == 1
     assert len(blocks(section("Hooks"), "bash")) == 1
-    assert len(blocks(README, "python")) == 2
+    assert len(blocks(README, "python")) == 3
+    assert len(blocks(section("Testing your app with Atomo"), "python")) == 1
+    assert len(blocks(README, "javascript")) == 1
     assert len(blocks(section("Hooks"), "python")) == 1
 
 
@@ -355,3 +357,25 @@ def test_typed_api_example_runs_as_written(tmp_path: Path, readme_port: int) -> 
     assert values == sorted(values, reverse=True) and all(v > 1000 for v in values)
     assert all(d["company"]["name"] for d in deals)
     assert "Traceback" not in shell.stderr
+
+
+def test_testing_section_examples_run_as_written(tmp_path: Path) -> None:
+    """The pytest example (pytest in a fresh folder: the bundled sample) and the Node example."""
+    (pytest_example,) = blocks(section("Testing your app with Atomo"), "python")
+    (node_example,) = blocks(section("Testing your app with Atomo"), "javascript")
+    folder = tmp_path / "work"
+    folder.mkdir()
+    (folder / "test_contacts.py").write_text(pytest_example)
+    (folder / "pytest.ini").write_text("[pytest]\nasyncio_mode = auto\n")
+    env = clean_env()
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=folder, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "4 passed" in result.stdout
+    if shutil.which("node") is None:
+        pytest.skip("node is not installed")
+    (folder / "contacts.test.mjs").write_text(node_example)
+    result = subprocess.run(["node", "--test", "contacts.test.mjs"], cwd=folder, env=env, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "# pass 2" in result.stdout and "# fail 0" in result.stdout
