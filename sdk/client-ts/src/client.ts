@@ -1,0 +1,390 @@
+/** `createClient`: HTTP transport with auth refresh, the model-generic methods, typed model clients. */
+
+import { AtomoError, graphqlError, httpError } from './errors.js'
+import { memoryTokenStore, type TokenStore, type Tokens } from './tokens.js'
+import type {
+  AtomoTypesLike, CreateOf, ListOptions, ModelNameOf, Page, RecordOf, StoredEvent, Target, TypedClients,
+  TypedModelClient, Untyped, UpdateOf, Where,
+} from './types.js'
+
+type FetchLike = (input: string, init?: RequestInit) => Promise<Response>
+
+export interface ClientOptions {
+  /** Server base URL; `/graphql` and the REST routes are derived from it. */
+  url: string
+  /** A fixed JWT (scripts, tests); otherwise `tokenStore` holds the tokens. */
+  token?: string
+  /** Default: in memory. */
+  tokenStore?: TokenStore
+  /** Sent as X-Tenant-ID. */
+  tenantId?: string | null
+  fetch?: FetchLike
+  /** Extra headers on every HTTP request. */
+  headers?: Record<string, string>
+  /** Per-request timeout (default 30000 ms). */
+  timeoutMs?: number
+  /** Called when a refresh fails and the user must log in again. */
+  onAuthError?: (error: AtomoError) => void
+}
+
+export interface AuthUser { id: string; email: string; role: string; tenant_id?: string | null; [key: string]: unknown }
+export interface AuthResult { token: string; refresh_token: string; expires_in: number; user: AuthUser }
+export interface RegisterInput { email: string; password: string; [key: string]: unknown }
+
+export interface RequestOptions { signal?: AbortSignal }
+
+/** The methods of `model(M)`: the generic methods without the model argument. */
+export interface ModelHandle<R, C, U> {
+  readonly name: string
+  records(options?: ListOptions<R>): Promise<R[]>
+  record(id: string): Promise<R | null>
+  paginatedRecords(options?: ListOptions<R>): Promise<Page<R>>
+  deletedRecords(options?: ListOptions<R>): Promise<Page<R>>
+  count(where?: Where<R>): Promise<number>
+  create(data: C): Promise<R>
+  update(target: Target<R>, patch: U, options?: { expectedVersion?: number }): Promise<R>
+  updateMany(items: { id: string; data: U; expectedVersion?: number }[]): Promise<R[]>
+  delete(target: Target<R>, options?: { expectedVersion?: number }): Promise<number>
+  restore(target: Target<R>): Promise<number>
+  hardDelete(target: Target<R>): Promise<number>
+  history(id: string): Promise<StoredEvent[]>
+}
+
+export interface AtomoClientBase<T extends AtomoTypesLike> {
+  readonly url: string
+  readonly auth: {
+    login(email: string, password: string): Promise<AuthUser>
+    register(input: RegisterInput): Promise<AuthUser>
+    me(): Promise<AuthUser>
+    refresh(): Promise<Tokens>
+    logout(options?: { all?: boolean }): Promise<void>
+  }
+  /** The tokens in use (the fixed `token` option, else the store's). */
+  tokens(): Tokens | null
+  setTenant(id: string | null): void
+  readonly tenantId: string | null
+  graphql<D = Record<string, unknown>>(query: string, variables?: Record<string, unknown>, options?: RequestOptions): Promise<D>
+  records<M extends ModelNameOf<T>>(model: M, options?: ListOptions<RecordOf<T, M>>): Promise<RecordOf<T, M>[]>
+  record<M extends ModelNameOf<T>>(model: M, id: string): Promise<RecordOf<T, M> | null>
+  paginatedRecords<M extends ModelNameOf<T>>(model: M, options?: ListOptions<RecordOf<T, M>>): Promise<Page<RecordOf<T, M>>>
+  deletedRecords<M extends ModelNameOf<T>>(model: M, options?: ListOptions<RecordOf<T, M>>): Promise<Page<RecordOf<T, M>>>
+  count<M extends ModelNameOf<T>>(model: M, where?: Where<RecordOf<T, M>>): Promise<number>
+  create<M extends ModelNameOf<T>>(model: M, data: CreateOf<T, M>): Promise<RecordOf<T, M>>
+  update<M extends ModelNameOf<T>>(model: M, target: Target<RecordOf<T, M>>, patch: UpdateOf<T, M>,
+    options?: { expectedVersion?: number }): Promise<RecordOf<T, M>>
+  updateMany<M extends ModelNameOf<T>>(model: M, items: { id: string; data: UpdateOf<T, M>; expectedVersion?: number }[]): Promise<RecordOf<T, M>[]>
+  delete<M extends ModelNameOf<T>>(model: M, target: Target<RecordOf<T, M>>, options?: { expectedVersion?: number }): Promise<number>
+  restore<M extends ModelNameOf<T>>(model: M, target: Target<RecordOf<T, M>>): Promise<number>
+  hardDelete<M extends ModelNameOf<T>>(model: M, target: Target<RecordOf<T, M>>): Promise<number>
+  history<M extends ModelNameOf<T>>(model: M, id: string): Promise<StoredEvent[]>
+  events(options?: { after?: number; limit?: number; model?: ModelNameOf<T> }): Promise<StoredEvent[]>
+  model<M extends ModelNameOf<T>>(model: M): ModelHandle<RecordOf<T, M>, CreateOf<T, M>, UpdateOf<T, M>>
+  /** The typed client of a collection by name (untyped); `atomo.<collection>` is the typed shorthand. */
+  collection(name: string): TypedModelClient<Record<string, unknown>, Record<string, unknown>, Record<string, unknown>,
+    Record<string, unknown>, Record<string, unknown>>
+  /** GET /meta/schema (fetched once, then cached). */
+  schema(): Promise<MetaSchema>
+}
+
+export type AtomoClient<T extends AtomoTypesLike = Untyped> = AtomoClientBase<T> & TypedClients<T>
+
+export interface MetaField { name: string; type: string; [key: string]: unknown }
+export interface MetaModel { name: string; tableName: string; graphqlName?: string; fields: MetaField[]; [key: string]: unknown }
+export interface MetaSchema { models: MetaModel[]; [key: string]: unknown }
+
+const STORED_EVENT_FIELDS = 'position eventId stream streamVersion type model recordId data previousData actor tenantId origin recordedAt'
+
+/** `first_name` -> `firstName`, as the server names collections (camelCase of the table). */
+export function camelCase(text: string): string {
+  const prefix = text.startsWith('_') ? '_' : ''
+  const parts = text.replace(/^_+/, '').split('_').filter((p) => p !== '')
+  if (parts.length === 0) return text
+  return prefix + parts[0] + parts.slice(1).map((p) => p.slice(0, 1).toUpperCase() + p.slice(1)).join('')
+}
+
+function targetArgs(target: Target<unknown>): { id?: string; where?: unknown } {
+  if (typeof target === 'string') return { id: target }
+  if (target && typeof target === 'object' && 'where' in target) return { where: target.where }
+  throw new AtomoError({ code: 'BAD_REQUEST', message: 'a target is an id string or { where }' })
+}
+
+export function createClient<T extends AtomoTypesLike = Untyped>(options: ClientOptions): AtomoClient<T> {
+  const base = options.url.replace(/\/+$/, '')
+  const store = options.tokenStore ?? memoryTokenStore()
+  const fetchImpl: FetchLike = options.fetch ?? ((input, init) => globalThis.fetch(input, init))
+  const timeoutMs = options.timeoutMs ?? 30000
+  let tenantId: string | null = options.tenantId ?? null
+  let refreshing: Promise<Tokens> | null = null
+  let schemaPromise: Promise<MetaSchema> | null = null
+
+  const currentTokens = (): Tokens | null => (options.token ? { token: options.token } : store.get())
+
+  interface Sent { status: number; body: unknown; requestId?: string; token: string | null }
+
+  async function send(method: string, path: string, body: unknown, auth: boolean, signal?: AbortSignal): Promise<Sent> {
+    const headers: Record<string, string> = { accept: 'application/json', ...(options.headers ?? {}) }
+    if (body !== undefined) headers['content-type'] = 'application/json'
+    const token = auth ? (currentTokens()?.token ?? null) : null
+    if (token) headers.authorization = `Bearer ${token}`
+    if (tenantId) headers['x-tenant-id'] = tenantId
+    const controller = new AbortController()
+    let timedOut = false
+    const timer = setTimeout(() => { timedOut = true; controller.abort() }, timeoutMs)
+    const onAbort = () => controller.abort()
+    if (signal) {
+      if (signal.aborted) controller.abort()
+      else signal.addEventListener('abort', onAbort, { once: true })
+    }
+    try {
+      let response: Response
+      try {
+        response = await fetchImpl(base + path, {
+          method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: controller.signal,
+        })
+      } catch (cause) {
+        if (timedOut) throw new AtomoError({ code: 'TIMEOUT', message: `request timed out after ${timeoutMs} ms`, cause })
+        if (signal?.aborted) throw new AtomoError({ code: 'ABORTED', message: 'request aborted', cause })
+        throw new AtomoError({ code: 'NETWORK_ERROR', message: `no response from ${base}: ${(cause as Error)?.message ?? cause}`, cause })
+      }
+      let text: string
+      try {
+        text = await response.text()
+      } catch (cause) {
+        if (timedOut) throw new AtomoError({ code: 'TIMEOUT', message: `request timed out after ${timeoutMs} ms`, cause })
+        if (signal?.aborted) throw new AtomoError({ code: 'ABORTED', message: 'request aborted', cause })
+        throw new AtomoError({ code: 'NETWORK_ERROR', message: 'the response was cut off', cause })
+      }
+      let parsed: unknown = text
+      if (text) { try { parsed = JSON.parse(text) } catch { /* keep the text */ } }
+      return { status: response.status, body: parsed, requestId: response.headers.get('x-request-id') ?? undefined, token }
+    } finally {
+      clearTimeout(timer)
+      signal?.removeEventListener('abort', onAbort)
+    }
+  }
+
+  /** One refresh at a time, shared by every request that needs it. */
+  function refreshTokens(): Promise<Tokens> {
+    if (refreshing) return refreshing
+    refreshing = (async () => {
+      const refreshToken = store.get()?.refreshToken
+      if (!refreshToken) throw new AtomoError({ code: 'UNAUTHENTICATED', message: 'no refresh token stored' })
+      const sent = await send('POST', '/auth/refresh', { refresh_token: refreshToken }, false)
+      if (sent.status < 200 || sent.status >= 300) {
+        const error = httpError(sent.status, sent.body, sent.requestId)
+        store.clear()
+        options.onAuthError?.(error)
+        throw error
+      }
+      const result = sent.body as AuthResult
+      const tokens: Tokens = { token: result.token, refreshToken: result.refresh_token }
+      store.set(tokens)
+      return tokens
+    })()
+    refreshing.then(() => { refreshing = null }, () => { refreshing = null })
+    return refreshing
+  }
+
+  /** A request; on HTTP 401 with a stored refresh token: refresh (single-flight) and retry once. */
+  async function request(method: string, path: string, body?: unknown, signal?: AbortSignal, auth = true): Promise<Sent> {
+    const sent = await send(method, path, body, auth, signal)
+    if (sent.status !== 401 || !auth || options.token || !store.get()?.refreshToken) return sent
+    const now = store.get()
+    if (now && now.token !== sent.token) return send(method, path, body, auth, signal)   // refreshed meanwhile
+    await refreshTokens()
+    return send(method, path, body, auth, signal)
+  }
+
+  async function rest<R>(method: string, path: string, body?: unknown, auth = true): Promise<R> {
+    const sent = await request(method, path, body, undefined, auth)
+    if (sent.status < 200 || sent.status >= 300) throw httpError(sent.status, sent.body, sent.requestId)
+    return sent.body as R
+  }
+
+  async function graphql<D>(query: string, variables?: Record<string, unknown>, opts?: RequestOptions): Promise<D> {
+    const payload: Record<string, unknown> = { query }
+    if (variables) {
+      const defined: Record<string, unknown> = {}
+      for (const [k, v] of Object.entries(variables)) if (v !== undefined) defined[k] = v
+      payload.variables = defined
+    }
+    const sent = await request('POST', '/graphql', payload, opts?.signal)
+    const body = sent.body as { data?: unknown; errors?: unknown[] } | undefined
+    if (body && typeof body === 'object' && Array.isArray(body.errors) && body.errors.length > 0) {
+      throw graphqlError(body.errors, body.data, sent.status, sent.requestId)
+    }
+    if (sent.status < 200 || sent.status >= 300 || !body || typeof body !== 'object') {
+      throw httpError(sent.status, sent.body, sent.requestId)
+    }
+    return (body.data ?? {}) as D
+  }
+
+  async function field<R>(query: string, name: string, variables: Record<string, unknown>): Promise<R> {
+    const data = await graphql<Record<string, unknown>>(query, variables)
+    return data[name] as R
+  }
+
+  function authResult(result: AuthResult): AuthUser {
+    store.set({ token: result.token, refreshToken: result.refresh_token })
+    return result.user
+  }
+
+  const LIST_VARS = '$model: String!, $where: JSON, $orderBy: JSON, $limit: Int, $offset: Int'
+  const LIST_ARGS = 'model: $model, where: $where, orderBy: $orderBy, limit: $limit, offset: $offset'
+  const TARGET_VARS = '$model: String!, $id: String, $where: JSON'
+  const TARGET_ARGS = 'model: $model, id: $id, where: $where'
+
+  const generic = {
+    records: (model: string, o: ListOptions<any> = {}) =>
+      field<any[]>(`query(${LIST_VARS}) { records(${LIST_ARGS}) }`, 'records', { model, ...o }),
+    record: (model: string, id: string) =>
+      field<any>('query($model: String!, $id: String!) { record(model: $model, id: $id) }', 'record', { model, id }),
+    paginatedRecords: (model: string, o: ListOptions<any> = {}) =>
+      field<Page<any>>(`query(${LIST_VARS}) { paginatedRecords(${LIST_ARGS}) { data pageInfo { totalCount hasNextPage hasPreviousPage pageSize offset } } }`,
+        'paginatedRecords', { model, ...o }),
+    deletedRecords: (model: string, o: ListOptions<any> = {}) =>
+      field<Page<any>>(`query(${LIST_VARS}) { deletedRecords(${LIST_ARGS}) { data pageInfo { totalCount hasNextPage hasPreviousPage pageSize offset } } }`,
+        'deletedRecords', { model, ...o }),
+    count: (model: string, where?: unknown) =>
+      field<number>('query($model: String!, $where: JSON) { count(model: $model, where: $where) }', 'count', { model, where }),
+    create: (model: string, data: unknown) =>
+      field<any>('mutation($model: String!, $data: JSON!) { create(model: $model, data: $data) }', 'create', { model, data }),
+    update: (model: string, target: Target<any>, patch: unknown, o: { expectedVersion?: number } = {}) =>
+      field<any>(`mutation(${TARGET_VARS}, $data: JSON!, $expectedVersion: Int) { update(${TARGET_ARGS}, data: $data, expectedVersion: $expectedVersion) }`,
+        'update', { model, ...targetArgs(target), data: patch, expectedVersion: o.expectedVersion }),
+    updateMany: (model: string, items: { id: string; data: unknown; expectedVersion?: number }[]) =>
+      field<any[]>('mutation($model: String!, $items: [BulkUpdateInput!]) { updateMany(model: $model, items: $items) }',
+        'updateMany', { model, items }),
+    delete: (model: string, target: Target<any>, o: { expectedVersion?: number } = {}) =>
+      field<number>(`mutation(${TARGET_VARS}, $expectedVersion: Int) { delete(${TARGET_ARGS}, expectedVersion: $expectedVersion) }`,
+        'delete', { model, ...targetArgs(target), expectedVersion: o.expectedVersion }),
+    restore: (model: string, target: Target<any>) =>
+      field<number>(`mutation(${TARGET_VARS}) { restore(${TARGET_ARGS}) }`, 'restore', { model, ...targetArgs(target) }),
+    hardDelete: (model: string, target: Target<any>) =>
+      field<number>(`mutation(${TARGET_VARS}) { hardDelete(${TARGET_ARGS}) }`, 'hardDelete', { model, ...targetArgs(target) }),
+    history: (model: string, id: string) =>
+      field<StoredEvent[]>(`query($model: String!, $id: String!) { history(model: $model, id: $id) { ${STORED_EVENT_FIELDS} } }`,
+        'history', { model, id }),
+    events: (o: { after?: number; limit?: number; model?: string } = {}) =>
+      field<StoredEvent[]>(`query($after: Int, $limit: Int, $model: String) { events(after: $after, limit: $limit, model: $model) { ${STORED_EVENT_FIELDS} } }`,
+        'events', { after: o.after, limit: o.limit, model: o.model }),
+  }
+
+  function modelHandle(name: string): ModelHandle<any, any, any> {
+    return {
+      name,
+      records: (o) => generic.records(name, o),
+      record: (id) => generic.record(name, id),
+      paginatedRecords: (o) => generic.paginatedRecords(name, o),
+      deletedRecords: (o) => generic.deletedRecords(name, o),
+      count: (where) => generic.count(name, where),
+      create: (data) => generic.create(name, data),
+      update: (target, patch, o) => generic.update(name, target, patch, o),
+      updateMany: (items) => generic.updateMany(name, items),
+      delete: (target, o) => generic.delete(name, target, o),
+      restore: (target) => generic.restore(name, target),
+      hardDelete: (target) => generic.hardDelete(name, target),
+      history: (id) => generic.history(name, id),
+    }
+  }
+
+  function schema(): Promise<MetaSchema> {
+    if (!schemaPromise) {
+      schemaPromise = rest<MetaSchema>('GET', '/meta/schema')
+      schemaPromise.catch(() => { schemaPromise = null })   // a failure is retried by the next call
+    }
+    return schemaPromise
+  }
+
+  /** The model of a typed-API collection and the selection of its scalar fields. */
+  async function collectionInfo(collection: string): Promise<{ model: string; selection: string }> {
+    const meta = await schema()
+    const found = meta.models.find((m) => (m.graphqlName ?? camelCase(m.tableName)) === collection)
+    if (!found) throw new AtomoError({ code: 'NOT_FOUND', message: `no model has the collection '${collection}'` })
+    return { model: found.name, selection: found.fields.map((f) => f.name).join(' ') }
+  }
+
+  const typedCache = new Map<string, TypedModelClient<any, any, any, any, any>>()
+  function collection(name: string): TypedModelClient<any, any, any, any, any> {
+    const cached = typedCache.get(name)
+    if (cached) return cached
+    const info = () => collectionInfo(name)
+    const LIST = (field: string, page: boolean) => async (args: Record<string, unknown> = {}) => {
+      const { model, selection } = await info()
+      const sel = page ? `{ data { ${selection} } pageInfo { totalCount hasNextPage hasPreviousPage pageSize offset } }` : `{ ${selection} }`
+      return callTyped(`query($where: ${model}Where, $orderBy: [${model}OrderBy!], $limit: Int, $offset: Int) { ${field}(where: $where, orderBy: $orderBy, limit: $limit, offset: $offset) ${sel} }`, field, args)
+    }
+    const callTyped = (query: string, f: string, vars: Record<string, unknown>) => field<any>(query, f, vars)
+    const client: TypedModelClient<any, any, any, any, any> = {
+      list: LIST(name, false),
+      page: LIST(`${name}Page`, true),
+      async get(id) {
+        const { model, selection } = await info()
+        const single = model.slice(0, 1).toLowerCase() + model.slice(1)
+        return callTyped(`query($id: ID!) { ${single}(id: $id) { ${selection} } }`, single, { id })
+      },
+      async count(where) {
+        const { model } = await info()
+        return callTyped(`query($where: ${model}Where) { ${name}Count(where: $where) }`, `${name}Count`, { where })
+      },
+      async create(data) {
+        const { model, selection } = await info()
+        return callTyped(`mutation($data: ${model}CreateInput!) { create${model}(data: $data) { ${selection} } }`, `create${model}`, { data })
+      },
+      async update(id, patch, o = {}) {
+        const { model, selection } = await info()
+        return callTyped(`mutation($id: ID!, $data: ${model}UpdateInput!, $expectedVersion: Int) { update${model}(id: $id, data: $data, expectedVersion: $expectedVersion) { ${selection} } }`,
+          `update${model}`, { id, data: patch, expectedVersion: o.expectedVersion })
+      },
+      async delete(id, o = {}) {
+        const { model } = await info()
+        return callTyped(`mutation($id: ID!, $expectedVersion: Int) { delete${model}(id: $id, expectedVersion: $expectedVersion) }`,
+          `delete${model}`, { id, expectedVersion: o.expectedVersion })
+      },
+      async restore(id) {
+        const { model } = await info()
+        return callTyped(`mutation($id: ID!) { restore${model}(id: $id) }`, `restore${model}`, { id })
+      },
+      async hardDelete(id) {
+        const { model } = await info()
+        return callTyped(`mutation($id: ID!) { hardDelete${model}(id: $id) }`, `hardDelete${model}`, { id })
+      },
+    }
+    typedCache.set(name, client)
+    return client
+  }
+
+  const api: AtomoClientBase<AtomoTypesLike> = {
+    url: base,
+    auth: {
+      login: async (email, password) => authResult(await rest<AuthResult>('POST', '/auth/login', { email, password }, false)),
+      register: async (input) => authResult(await rest<AuthResult>('POST', '/auth/register', input, false)),
+      me: () => rest<AuthUser>('GET', '/auth/me'),
+      refresh: () => refreshTokens(),
+      async logout(o = {}) {
+        try {
+          if (currentTokens()) await rest('POST', '/auth/logout', o.all ? { all: true } : {})
+        } finally {
+          store.clear()
+        }
+      },
+    },
+    tokens: currentTokens,
+    setTenant(id) { tenantId = id ?? null },
+    get tenantId() { return tenantId },
+    graphql: (query, variables, opts) => graphql(query, variables, opts),
+    ...(generic as any),
+    model: (name: string) => modelHandle(name),
+    collection,
+    schema,
+  }
+
+  return new Proxy(api, {
+    get(target, prop, receiver) {
+      if (typeof prop !== 'string' || prop in target || prop === 'then' || prop === 'toJSON') {
+        return Reflect.get(target, prop, receiver)
+      }
+      return collection(prop)
+    },
+  }) as unknown as AtomoClient<T>
+}

@@ -1,0 +1,83 @@
+// Compiled by `tsc -p test/tsconfig.json` (strict, noEmit) against the sample's generated types: correct
+// usage compiles; every `@ts-expect-error` line must be an error, or the compilation fails.
+import { createClient, AtomoError, type WithTypedApi } from '../dist/index.js'
+import type { AtomoTypes, Contact, Deal, TypedMutations, TypedQueries } from '../../../tests/cli/golden/crm/atomo.js'
+
+type Equal<A, B> = (<X>() => X extends A ? 1 : 2) extends (<X>() => X extends B ? 1 : 2) ? true : false
+function assertType<T extends true>(_: T): void {}
+
+export async function generic(): Promise<void> {
+  const atomo = createClient<AtomoTypes>({ url: 'http://localhost:3000' })
+  const deals = await atomo.records('Deal', { where: { stage: { in: ['lead', 'proposal'] }, value: { gt: 10 } }, orderBy: { value: 'desc' }, limit: 20 })
+  assertType<Equal<typeof deals, Deal[]>>(true)
+  const one = await atomo.record('Contact', 'c-1')
+  assertType<Equal<typeof one, Contact | null>>(true)
+  await atomo.create('Contact', { firstName: 'Ada', lastName: 'Lovelace', tags: ['x'] })
+  await atomo.update('Deal', deals[0].id, { stage: 'won' }, { expectedVersion: deals[0]._version })
+  await atomo.update('Deal', { where: { title: { startsWith: 'A' } } }, { probability: 0.5 })
+  await atomo.count('Contact', { OR: [{ firstName: { contains: 'a' } }, { email: { isNull: true } }] })
+  const page = await atomo.model('Company').paginatedRecords({ where: { name: 'Acme' } })
+  assertType<Equal<typeof page.data[number]['name'], string>>(true)
+
+  // @ts-expect-error: no such model
+  await atomo.records('Person')
+  // @ts-expect-error: unknown field in where
+  await atomo.records('Deal', { where: { nope: { equals: 1 } } })
+  // @ts-expect-error: a number filter on a text field
+  await atomo.count('Contact', { firstName: { gt: 3 } })
+  // @ts-expect-error: a stage that does not exist
+  await atomo.records('Deal', { where: { stage: { equals: 'pending' } } })
+  // @ts-expect-error: contains is for text fields
+  await atomo.records('Deal', { where: { value: { contains: '1' } } })
+  // @ts-expect-error: orderBy names a field
+  await atomo.records('Deal', { orderBy: { nope: 'asc' } })
+  // @ts-expect-error: lastName is required in create
+  await atomo.create('Contact', { firstName: 'Ada' })
+  // @ts-expect-error: wrong type in data
+  await atomo.create('Contact', { firstName: 'Ada', lastName: 'L', tags: 'x' })
+  // @ts-expect-error: unknown field in patch
+  await atomo.update('Deal', 'd-1', { nope: 1 })
+  // @ts-expect-error: relation fields are not filters of the generic API
+  await atomo.records('Deal', { where: { company: { name: 'x' } } })
+
+  try { await atomo.create('Contact', { firstName: '', lastName: '' }) } catch (e) {
+    if (e instanceof AtomoError && e.code === 'VALIDATION_ERROR') { const d: unknown = e.details; void d }
+  }
+}
+
+export async function typed(): Promise<void> {
+  const atomo = createClient<WithTypedApi<AtomoTypes, TypedQueries, TypedMutations>>({ url: 'http://localhost:3000' })
+  const c = await atomo.contacts.create({ firstName: 'Ada', lastName: 'Lovelace' })
+  assertType<Equal<typeof c, Contact>>(true)
+  const list = await atomo.deals.list({ where: { stage: { notIn: ['won', 'lost'] }, value: { gt: 1000 } }, orderBy: [{ value: 'desc' }], limit: 5 })
+  assertType<Equal<typeof list, Deal[]>>(true)
+  const got = await atomo.companies.get('x')
+  assertType<Equal<NonNullable<typeof got>['name'], string>>(true)
+  await atomo.contacts.update(c.id, { email: 'a@b.c' }, { expectedVersion: c._version })
+  const n: number = await atomo.contacts.count({ lastName: { startsWith: 'L' } })
+  const d: number = await atomo.contacts.delete(c.id)
+  void n; void d
+
+  // @ts-expect-error: no such collection
+  void atomo.people
+  // @ts-expect-error: unknown field in where
+  await atomo.contacts.list({ where: { nope: { equals: 'x' } } })
+  // @ts-expect-error: a number filter on a text field
+  await atomo.contacts.count({ firstName: { gt: 1 } })
+  // @ts-expect-error: missing required lastName
+  await atomo.contacts.create({ firstName: 'Ada' })
+  // @ts-expect-error: wrong type of a data field
+  await atomo.deals.create({ title: 'x', companyId: 'c', value: 'big' })
+  // @ts-expect-error: unknown field in the patch
+  await atomo.contacts.update('c-1', { nope: true })
+  // @ts-expect-error: an enum value that does not exist
+  await atomo.deals.list({ where: { stage: { equals: 'pending' } } })
+}
+
+export async function untyped(): Promise<void> {
+  const atomo = createClient({ url: 'http://localhost:3000' })
+  const rows = await atomo.records('Anything', { where: { whatever: { equals: 1 } } })
+  const v: unknown = rows[0]?.x
+  void v
+  await atomo.collection('contacts').list({ where: { a: 1 } })
+}
