@@ -23,6 +23,7 @@ from atomo.data.query import MAX_LIST_VALUES
 from atomo.graphql.resolvers import RequestContext, Resolver
 from atomo.schema.model import Model, Relationship
 
+
 class Batch:
     __slots__ = ("rows", "loads")
 

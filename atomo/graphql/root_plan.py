@@ -9,7 +9,7 @@ variable, or the default) and a synchronous output check. Executing it is a loop
 
 An object-typed root field (the typed API's ``contact``, ``contacts``, ``createContact``, pages) is
 planned when its selection is plain fields of the result dict, nested objects included: its check
-is then a projection of the dict (``_selection_checker``) with tartiflette's own output coercers per
+is then a projection of the dict (``_completion``) with tartiflette's own output coercers per
 leaf. A document gets no plan (and goes through tartiflette) when any selection is a fragment, has a
 directive (``@skip``/``@include``), repeats a response key, selects a field with a resolver of its own
 (a relation) or with arguments, has no resolver here, or has an argument whose literal is not a
@@ -62,10 +62,7 @@ def plan_root(schema: Any, operation: Any, resolvers: Mapping[str, Any]) -> tupl
             return None
         keys.add(key)
         definition = root.implemented_fields[name]
-        if selection.selection_set is None:
-            check = _leaf_checker(definition.graphql_type)
-        else:
-            check = _selection_checker(schema, definition.graphql_type, selection.selection_set, resolvers)
+        check = _completion(schema, definition.graphql_type, selection.selection_set, resolvers)
         if check is None:
             return None
         given = {a.name.value: a.value for a in selection.arguments or ()}
@@ -86,35 +83,19 @@ def plan_root(schema: Any, operation: Any, resolvers: Mapping[str, Any]) -> tupl
     return tuple(plans)
 
 
-def _selection_checker(schema: Any, graphql_type: Any, selection_set: Any, resolvers: Mapping[str, Any]) -> Any:
-    """The completion of an object-typed field (the typed API's records, pages) whose selection is
-    plain fields read from the result dict: a projection, or None when tartiflette must complete it
-    (a field with its own resolver such as a relation, arguments, directives, fragments, abstract types)."""
-    if graphql_type.is_non_null_type:
-        inner = _selection_checker(schema, graphql_type.wrapped_type, selection_set, resolvers)
-        if inner is None:
-            return None
+def _completion(schema: Any, graphql_type: Any, selection_set: Any, resolvers: Mapping[str, Any]) -> Any:
+    """A field's synchronous completion: a leaf check without a selection set, else the projection of
+    the object type's selection inside the same non-null/list wrappers; None when tartiflette must
+    complete it."""
+    if selection_set is None:
+        return _leaf_checker(graphql_type)
+    return _leaf_checker(graphql_type, lambda named: _projection(schema, named, selection_set, resolvers))
 
-        def non_null(value: Any) -> Any:
-            if value is None:
-                raise TypeError("Cannot return null for a non-nullable field")
-            return inner(value)
-        return non_null
-    if graphql_type.is_list_type:
-        if not graphql_type.wrapped_type.is_non_null_type:
-            return None
-        item = _selection_checker(schema, graphql_type.wrapped_type, selection_set, resolvers)
-        if item is None:
-            return None
 
-        def as_list(value: Any) -> Any:
-            if value is None:
-                return None
-            if type(value) is not list:
-                raise TypeError("Expected a list")
-            return [item(v) for v in value]
-        return as_list
-    object_type = schema.find_type(graphql_type) if isinstance(graphql_type, str) else graphql_type
+def _projection(schema: Any, object_type: Any, selection_set: Any, resolvers: Mapping[str, Any]) -> Any:
+    """The completion of an object type (the typed API's records, pages) whose selection is plain fields
+    read from the result dict, or None (a field with its own resolver such as a relation, arguments,
+    directives, fragments, abstract types)."""
     fields = getattr(object_type, "implemented_fields", None)
     if fields is None or getattr(object_type, "is_abstract_type", False) is True:
         return None
@@ -134,10 +115,7 @@ def _selection_checker(schema: Any, graphql_type: Any, selection_set: Any, resol
         definition = fields.get(name)
         if definition is None or f"{object_type.name}.{name}" in resolvers:
             return None
-        if selection.selection_set is None:
-            check = _leaf_checker(definition.graphql_type)
-        else:
-            check = _selection_checker(schema, definition.graphql_type, selection.selection_set, resolvers)
+        check = _completion(schema, definition.graphql_type, selection.selection_set, resolvers)
         if check is None:
             return None
         parts.append((key, name, check, _passes(definition.graphql_type) if selection.selection_set is None else 0))

@@ -138,10 +138,12 @@ def _require_dict(value: Any) -> Any:
     return value
 
 
-def _leaf_checker(graphql_type: Any) -> Any:
-    """A synchronous completion for a type made only of scalars, or None for anything else."""
+def _leaf_checker(graphql_type: Any, named: Any = None) -> Any:
+    """A synchronous completion for a type made only of scalars, or None for anything else. ``named``
+    completes the named type inside the non-null/list wrappers instead (``root_plan`` passes the
+    projection of an object type's selection)."""
     if graphql_type.is_non_null_type:
-        inner = _leaf_checker(graphql_type.wrapped_type)
+        inner = _leaf_checker(graphql_type.wrapped_type, named)
         if inner is None:
             return None
 
@@ -155,7 +157,7 @@ def _leaf_checker(graphql_type: Any) -> Any:
         item_type = graphql_type.wrapped_type
         if not item_type.is_non_null_type:  # nullable items need per-item error handling: keep tartiflette's
             return None
-        item = _leaf_checker(item_type)
+        item = _leaf_checker(item_type, named)
         if item is None:
             return None
         objects = getattr(item, "objects", False)
@@ -172,6 +174,10 @@ def _leaf_checker(graphql_type: Any) -> Any:
                 return value
             return [item(v) for v in value]
         return as_list
+    return _named_leaf(graphql_type) if named is None else named(graphql_type)
+
+
+def _named_leaf(graphql_type: Any) -> Any:
     if getattr(graphql_type, "kind", None) == "ENUM":
         return _enum_checker(graphql_type)
     coerce = getattr(graphql_type, "coerce_output", None)

@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from atomo.graphql.engine import SchemaExtension
-from atomo.graphql.relations import Batch, belongs_to_resolver, has_many_resolver, mark
+from atomo.graphql.relations import belongs_to_resolver, has_many_resolver, mark
 from atomo.graphql.resolvers import RequestContext, Resolver
 from atomo.graphql.row_budget import one_row, page_rows
 from atomo.graphql.typed_sdl import typed_sdl
@@ -103,5 +103,3 @@ def typed_extension(schema: Schema) -> SchemaExtension:
                 resolvers[path] = belongs_to_resolver(relation, target)
     return SchemaExtension(typed_sdl(schema), resolvers)
 
-
-__all__ = ["Batch", "order_by_arg", "typed_extension"]
