@@ -1,31 +1,14 @@
 /** `createClient`: HTTP transport with auth refresh, the model-generic methods, typed model clients. */
 
-import { AtomoError, graphqlError, httpError } from './errors.js'
-import { memoryTokenStore, type TokenStore, type Tokens } from './tokens.js'
+import { AtomoError } from './errors.js'
+import type { Tokens } from './tokens.js'
+import { createTransport, type ClientOptions, type Transport } from './transport.js'
 import type {
   AtomoTypesLike, CreateOf, ListOptions, ModelNameOf, Page, RecordOf, StoredEvent, Target, TypedClients,
   TypedModelClient, Untyped, UpdateOf, Where,
 } from './types.js'
 
-type FetchLike = (input: string, init?: RequestInit) => Promise<Response>
-
-export interface ClientOptions {
-  /** Server base URL; `/graphql` and the REST routes are derived from it. */
-  url: string
-  /** A fixed JWT (scripts, tests); otherwise `tokenStore` holds the tokens. */
-  token?: string
-  /** Default: in memory. */
-  tokenStore?: TokenStore
-  /** Sent as X-Tenant-ID. */
-  tenantId?: string | null
-  fetch?: FetchLike
-  /** Extra headers on every HTTP request. */
-  headers?: Record<string, string>
-  /** Per-request timeout (default 30000 ms). */
-  timeoutMs?: number
-  /** Called when a refresh fails and the user must log in again. */
-  onAuthError?: (error: AtomoError) => void
-}
+export type { ClientOptions } from './transport.js'
 
 export interface AuthUser { id: string; email: string; role: string; tenant_id?: string | null; [key: string]: unknown }
 export interface AuthResult { token: string; refresh_token: string; expires_in: number; user: AuthUser }
@@ -84,6 +67,8 @@ export interface AtomoClientBase<T extends AtomoTypesLike> {
     Record<string, unknown>, Record<string, unknown>>
   /** GET /meta/schema (fetched once, then cached). */
   schema(): Promise<MetaSchema>
+  /** The shared HTTP transport (for the client's own modules and advanced use). */
+  readonly transport: Transport
 }
 
 export type AtomoClient<T extends AtomoTypesLike = Untyped> = AtomoClientBase<T> & TypedClients<T>
@@ -109,123 +94,18 @@ function targetArgs(target: Target<unknown>): { id?: string; where?: unknown } {
 }
 
 export function createClient<T extends AtomoTypesLike = Untyped>(options: ClientOptions): AtomoClient<T> {
-  const base = options.url.replace(/\/+$/, '')
-  const store = options.tokenStore ?? memoryTokenStore()
-  const fetchImpl: FetchLike = options.fetch ?? ((input, init) => globalThis.fetch(input, init))
-  const timeoutMs = options.timeoutMs ?? 30000
-  let tenantId: string | null = options.tenantId ?? null
-  let refreshing: Promise<Tokens> | null = null
+  const transport = createTransport(options)
+  const base = transport.base
+  const store = transport.store
+  const field = <R>(query: string, name: string, variables: Record<string, unknown>): Promise<R> =>
+    transport.field<R>(query, name, variables)
+  const rest = <R>(method: string, path: string, body?: unknown, auth = true): Promise<R> =>
+    transport.rest<R>(method, path, body, { auth })
   let schemaPromise: Promise<MetaSchema> | null = null
-
-  const currentTokens = (): Tokens | null => (options.token ? { token: options.token } : store.get())
-
-  interface Sent { status: number; body: unknown; requestId?: string; token: string | null }
-
-  async function send(method: string, path: string, body: unknown, auth: boolean, signal?: AbortSignal): Promise<Sent> {
-    const headers: Record<string, string> = { accept: 'application/json', ...(options.headers ?? {}) }
-    if (body !== undefined) headers['content-type'] = 'application/json'
-    const token = auth ? (currentTokens()?.token ?? null) : null
-    if (token) headers.authorization = `Bearer ${token}`
-    if (tenantId) headers['x-tenant-id'] = tenantId
-    const controller = new AbortController()
-    let timedOut = false
-    const timer = setTimeout(() => { timedOut = true; controller.abort() }, timeoutMs)
-    const onAbort = () => controller.abort()
-    if (signal) {
-      if (signal.aborted) controller.abort()
-      else signal.addEventListener('abort', onAbort, { once: true })
-    }
-    try {
-      let response: Response
-      try {
-        response = await fetchImpl(base + path, {
-          method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: controller.signal,
-        })
-      } catch (cause) {
-        if (timedOut) throw new AtomoError({ code: 'TIMEOUT', message: `request timed out after ${timeoutMs} ms`, cause })
-        if (signal?.aborted) throw new AtomoError({ code: 'ABORTED', message: 'request aborted', cause })
-        throw new AtomoError({ code: 'NETWORK_ERROR', message: `no response from ${base}: ${(cause as Error)?.message ?? cause}`, cause })
-      }
-      let text: string
-      try {
-        text = await response.text()
-      } catch (cause) {
-        if (timedOut) throw new AtomoError({ code: 'TIMEOUT', message: `request timed out after ${timeoutMs} ms`, cause })
-        if (signal?.aborted) throw new AtomoError({ code: 'ABORTED', message: 'request aborted', cause })
-        throw new AtomoError({ code: 'NETWORK_ERROR', message: 'the response was cut off', cause })
-      }
-      let parsed: unknown = text
-      if (text) { try { parsed = JSON.parse(text) } catch { /* keep the text */ } }
-      return { status: response.status, body: parsed, requestId: response.headers.get('x-request-id') ?? undefined, token }
-    } finally {
-      clearTimeout(timer)
-      signal?.removeEventListener('abort', onAbort)
-    }
-  }
-
-  /** One refresh at a time, shared by every request that needs it. */
-  function refreshTokens(): Promise<Tokens> {
-    if (refreshing) return refreshing
-    refreshing = (async () => {
-      const refreshToken = store.get()?.refreshToken
-      if (!refreshToken) throw new AtomoError({ code: 'UNAUTHENTICATED', message: 'no refresh token stored' })
-      const sent = await send('POST', '/auth/refresh', { refresh_token: refreshToken }, false)
-      if (sent.status < 200 || sent.status >= 300) {
-        const error = httpError(sent.status, sent.body, sent.requestId)
-        store.clear()
-        options.onAuthError?.(error)
-        throw error
-      }
-      const result = sent.body as AuthResult
-      const tokens: Tokens = { token: result.token, refreshToken: result.refresh_token }
-      store.set(tokens)
-      return tokens
-    })()
-    refreshing.then(() => { refreshing = null }, () => { refreshing = null })
-    return refreshing
-  }
-
-  /** A request; on HTTP 401 with a stored refresh token: refresh (single-flight) and retry once. */
-  async function request(method: string, path: string, body?: unknown, signal?: AbortSignal, auth = true): Promise<Sent> {
-    const sent = await send(method, path, body, auth, signal)
-    if (sent.status !== 401 || !auth || options.token || !store.get()?.refreshToken) return sent
-    const now = store.get()
-    if (now && now.token !== sent.token) return send(method, path, body, auth, signal)   // refreshed meanwhile
-    await refreshTokens()
-    return send(method, path, body, auth, signal)
-  }
-
-  async function rest<R>(method: string, path: string, body?: unknown, auth = true): Promise<R> {
-    const sent = await request(method, path, body, undefined, auth)
-    if (sent.status < 200 || sent.status >= 300) throw httpError(sent.status, sent.body, sent.requestId)
-    return sent.body as R
-  }
-
-  async function graphql<D>(query: string, variables?: Record<string, unknown>, opts?: RequestOptions): Promise<D> {
-    const payload: Record<string, unknown> = { query }
-    if (variables) {
-      const defined: Record<string, unknown> = {}
-      for (const [k, v] of Object.entries(variables)) if (v !== undefined) defined[k] = v
-      payload.variables = defined
-    }
-    const sent = await request('POST', '/graphql', payload, opts?.signal)
-    const body = sent.body as { data?: unknown; errors?: unknown[] } | undefined
-    if (body && typeof body === 'object' && Array.isArray(body.errors) && body.errors.length > 0) {
-      throw graphqlError(body.errors, body.data, sent.status, sent.requestId)
-    }
-    if (sent.status < 200 || sent.status >= 300 || !body || typeof body !== 'object') {
-      throw httpError(sent.status, sent.body, sent.requestId)
-    }
-    return (body.data ?? {}) as D
-  }
-
-  async function field<R>(query: string, name: string, variables: Record<string, unknown>): Promise<R> {
-    const data = await graphql<Record<string, unknown>>(query, variables)
-    return data[name] as R
-  }
 
   function authResult(result: AuthResult): AuthUser {
     store.set({ token: result.token, refreshToken: result.refresh_token })
+    transport.reset('login')
     return result.user
   }
 
@@ -360,19 +240,21 @@ export function createClient<T extends AtomoTypesLike = Untyped>(options: Client
       login: async (email, password) => authResult(await rest<AuthResult>('POST', '/auth/login', { email, password }, false)),
       register: async (input) => authResult(await rest<AuthResult>('POST', '/auth/register', input, false)),
       me: () => rest<AuthUser>('GET', '/auth/me'),
-      refresh: () => refreshTokens(),
+      refresh: () => transport.refreshTokens(),
       async logout(o = {}) {
         try {
-          if (currentTokens()) await rest('POST', '/auth/logout', o.all ? { all: true } : {})
+          if (transport.tokens()) await rest('POST', '/auth/logout', o.all ? { all: true } : {})
         } finally {
           store.clear()
+          transport.reset('logout')
         }
       },
     },
-    tokens: currentTokens,
-    setTenant(id) { tenantId = id ?? null },
-    get tenantId() { return tenantId },
-    graphql: (query, variables, opts) => graphql(query, variables, opts),
+    tokens: () => transport.tokens(),
+    setTenant(id) { transport.tenantId = id ?? null },
+    get tenantId() { return transport.tenantId },
+    graphql: (query, variables, opts) => transport.graphql(query, variables, opts),
+    transport,
     ...(generic as any),
     model: (name: string) => modelHandle(name),
     collection,

@@ -4,6 +4,8 @@ export type {
   RegisterInput, RequestOptions,
 } from './client.js'
 export { AtomoError } from './errors.js'
+export { createTransport } from './transport.js'
+export type { CallOptions, ResetReason, Sent, Transport, WebSocketFactory, WebSocketLike } from './transport.js'
 export type { AtomoErrorInit, ClientErrorCode } from './errors.js'
 export { localStorageTokenStore, memoryTokenStore } from './tokens.js'
 export type { TokenStore, Tokens } from './tokens.js'
