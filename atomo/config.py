@@ -155,6 +155,8 @@ REGISTRY: tuple[Setting, ...] = (
             "most rows returned by one request, summed over its fields"),
     Setting("GRAPHQL_MAX_BODY_BYTES", "graphql_max_body_bytes", 1048576, _int(1024, _MAX), "largest /graphql body"),
     Setting("ATOMO_GRAPHQL_INTROSPECTION", "graphql_introspection", True, _bool, "allow introspection"),
+    Setting("ATOMO_IDEMPOTENCY_TTL_SECS", "idempotency_ttl_secs", 86400, _int(60, _MAX),
+            "how long the answer of a mutation sent with Idempotency-Key is kept for its retries"),
     Setting("ATOMO_MAX_PAGE_SIZE", "max_page_size", 1000, _int(1, 1_000_000), "largest limit on list operations"),
     Setting("ATOMO_MAX_FILTER_TERMS", "max_filter_terms", 500, _int(1, 100_000),
             "most conditions in one where filter (AND/OR/NOT terms included)"),
@@ -251,6 +253,7 @@ class Settings:
     graphql_max_rows: int = 10000
     graphql_max_body_bytes: int = 1048576
     graphql_introspection: bool = True
+    idempotency_ttl_secs: int = 86400
     max_page_size: int = 1000
     max_filter_terms: int = 500
     enable_subscriptions: bool = True

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from atomo.storage.idempotency import IdempotencyClaim
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,7 @@ class Caller:
     actor: str | None = None           # recorded on events; defaults to the user id
     origin: str | None = None          # action name, `seed`, ...
     untenanted: bool = False           # unbound non-admin user: only rows without a tenant (auth §8)
+    idempotency: IdempotencyClaim | None = None   # a mutation's Idempotency-Key, taken by its first event
 
     @property
     def event_actor(self) -> str | None:

@@ -20,6 +20,7 @@ from atomo.data.validation import normalize_input
 from atomo.errors import ConflictError, PermissionDeniedError, ValidationError
 from atomo.schema.model import Model, Schema
 from atomo.storage.events import EventAppender, StoredEvent, stream_version, uuid7
+from atomo.storage.idempotency import claim_in_transaction
 from atomo.storage.records import codec_for, fetch_records
 from atomo.storage.tables import q
 
@@ -99,6 +100,8 @@ class RecordWriter:
         event = self.appender.append(conn, f"{model.name}/{record_id}", version, type_, data, previous,
                                      actor=caller.event_actor, tenant_id=tenant, origin=caller.origin,
                                      recorded_at=now, model=model.name, record_id=record_id)
+        if caller.idempotency is not None:
+            claim_in_transaction(conn, caller.idempotency, event.position)
         for hook in self.event_hooks:
             hook(conn, model, event, caller)
         return event

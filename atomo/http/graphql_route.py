@@ -9,6 +9,7 @@ under ``application/graphql-response+json``, 401 when an anonymous request only 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from typing import TYPE_CHECKING, Any
@@ -18,8 +19,10 @@ import msgspec
 from litestar import asgi
 from litestar.handlers import ASGIRouteHandler
 
+from atomo.auth.principal import Caller
 from atomo.errors import AtomoError
 from atomo.http.errors import GRAPHQL_INTERNAL_MESSAGE, HttpError, error_headers, graphql_body
+from atomo.http.idempotency import REPLAYED, claim_for, parse_key
 from atomo.http.request_context import Disconnected, is_json_content_type, parse_json, read_body, request_id, tenant_header
 
 if TYPE_CHECKING:
@@ -175,7 +178,7 @@ class GraphQLEndpoint:
             await send({"type": "websocket.close", "code": 4406})
             return
         rid = request_id(scope)
-        accept = content_type = authorization = tenant = content_length = None
+        accept = content_type = authorization = tenant = content_length = idempotency_key = None
         for key, value in scope["headers"]:
             if key == b"accept":
                 accept = value.decode("latin-1") if accept is None else f"{accept},{value.decode('latin-1')}"
@@ -187,6 +190,8 @@ class GraphQLEndpoint:
                 tenant = value                  # UTF-8, decoded below where a bad value can be answered
             elif key == b"content-length":
                 content_length = value
+            elif key == b"idempotency-key" and idempotency_key is None:
+                idempotency_key = value
         media: str | None = JSON
         try:
             method = scope["method"]
@@ -204,7 +209,7 @@ class GraphQLEndpoint:
                 raise HttpError(406, "NOT_ACCEPTABLE",
                                 f"supported response media types: {GRAPHQL_JSON}, {JSON}")
             await self.execute(scope, receive, send, rid, media, method, content_type, content_length,
-                               authorization, tenant)
+                               authorization, tenant, idempotency_key)
         except Disconnected:
             return
         except AtomoError as exc:
@@ -217,7 +222,7 @@ class GraphQLEndpoint:
 
     async def execute(self, scope: Any, receive: Any, send: Any, rid: str, media: str, method: str,
                       content_type: str | None, content_length: bytes | None, authorization: str | None,
-                      tenant: bytes | None) -> None:
+                      tenant: bytes | None, idempotency_key: bytes | None = None) -> None:
         services = self.services
         current = services.current
         engine = current.engine
@@ -231,17 +236,34 @@ class GraphQLEndpoint:
         else:
             params = query_params(scope.get("query_string", b""))
         query, variables, operation_name = graphql_params(params)
-        if method == "GET" and engine.operation_type(query, operation_name) == "mutation":
+        is_mutation = (method == "GET" or idempotency_key is not None) and \
+            engine.operation_type(query, operation_name) == "mutation"
+        if method == "GET" and is_mutation:
             raise HttpError(405, "METHOD_NOT_ALLOWED", "mutations need POST", headers={"Allow": "POST"})
+        key = parse_key(idempotency_key) if idempotency_key is not None else None
         caller = await services.auth.caller(authorization, tenant_header(tenant))
-        outcome = await engine.execute(query, variables, operation_name, service=current.data, caller=caller,
-                                       request_id=rid)
-        status, extra = 200, None
-        if outcome.document_error:
-            status = 400 if media == GRAPHQL_JSON else 200
-        elif outcome.all_unauthenticated and not caller.principal.authenticated:
-            status, extra = 401, _BEARER
-        await respond(send, status, encode(outcome.body), _CONTENT_TYPE[media], rid, extra)
+        extra: list[tuple[bytes, bytes]] | None = None
+
+        async def run(caller: Caller) -> tuple[int, bytes]:
+            nonlocal extra
+            outcome = await engine.execute(query, variables, operation_name, service=current.data, caller=caller,
+                                           request_id=rid)
+            status = 200
+            if outcome.document_error:
+                status = 400 if media == GRAPHQL_JSON else 200
+            elif outcome.all_unauthenticated and not caller.principal.authenticated:
+                status, extra = 401, _BEARER
+            return status, encode(outcome.body)
+
+        if key is not None and is_mutation:
+            claim = claim_for(caller, key, query, variables, operation_name)
+            status, body, replayed = await services.idempotency.run(
+                claim, lambda: run(dataclasses.replace(caller, idempotency=claim)))
+            if replayed:
+                extra = [REPLAYED]
+        else:
+            status, body = await run(caller)
+        await respond(send, status, body, _CONTENT_TYPE[media], rid, extra)
 
     async def internal_error(self, send: Any, exc: BaseException, media: str | None, rid: str) -> None:
         log.error("GET/POST /graphql failed (request %s): %r", rid, exc, exc_info=exc)

@@ -30,9 +30,11 @@ from atomo.auth.tokens import TokenService
 from atomo.config import Settings
 from atomo.hooks.loader import load_project_hooks, show_hook_logs
 from atomo.hooks.registry import HookSet
+from atomo.http.idempotency import IdempotentMutations
 from atomo.http.ratelimit import ClientAddress, LoginLimiter, TokenBuckets
 from atomo.http.request_context import Authenticator
 from atomo.runtime import Runtime
+from atomo.storage.idempotency import IdempotencyStore
 
 if TYPE_CHECKING:
     from atomo.data.service import DataService
@@ -93,6 +95,8 @@ class Services:
     client_address: ClientAddress
     # the general limiter's per-IP buckets (HTTP requests and /graphql/ws operations); None when it is off
     request_buckets: TokenBuckets | None
+    # mutations sent with Idempotency-Key (atomo.http.idempotency)
+    idempotency: IdempotentMutations
     state: ServerState = field(default_factory=ServerState)
 
     @property
@@ -144,4 +148,5 @@ async def start_services(settings: Settings, project: Project) -> Services:
         raise
     return Services(settings=settings, runtime=runtime, db=db, current=CurrentSchema(runtime, schema, engine),
                     tokens=tokens, auth=auth, logins=logins, login_limiter=login_limiter, registration=registration,
-                    admin=admin, client_address=client_address, request_buckets=buckets)
+                    admin=admin, client_address=client_address, request_buckets=buckets,
+                    idempotency=IdempotentMutations(IdempotencyStore(db, settings.idempotency_ttl_secs)))

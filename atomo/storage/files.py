@@ -43,7 +43,7 @@ PRIVATE_FILE = 0o600
 APPLICATION_ID = 0x41544F4D          # "ATOM"
 FORMAT_VERSION = 1
 PLATFORM_TABLES = frozenset({"events", "users", "sessions", "_atomo_migrations", "_atomo_auth_epoch", "jobs",
-                             "workers"})
+                             "workers", "_atomo_idempotency"})
 LEGACY_MARKERS = frozenset({"events", "_atomo_migrations"})
 
 

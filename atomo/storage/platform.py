@@ -11,6 +11,7 @@ import sqlite3
 from collections.abc import Mapping
 
 from atomo.storage.events import EVENTS_DDL
+from atomo.storage.idempotency import IDEMPOTENCY_DDL
 from atomo.storage.tables import q, table_columns
 
 PLATFORM_DDL = EVENTS_DDL + """
@@ -58,9 +59,9 @@ CREATE TABLE IF NOT EXISTS _atomo_migrations (
   applied_at  TEXT NOT NULL,
   duration_ms INTEGER NOT NULL
 );
-"""
+""" + IDEMPOTENCY_DDL
 
-PLATFORM_TABLES = ("events", "users", "sessions", "_atomo_migrations", "_atomo_auth_epoch")
+PLATFORM_TABLES = ("events", "users", "sessions", "_atomo_migrations", "_atomo_auth_epoch", "_atomo_idempotency")
 
 
 def auth_epoch(conn: sqlite3.Connection) -> int:
