@@ -4,8 +4,10 @@ test file against it. Skipped only when node or npm is not installed."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -55,8 +57,15 @@ def node_env(server: ServerProcess, **extra: str) -> dict[str, str]:
 def run_node_tests(sdk: Path, test_file: str, env: dict[str, str], expected_pass: int, timeout: int = 300) -> str:
     """Run one `node --test` file; every test must pass, none skipped, and exactly ``expected_pass`` ran
     (so a test file that silently loses tests fails here)."""
-    result = subprocess.run(["node", "--test", "--test-concurrency=1", test_file], cwd=sdk, env=env,
-                            capture_output=True, text=True, timeout=timeout)
+    process = subprocess.Popen(["node", "--test", "--test-concurrency=1", test_file], cwd=sdk, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    finally:       # whatever the test file left running (a server it started, a stuck child) goes with it
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    result = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
     assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
     assert "# fail 0" in result.stdout and "# skipped 0" in result.stdout, result.stdout
     assert f"# pass {expected_pass}\n" in result.stdout, result.stdout

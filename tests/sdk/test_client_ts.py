@@ -5,6 +5,7 @@ mapping, tenant header, typed model clients), and the strict type test against t
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -25,10 +26,20 @@ def test_strict_type_test_against_the_generated_sample_types(built_sdk: Path) ->
 
 
 def test_the_built_client_has_no_runtime_dependencies(built_sdk: Path) -> None:
+    """The core imports nothing but its own modules; React is only an optional peer dependency, imported by
+    the `@atomo-cc/client/react` entry (dist/react.js) alone."""
     import json
     package = json.loads((built_sdk / "package.json").read_text())
-    assert "dependencies" not in package and "peerDependencies" not in package
+    assert "dependencies" not in package
+    assert package.get("peerDependencies", {}) in ({}, {"react": ">=18"}), package.get("peerDependencies")
+    if "peerDependencies" in package:
+        assert package["peerDependenciesMeta"]["react"]["optional"] is True
+    assert package["exports"]["./react"]["import"] == "./dist/react.js"
+    assert (built_sdk / "dist" / "react.js").is_file()
+    specifier = re.compile(r"""(?:\bfrom\s*|\bimport\s*\(?\s*)['"]([^'"]+)['"]""")
     for js in (built_sdk / "dist").glob("*.js"):
-        for line in js.read_text().splitlines():
-            if line.startswith("import ") and " from " in line:
-                assert line.split(" from ")[1].strip().strip(";'\"").startswith("./"), f"{js.name}: {line}"
+        code = re.sub(r"/\*.*?\*/|^\s*//.*$", "", js.read_text(), flags=re.S | re.M)   # comments may show usage
+        for source in specifier.findall(code):
+            if js.name == "react.js" and source == "react":
+                continue
+            assert source.startswith("./"), f"{js.name} imports {source!r}"

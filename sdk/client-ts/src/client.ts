@@ -2,7 +2,14 @@
 
 import { AtomoError } from './errors.js'
 import type { Tokens } from './tokens.js'
+import { OfflineQueue } from './offline.js'
 import { createTransport, type ClientOptions, type Transport } from './transport.js'
+import { createQueryCache, type MutationOp, type QueryCache } from './cache.js'   // cache
+import {   // cache
+  createGraphQLWs, subscribeModelChanges, type GraphQLWsClient, type ModelChangesOptions, type ModelEvent,
+} from './graphql-ws.js'
+import { createActionsApi, createJobsApi, type ActionsApi, type JobsApi } from './jobs.js'   // realtime/jobs
+import { RealtimeClient } from './realtime.js'   // realtime/jobs
 import type {
   AtomoTypesLike, CreateOf, ListOptions, ModelNameOf, Page, RecordOf, StoredEvent, Target, TypedClients,
   TypedModelClient, Untyped, UpdateOf, Where,
@@ -31,6 +38,7 @@ export interface ModelHandle<R, C, U> {
   restore(target: Target<R>): Promise<number>
   hardDelete(target: Target<R>): Promise<number>
   history(id: string): Promise<StoredEvent[]>
+  modelChanges(handler: (event: ModelEvent<R>) => void, options?: ModelChangesOptions): () => void   // cache
 }
 
 export interface AtomoClientBase<T extends AtomoTypesLike> {
@@ -69,6 +77,20 @@ export interface AtomoClientBase<T extends AtomoTypesLike> {
   schema(): Promise<MetaSchema>
   /** The shared HTTP transport (for the client's own modules and advanced use). */
   readonly transport: Transport
+  /** The offline mutation queue (`offline: { enabled: true }`), else null. */
+  readonly offline: OfflineQueue | null
+  // cache: `modelChanges` subscriptions over /graphql/ws and the query cache (sdk.md §2, §6)
+  /** Events of one model; resumes with `after: <last position>` after a reconnect. Returns the unsubscribe function. */
+  modelChanges<M extends ModelNameOf<T>>(model: M, handler: (event: ModelEvent<RecordOf<T, M>>) => void,
+    options?: ModelChangesOptions): () => void
+  /** The query cache the React hooks (and the offline queue) share. */
+  readonly cache: QueryCache
+  /** The `/graphql/ws` client every subscription of this client shares. */
+  readonly subscriptions: GraphQLWsClient
+  // realtime/jobs: `/realtime/ws` client, `POST /api/actions/:name`, `GET /jobs/{id}` and `job:<id>` frames
+  readonly realtime: RealtimeClient
+  readonly actions: ActionsApi<T>
+  readonly jobs: JobsApi
 }
 
 export type AtomoClient<T extends AtomoTypesLike = Untyped> = AtomoClientBase<T> & TypedClients<T>
@@ -87,6 +109,39 @@ export function camelCase(text: string): string {
   return prefix + parts[0] + parts.slice(1).map((p) => p.slice(0, 1).toUpperCase() + p.slice(1)).join('')
 }
 
+// cache: the one place where a successful generic mutation updates the query cache (also used by the offline queue)
+export const MUTATION_OPS: readonly MutationOp[] = ['create', 'update', 'updateMany', 'delete', 'restore', 'hardDelete']
+
+/** Write a mutation's result into the cache; `args` are the generic method's arguments after the model. */
+export function afterMutation(cache: QueryCache, model: string, op: MutationOp, args: readonly unknown[], result: unknown): void {
+  try {
+    const target = args[0]
+    const byId = typeof target === 'string'
+    switch (op) {
+      case 'create':
+        cache.writeRecord(model, result as Record<string, unknown>)
+        break
+      case 'update':
+        cache.writeRecord(model, result as Record<string, unknown>)
+        if (!byId) cache.invalidateModel(model)     // by where: every matching row may have changed
+        break
+      case 'updateMany':
+        for (const record of Array.isArray(result) ? result : []) cache.writeRecord(model, record as Record<string, unknown>)
+        break
+      case 'delete':
+      case 'hardDelete':
+        if (byId) cache.removeRecord(model, target)
+        else cache.invalidateModel(model)
+        break
+      case 'restore':
+        cache.invalidateModel(model)
+        if (byId) cache.refetchRecord(model, target)
+        break
+    }
+  } catch { /* the cache never fails a mutation that succeeded */ }
+}
+// end cache
+
 function targetArgs(target: Target<unknown>): { id?: string; where?: unknown } {
   if (typeof target === 'string') return { id: target }
   if (target && typeof target === 'object' && 'where' in target) return { where: target.where }
@@ -102,6 +157,9 @@ export function createClient<T extends AtomoTypesLike = Untyped>(options: Client
   const rest = <R>(method: string, path: string, body?: unknown, auth = true): Promise<R> =>
     transport.rest<R>(method, path, body, { auth })
   let schemaPromise: Promise<MetaSchema> | null = null
+  let realtime: RealtimeClient | null = null   // realtime/jobs
+  let actions: ActionsApi<AtomoTypesLike> | null = null
+  let jobs: JobsApi | null = null
 
   function authResult(result: AuthResult): AuthUser {
     store.set({ token: result.token, refreshToken: result.refresh_token })
@@ -150,6 +208,39 @@ export function createClient<T extends AtomoTypesLike = Untyped>(options: Client
         'events', { after: o.after, limit: o.limit, model: o.model }),
   }
 
+  // cache: the /graphql/ws client (before the cache: both listen to resets), the query cache, mutations feed it
+  const ws = createGraphQLWs(transport)
+  const cache = createQueryCache({
+    transport, ws, gcTimeMs: options.cache?.gcTimeMs,
+    fetcher: (op, model, args) => op === 'record' ? generic.record(model, String(args.id))
+      : op === 'count' ? generic.count(model, args.where) : generic[op](model, args as ListOptions<any>),
+  })
+  for (const op of MUTATION_OPS) {
+    const call = generic[op] as (model: string, ...args: unknown[]) => Promise<unknown>
+    ;(generic as Record<string, unknown>)[op] = async (model: string, ...args: unknown[]) => {
+      const result = await call(model, ...args)
+      afterMutation(cache, model, op, args, result)
+      return result
+    }
+  }
+  const modelChanges = (model: string, handler: (event: ModelEvent<any>) => void, o: ModelChangesOptions = {}) =>
+    subscribeModelChanges(ws, model, handler, { after: o.after, onError: o.onError })
+  // end cache
+
+  // offline: with `offline.enabled`, mutations go through the queue (sdk.md §7)
+  const offline = options.offline?.enabled
+    ? new OfflineQueue(transport, options.offline, {
+      cache,
+      applied: (model, op, args, result) => afterMutation(cache, model, op, args, result),
+      fetchRecord: (model, id) => generic.record(model, id),
+    })
+    : null
+  if (offline) {
+    for (const op of MUTATION_OPS) {
+      ;(generic as Record<string, unknown>)[op] = (model: string, ...args: unknown[]) => offline.mutate(op, model, args)
+    }
+  }
+
   function modelHandle(name: string): ModelHandle<any, any, any> {
     return {
       name,
@@ -165,6 +256,7 @@ export function createClient<T extends AtomoTypesLike = Untyped>(options: Client
       restore: (target) => generic.restore(name, target),
       hardDelete: (target) => generic.hardDelete(name, target),
       history: (id) => generic.history(name, id),
+      modelChanges: (handler, o) => modelChanges(name, handler, o),   // cache
     }
   }
 
@@ -255,10 +347,16 @@ export function createClient<T extends AtomoTypesLike = Untyped>(options: Client
     get tenantId() { return transport.tenantId },
     graphql: (query, variables, opts) => transport.graphql(query, variables, opts),
     transport,
+    offline,
     ...(generic as any),
     model: (name: string) => modelHandle(name),
     collection,
     schema,
+    modelChanges, cache, subscriptions: ws,   // cache
+    // realtime/jobs (created on first use)
+    get realtime() { return (realtime ??= new RealtimeClient(transport)) },
+    get actions() { return (actions ??= createActionsApi(transport)) },
+    get jobs() { return (jobs ??= createJobsApi(transport, () => api.realtime)) },
   }
 
   return new Proxy(api, {

@@ -13,3 +13,27 @@ export type {
   AtomoTypesLike, CreateOf, FieldKeys, JsonFilter, ListOptions, ModelNameOf, NumberFilter, OrderBy, Page, PageInfo,
   RecordOf, StoredEvent, Target, TextFilter, TypedClients, TypedModelClient, Untyped, UpdateOf, Where, WithTypedApi,
 } from './types.js'
+export { RealtimeClient, createRealtimeClient } from './realtime.js'
+export type {
+  ChannelHandlers, RealtimeMessage, RealtimeOptions, RealtimeSessions, RealtimeState, SessionHandlers, SessionMember,
+  SessionState,
+} from './realtime.js'
+export { createActionsApi, createJobsApi } from './jobs.js'
+export type {
+  ActionInputOf, ActionMapOf, ActionNameOf, ActionResultOf, ActionsApi, InvokeOptions, InvokeResult, Job, JobFrame,
+  JobProgress, JobsApi, JobStatus, WatchOptions,
+} from './jobs.js'
+// cache: modelChanges over /graphql/ws and the query cache
+export { afterMutation, MUTATION_OPS } from './client.js'
+export { canonicalJson, createQueryCache, matchesWhere } from './cache.js'
+export type { Fetcher, MutationOp, QueryCache, QueryCacheOptions, QueryObserver, QueryOp, QueryState } from './cache.js'
+export { createGraphQLWs, subscribeModelChanges, MODEL_CHANGES_QUERY } from './graphql-ws.js'
+export type {
+  GraphQLWsClient, ModelChangesOptions, ModelEvent, ModelEventType, SubscribeRequest, SubscriptionSink,
+} from './graphql-ws.js'
+// end cache
+// offline queue (sdk.md §7)
+export { OfflineQueue, indexedDbOfflineStorage, localStorageOfflineStorage, memoryOfflineStorage, ulid } from './offline.js'
+export type {
+  ConflictEvent, OfflineCacheHooks, OfflineItem, OfflineOptions, OfflineState, OfflineStorage, RejectedEvent, SyncStatus,
+} from './offline.js'

@@ -5,6 +5,7 @@
  */
 
 import { AtomoError, graphqlError, httpError } from './errors.js'
+import type { OfflineOptions } from './offline.js'
 import { memoryTokenStore, type TokenStore, type Tokens } from './tokens.js'
 
 export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>
@@ -40,6 +41,10 @@ export interface ClientOptions {
   timeoutMs?: number
   /** Called when a refresh fails and the user must log in again. */
   onAuthError?: (error: AtomoError) => void
+  /** Query cache settings (sdk.md §6): entries without subscribers are removed after `gcTimeMs` (default 300000). */
+  cache?: { gcTimeMs?: number }
+  /** The offline mutation queue (sdk.md §7); default disabled. */
+  offline?: OfflineOptions
 }
 
 export interface CallOptions {
