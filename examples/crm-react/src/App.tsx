@@ -1,7 +1,6 @@
 import { AtomoError, type AuthUser } from '@atomo-cc/client'
-import { useModelChanges, useMutation, useRecords } from '@atomo-cc/client/react'
 import { useEffect, useState, type FormEvent } from 'react'
-import { apiUrl, atomo, type Crm } from './atomo'
+import { apiUrl, atomo, useModelChanges, useMutation, useRecords } from './atomo'
 
 export function App() {
   const [user, setUser] = useState<AuthUser | null>(null)
@@ -55,11 +54,11 @@ function LoginForm({ onLogin }: { onLogin: (user: AuthUser) => void }) {
 
 function ContactsPage({ user, onLogout }: { user: AuthUser; onLogout: () => void }) {
   // kept current by the client's cache: a change made by anyone else refetches this list
-  const { data, loading, error } = useRecords<Crm, 'Contact'>('Contact', { orderBy: { createdAt: 'desc' }, limit: 50 })
+  const { data, loading, error } = useRecords('Contact', { orderBy: { createdAt: 'desc' }, limit: 50 })
   const contacts = data ?? []
   // the same events, for a component of your own (here: a status line)
   const [lastChange, setLastChange] = useState<string | null>(null)
-  useModelChanges<Crm, 'Contact'>('Contact', (event) => {
+  useModelChanges('Contact', (event) => {
     const who = event.eventType === 'CREATED' || event.eventType === 'UPDATED' ? ` ${event.data.firstName} ${event.data.lastName}` : ''
     setLastChange(`${event.eventType.toLowerCase()}${who}`)
   })
@@ -93,7 +92,7 @@ function ContactsPage({ user, onLogout }: { user: AuthUser; onLogout: () => void
 
 function NewContactForm() {
   // `mutate` never rejects: it resolves to the new record, or to undefined with the reason in `error`
-  const { mutate: createContact, loading, error } = useMutation<Crm, 'Contact', 'create'>('Contact', 'create')
+  const { mutate: createContact, loading, error } = useMutation('Contact', 'create')
 
   async function submit(event: FormEvent<HTMLFormElement>) {
     event.preventDefault()

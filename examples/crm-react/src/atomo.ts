@@ -1,4 +1,5 @@
 import { createClient, localStorageTokenStore } from '@atomo-cc/client'
+import { createAtomoHooks } from '@atomo-cc/client/react'
 
 /** The part of the sample schema this app uses (`atomo codegen` writes the full `AtomoTypes`). */
 export interface Contact {
@@ -20,3 +21,6 @@ export const apiUrl = new URLSearchParams(window.location.search).get('api') ?? 
 
 /** One client for the whole app; the tokens stay in localStorage so a reload keeps you logged in. */
 export const atomo = createClient<Crm>({ url: apiUrl, tokenStore: localStorageTokenStore() })
+
+/** The hooks typed by `Crm`: model names, records and inputs are checked without type arguments. */
+export const { useRecords, useMutation, useModelChanges } = createAtomoHooks<Crm>()

@@ -19,10 +19,11 @@
 
 import { AtomoError } from './errors.js'
 import { subscribeModelChanges, type GraphQLWsClient, type ModelEvent } from './graphql-ws.js'
+import type { MutationOp } from './operations.js'
 import type { Transport } from './transport.js'
 
 export type QueryOp = 'records' | 'record' | 'paginatedRecords' | 'deletedRecords' | 'count'
-export type MutationOp = 'create' | 'update' | 'updateMany' | 'delete' | 'restore' | 'hardDelete'
+export type { MutationOp } from './operations.js'
 
 /** What an entry holds; a new object on every change (suitable for `useSyncExternalStore`). */
 export interface QueryState<D = unknown> {

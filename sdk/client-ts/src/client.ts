@@ -3,8 +3,9 @@
 import { AtomoError } from './errors.js'
 import type { Tokens } from './tokens.js'
 import { OfflineQueue } from './offline.js'
+import { MUTATION_OPS, mutationRequest, type MutationOp } from './operations.js'
 import { createTransport, type ClientOptions, type Transport } from './transport.js'
-import { createQueryCache, type MutationOp, type QueryCache } from './cache.js'   // cache
+import { createQueryCache, type QueryCache } from './cache.js'   // cache
 import {   // cache
   createGraphQLWs, subscribeModelChanges, type GraphQLWsClient, type ModelChangesOptions, type ModelEvent,
 } from './graphql-ws.js'
@@ -79,6 +80,8 @@ export interface AtomoClientBase<T extends AtomoTypesLike> {
   readonly transport: Transport
   /** The offline mutation queue (`offline: { enabled: true }`), else null. */
   readonly offline: OfflineQueue | null
+  /** Close the sockets (subscriptions, realtime), stop the cache's and the queue's timers. */
+  close(): void
   // cache: `modelChanges` subscriptions over /graphql/ws and the query cache (sdk.md §2, §6)
   /** Events of one model; resumes with `after: <last position>` after a reconnect. Returns the unsubscribe function. */
   modelChanges<M extends ModelNameOf<T>>(model: M, handler: (event: ModelEvent<RecordOf<T, M>>) => void,
@@ -110,7 +113,7 @@ export function camelCase(text: string): string {
 }
 
 // cache: the one place where a successful generic mutation updates the query cache (also used by the offline queue)
-export const MUTATION_OPS: readonly MutationOp[] = ['create', 'update', 'updateMany', 'delete', 'restore', 'hardDelete']
+export { MUTATION_OPS }
 
 /** Write a mutation's result into the cache; `args` are the generic method's arguments after the model. */
 export function afterMutation(cache: QueryCache, model: string, op: MutationOp, args: readonly unknown[], result: unknown): void {
@@ -142,11 +145,6 @@ export function afterMutation(cache: QueryCache, model: string, op: MutationOp, 
 }
 // end cache
 
-function targetArgs(target: Target<unknown>): { id?: string; where?: unknown } {
-  if (typeof target === 'string') return { id: target }
-  if (target && typeof target === 'object' && 'where' in target) return { where: target.where }
-  throw new AtomoError({ code: 'BAD_REQUEST', message: 'a target is an id string or { where }' })
-}
 
 export function createClient<T extends AtomoTypesLike = Untyped>(options: ClientOptions): AtomoClient<T> {
   const transport = createTransport(options)
@@ -169,8 +167,11 @@ export function createClient<T extends AtomoTypesLike = Untyped>(options: Client
 
   const LIST_VARS = '$model: String!, $where: JSON, $orderBy: JSON, $limit: Int, $offset: Int'
   const LIST_ARGS = 'model: $model, where: $where, orderBy: $orderBy, limit: $limit, offset: $offset'
-  const TARGET_VARS = '$model: String!, $id: String, $where: JSON'
-  const TARGET_ARGS = 'model: $model, id: $id, where: $where'
+
+  const mutation = (op: MutationOp, model: string, args: unknown[]): Promise<any> => {
+    const request = mutationRequest(op, model, args)
+    return field<any>(request.query, request.name, request.variables)
+  }
 
   const generic = {
     records: (model: string, o: ListOptions<any> = {}) =>
@@ -185,21 +186,14 @@ export function createClient<T extends AtomoTypesLike = Untyped>(options: Client
         'deletedRecords', { model, ...o }),
     count: (model: string, where?: unknown) =>
       field<number>('query($model: String!, $where: JSON) { count(model: $model, where: $where) }', 'count', { model, where }),
-    create: (model: string, data: unknown) =>
-      field<any>('mutation($model: String!, $data: JSON!) { create(model: $model, data: $data) }', 'create', { model, data }),
-    update: (model: string, target: Target<any>, patch: unknown, o: { expectedVersion?: number } = {}) =>
-      field<any>(`mutation(${TARGET_VARS}, $data: JSON!, $expectedVersion: Int) { update(${TARGET_ARGS}, data: $data, expectedVersion: $expectedVersion) }`,
-        'update', { model, ...targetArgs(target), data: patch, expectedVersion: o.expectedVersion }),
+    create: (model: string, data: unknown) => mutation('create', model, [data]),
+    update: (model: string, target: Target<any>, patch: unknown, o?: { expectedVersion?: number }) =>
+      mutation('update', model, [target, patch, o]),
     updateMany: (model: string, items: { id: string; data: unknown; expectedVersion?: number }[]) =>
-      field<any[]>('mutation($model: String!, $items: [BulkUpdateInput!]) { updateMany(model: $model, items: $items) }',
-        'updateMany', { model, items }),
-    delete: (model: string, target: Target<any>, o: { expectedVersion?: number } = {}) =>
-      field<number>(`mutation(${TARGET_VARS}, $expectedVersion: Int) { delete(${TARGET_ARGS}, expectedVersion: $expectedVersion) }`,
-        'delete', { model, ...targetArgs(target), expectedVersion: o.expectedVersion }),
-    restore: (model: string, target: Target<any>) =>
-      field<number>(`mutation(${TARGET_VARS}) { restore(${TARGET_ARGS}) }`, 'restore', { model, ...targetArgs(target) }),
-    hardDelete: (model: string, target: Target<any>) =>
-      field<number>(`mutation(${TARGET_VARS}) { hardDelete(${TARGET_ARGS}) }`, 'hardDelete', { model, ...targetArgs(target) }),
+      mutation('updateMany', model, [items]),
+    delete: (model: string, target: Target<any>, o?: { expectedVersion?: number }) => mutation('delete', model, [target, o]),
+    restore: (model: string, target: Target<any>) => mutation('restore', model, [target]),
+    hardDelete: (model: string, target: Target<any>) => mutation('hardDelete', model, [target]),
     history: (model: string, id: string) =>
       field<StoredEvent[]>(`query($model: String!, $id: String!) { history(model: $model, id: $id) { ${STORED_EVENT_FIELDS} } }`,
         'history', { model, id }),
@@ -348,6 +342,12 @@ export function createClient<T extends AtomoTypesLike = Untyped>(options: Client
     graphql: (query, variables, opts) => transport.graphql(query, variables, opts),
     transport,
     offline,
+    close() {
+      realtime?.close()
+      ws.close()
+      cache.dispose()
+      offline?.close()
+    },
     ...(generic as any),
     model: (name: string) => modelHandle(name),
     collection,

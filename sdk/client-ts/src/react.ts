@@ -12,7 +12,9 @@
 import React from 'react'
 import type { AtomoClient } from './client.js'
 import type { AtomoError } from './errors.js'
-import { canonicalJson, type MutationOp, type QueryObserver, type QueryOp, type QueryState } from './cache.js'
+import { canonicalJson, type QueryObserver, type QueryOp, type QueryState } from './cache.js'
+import type { SyncStatus } from './offline.js'
+import type { MutationOp } from './operations.js'
 import type { ModelEvent } from './graphql-ws.js'
 import type {
   AtomoTypesLike, CreateOf, ListOptions, ModelNameOf, PageInfo, RecordOf, Target, Untyped, UpdateOf,
@@ -233,21 +235,29 @@ export function useModelChanges<T extends AtomoTypesLike = Untyped, M extends Mo
   }, [client, model, after, enabled])
 }
 
+// ---- typed hooks ----
+
+/**
+ * The hooks typed by your generated `AtomoTypes`, so model names, records, `where` and mutation inputs are
+ * checked without type arguments at each call:
+ *
+ *     export const { useRecords, useRecord, useMutation, useModelChanges } = createAtomoHooks<AtomoTypes>()
+ */
+export function createAtomoHooks<T extends AtomoTypesLike>() {
+  return {
+    useAtomo: (): AtomoClient<T> => useAtomo<T>(),
+    useRecords: <M extends ModelNameOf<T>>(model: M, options?: UseRecordsOptions<RecordOf<T, M>>,
+      hookOptions?: { enabled?: boolean }) => useRecords<T, M>(model, options, hookOptions),
+    useRecord: <M extends ModelNameOf<T>>(model: M, id: string | null | undefined) => useRecord<T, M>(model, id),
+    useMutation: <M extends ModelNameOf<T>, Op extends MutationOp>(model: M, op: Op,
+      options?: UseMutationOptions<MutationResult<T, M, Op>>) => useMutation<T, M, Op>(model, op, options),
+    useModelChanges: <M extends ModelNameOf<T>>(model: M, handler: (event: ModelEvent<RecordOf<T, M>>) => void,
+      options?: Parameters<typeof useModelChanges<T, M>>[2]) => useModelChanges<T, M>(model, handler, options),
+    useSyncStatus,
+  }
+}
+
 // ---- offline status ----
-
-export interface SyncStatus {
-  online: boolean
-  pendingCount: number
-  failedCount: number
-  syncing: boolean
-  paused: 'auth' | null
-  lastSyncAt: number | string | null
-}
-
-interface OfflineLike {
-  getStatus(): SyncStatus
-  onStatusChange(listener: (status: SyncStatus) => void): () => void
-}
 
 const NEUTRAL_STATUS: SyncStatus = Object.freeze({
   online: true, pendingCount: 0, failedCount: 0, syncing: false, paused: null, lastSyncAt: null,
@@ -261,8 +271,8 @@ function sameStatus(a: SyncStatus, b: SyncStatus): boolean {
 /** The offline queue's status (sdk.md §7); a neutral status when the client has no offline queue. */
 export function useSyncStatus(): SyncStatus {
   const client = useAtomo()
-  const offline = (client as unknown as { offline?: OfflineLike }).offline
-  const hasQueue = !!offline && typeof offline.getStatus === 'function' && typeof offline.onStatusChange === 'function'
+  const offline = client.offline
+  const hasQueue = offline !== null
   const last = React.useRef<SyncStatus>(NEUTRAL_STATUS)
   const subscribe = React.useCallback((listener: () => void) => (hasQueue ? offline!.onStatusChange(() => listener()) : () => {}),
     [offline, hasQueue])
@@ -276,4 +286,6 @@ export function useSyncStatus(): SyncStatus {
 }
 
 export type { ModelEvent } from './graphql-ws.js'
-export type { QueryState, MutationOp } from './cache.js'
+export type { QueryState } from './cache.js'
+export type { MutationOp } from './operations.js'
+export type { SyncStatus } from './offline.js'

@@ -1,6 +1,7 @@
 // Compiled by `tsc -p test/tsconfig.json` (strict, noEmit) against the sample's generated types: correct
 // usage compiles; every `@ts-expect-error` line must be an error, or the compilation fails.
 import { createClient, AtomoError, type WithTypedApi } from '../dist/index.js'
+import { createAtomoHooks } from '../dist/react.js'
 import type { AtomoTypes, Contact, Deal, TypedMutations, TypedQueries } from '../../../tests/cli/golden/crm/atomo.js'
 
 type Equal<A, B> = (<X>() => X extends A ? 1 : 2) extends (<X>() => X extends B ? 1 : 2) ? true : false
@@ -80,4 +81,28 @@ export async function untyped(): Promise<void> {
   const v: unknown = rows[0]?.x
   void v
   await atomo.collection('contacts').list({ where: { a: 1 } })
+}
+
+// The React hooks typed once with createAtomoHooks<AtomoTypes>() (no type arguments at each call).
+const hooks = createAtomoHooks<AtomoTypes>()
+
+export function TypedHooks(): null {
+  const { data } = hooks.useRecords('Deal', { where: { stage: { in: ['won'] } }, orderBy: { value: 'desc' } })
+  assertType<Equal<typeof data, Deal[] | undefined>>(true)
+  const one = hooks.useRecord('Contact', null)
+  assertType<Equal<typeof one.data, Contact | null | undefined>>(true)
+  const { mutate } = hooks.useMutation('Contact', 'create')
+  void mutate({ firstName: 'Ada', lastName: 'Lovelace' })
+  const { mutate: move } = hooks.useMutation('Deal', 'update', { optimistic: true })
+  void move('d-1', { stage: 'proposal' }, { expectedVersion: 3 })
+  hooks.useModelChanges('Deal', (event) => { const title: string = event.data.title; void title })
+  // @ts-expect-error: a model that does not exist
+  hooks.useRecords('Dael')
+  // @ts-expect-error: a field of another model in where
+  hooks.useRecords('Deal', { where: { firstName: 'Ada' } })
+  // @ts-expect-error: a wrong value type in a create
+  void mutate({ firstName: 1, lastName: 'x' })
+  // @ts-expect-error: an enum value that does not exist in an update
+  void move('d-1', { stage: 'pending' })
+  return null
 }
