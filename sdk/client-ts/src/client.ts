@@ -2,7 +2,7 @@
 
 import { AtomoError } from './errors.js'
 import type { Tokens } from './tokens.js'
-import { OfflineQueue } from './offline.js'
+import { OfflineHandle } from './offline-handle.js'
 import { MUTATION_OPS, mutationRequest, type MutationOp } from './operations.js'
 import { createTransport, type ClientOptions, type Transport } from './transport.js'
 import { createQueryCache, type QueryCache } from './cache.js'   // cache
@@ -10,7 +10,7 @@ import {   // cache
   createGraphQLWs, subscribeModelChanges, type GraphQLWsClient, type ModelChangesOptions, type ModelEvent,
 } from './graphql-ws.js'
 import { createActionsApi, createJobsApi, type ActionsApi, type JobsApi } from './jobs.js'   // realtime/jobs
-import { RealtimeClient } from './realtime.js'   // realtime/jobs
+import { RealtimeHandle } from './realtime-handle.js'   // realtime/jobs
 import type {
   AtomoTypesLike, CreateOf, ListOptions, ModelNameOf, Page, RecordOf, StoredEvent, Target, TypedClients,
   TypedModelClient, Untyped, UpdateOf, Where,
@@ -79,7 +79,7 @@ export interface AtomoClientBase<T extends AtomoTypesLike> {
   /** The shared HTTP transport (for the client's own modules and advanced use). */
   readonly transport: Transport
   /** The offline mutation queue (`offline: { enabled: true }`), else null. */
-  readonly offline: OfflineQueue | null
+  readonly offline: OfflineHandle | null
   /** Close the sockets (subscriptions, realtime), stop the cache's and the queue's timers. */
   close(): void
   // cache: `modelChanges` subscriptions over /graphql/ws and the query cache (sdk.md §2, §6)
@@ -91,7 +91,7 @@ export interface AtomoClientBase<T extends AtomoTypesLike> {
   /** The `/graphql/ws` client every subscription of this client shares. */
   readonly subscriptions: GraphQLWsClient
   // realtime/jobs: `/realtime/ws` client, `POST /api/actions/:name`, `GET /jobs/{id}` and `job:<id>` frames
-  readonly realtime: RealtimeClient
+  readonly realtime: RealtimeHandle
   readonly actions: ActionsApi<T>
   readonly jobs: JobsApi
 }
@@ -155,7 +155,7 @@ export function createClient<T extends AtomoTypesLike = Untyped>(options: Client
   const rest = <R>(method: string, path: string, body?: unknown, auth = true): Promise<R> =>
     transport.rest<R>(method, path, body, { auth })
   let schemaPromise: Promise<MetaSchema> | null = null
-  let realtime: RealtimeClient | null = null   // realtime/jobs
+  let realtime: RealtimeHandle | null = null   // realtime/jobs
   let actions: ActionsApi<AtomoTypesLike> | null = null
   let jobs: JobsApi | null = null
 
@@ -223,11 +223,11 @@ export function createClient<T extends AtomoTypesLike = Untyped>(options: Client
 
   // offline: with `offline.enabled`, mutations go through the queue (sdk.md §7)
   const offline = options.offline?.enabled
-    ? new OfflineQueue(transport, options.offline, {
+    ? new OfflineHandle(async () => new (await import('./offline.js')).OfflineQueue(transport, options.offline!, {
       cache,
       applied: (model, op, args, result) => afterMutation(cache, model, op, args, result),
       fetchRecord: (model, id) => generic.record(model, id),
-    })
+    }))
     : null
   if (offline) {
     for (const op of MUTATION_OPS) {
@@ -354,7 +354,7 @@ export function createClient<T extends AtomoTypesLike = Untyped>(options: Client
     schema,
     modelChanges, cache, subscriptions: ws,   // cache
     // realtime/jobs (created on first use)
-    get realtime() { return (realtime ??= new RealtimeClient(transport)) },
+    get realtime() { return (realtime ??= new RealtimeHandle(transport)) },
     get actions() { return (actions ??= createActionsApi(transport)) },
     get jobs() { return (jobs ??= createJobsApi(transport, () => api.realtime)) },
   }

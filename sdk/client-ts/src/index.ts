@@ -14,6 +14,7 @@ export type {
   RecordOf, StoredEvent, Target, TextFilter, TypedClients, TypedModelClient, Untyped, UpdateOf, Where, WithTypedApi,
 } from './types.js'
 export { RealtimeClient, createRealtimeClient } from './realtime.js'
+export { RealtimeHandle } from './realtime-handle.js'
 export type {
   ChannelHandlers, RealtimeMessage, RealtimeOptions, RealtimeSessions, RealtimeState, SessionHandlers, SessionMember,
   SessionState,
@@ -33,6 +34,7 @@ export type {
 } from './graphql-ws.js'
 // end cache
 // offline queue (sdk.md §7)
+export { OfflineHandle } from './offline-handle.js'
 export { OfflineQueue, indexedDbOfflineStorage, localStorageOfflineStorage, memoryOfflineStorage, ulid } from './offline.js'
 export type {
   ConflictEvent, OfflineCacheHooks, OfflineItem, OfflineOptions, OfflineState, OfflineStorage, RejectedEvent, SyncStatus,

@@ -5,7 +5,7 @@
  */
 
 import { AtomoError } from './errors.js'
-import type { RealtimeClient } from './realtime.js'
+import type { RealtimeHandle } from './realtime-handle.js'
 import type { Transport } from './transport.js'
 
 type AnyRecord = Record<string, unknown>
@@ -121,7 +121,7 @@ export function createActionsApi<T>(transport: Transport): ActionsApi<T> {
   }
 }
 
-export function createJobsApi(transport: Transport, realtime: () => RealtimeClient): JobsApi {
+export function createJobsApi(transport: Transport, realtime: () => Pick<RealtimeHandle, 'subscribe'>): JobsApi {
   return {
     get(id) {
       checkId('a job id', id)

@@ -8,6 +8,7 @@
  */
 
 import { AtomoError } from './errors.js'
+import { checkName } from './realtime-handle.js'
 import type { Transport, WebSocketLike } from './transport.js'
 
 /** A `message` frame: `from` is the publisher's principal id (a user id, `anon:<uuid>` or `system:<name>`). */
@@ -98,14 +99,6 @@ interface Deferred { promise: Promise<void>; resolve: () => void; reject: (error
 
 const OPEN = 1
 const PATH = '/realtime/ws'
-const MAX_NAME = 200
-
-function checkName(kind: 'channel' | 'session', name: string): void {
-  // eslint-disable-next-line no-control-regex
-  if (typeof name !== 'string' || name.length < 1 || name.length > MAX_NAME || /[\u0000-\u001f\u007f-\u009f]/.test(name)) {
-    throw new AtomoError({ code: 'VALIDATION_ERROR', message: `a ${kind} name is 1-${MAX_NAME} characters without control characters` })
-  }
-}
 
 /** Run a user callback; its exception surfaces asynchronously and never stops the other handlers. */
 function call<A extends unknown[]>(fn: ((...args: A) => void) | undefined, ...args: A): void {

@@ -1,0 +1,68 @@
+/**
+ * `atomo.offline`: the offline queue's API from the start, with its implementation (`offline.js`) loaded on
+ * first need by a dynamic import, so an app without an offline queue does not ship it and one with it loads
+ * it beside the first render. Listeners registered before the load are kept here and fed by the queue.
+ */
+
+import type { ConflictEvent, OfflineItem, OfflineQueue, RejectedEvent, SyncStatus } from './offline.js'
+import type { MutationOp } from './operations.js'
+
+type Listener<E> = (event: E) => void
+
+export class OfflineHandle {
+  /** Resolves when the queue is loaded and its stored items are read. */
+  readonly ready: Promise<void>
+  private queue: OfflineQueue | null = null
+  private closed = false
+  private readonly loading: Promise<OfflineQueue>
+  private readonly statusListeners = new Set<(status: SyncStatus) => void>()
+  private readonly conflictListeners = new Set<Listener<ConflictEvent>>()
+  private readonly rejectedListeners = new Set<Listener<RejectedEvent>>()
+
+  constructor(load: () => Promise<OfflineQueue>) {
+    this.loading = load().then((queue) => {
+      this.queue = queue
+      queue.onStatusChange((status) => { for (const l of [...this.statusListeners]) l(status) })
+      queue.on('conflict', (event) => { for (const l of [...this.conflictListeners]) l(event) })
+      queue.on('rejected', (event) => { for (const l of [...this.rejectedListeners]) l(event) })
+      if (this.closed) queue.close()
+      return queue
+    })
+    this.ready = this.loading.then((queue) => queue.ready)
+  }
+
+  getStatus(): SyncStatus {
+    return this.queue?.getStatus() ?? {
+      online: (globalThis as { navigator?: { onLine?: boolean } }).navigator?.onLine !== false,
+      pendingCount: 0, failedCount: 0, syncing: false, paused: null, lastSyncAt: null,
+    }
+  }
+
+  onStatusChange(listener: (status: SyncStatus) => void): () => void {
+    this.statusListeners.add(listener)
+    return () => { this.statusListeners.delete(listener) }
+  }
+
+  on(event: 'conflict', listener: Listener<ConflictEvent>): () => void
+  on(event: 'rejected', listener: Listener<RejectedEvent>): () => void
+  on(event: 'conflict' | 'rejected', listener: Listener<any>): () => void {
+    const set = event === 'conflict' ? this.conflictListeners : this.rejectedListeners
+    set.add(listener)
+    return () => { set.delete(listener) }
+  }
+
+  /** The queued items (empty until the queue is loaded: await `ready`). */
+  pending(): OfflineItem[] { return this.queue?.pending() ?? [] }
+  failed(): OfflineItem[] { return this.queue?.failed() ?? [] }
+
+  async mutate(op: MutationOp, model: string, args: unknown[]): Promise<unknown> { return (await this.loading).mutate(op, model, args) }
+  async enqueue(op: MutationOp, model: string, args: unknown[]): Promise<unknown> { return (await this.loading).enqueue(op, model, args) }
+  async sync(): Promise<void> { return (await this.loading).sync() }
+  async retry(queueId: string): Promise<void> { return (await this.loading).retry(queueId) }
+  async resubmit(item: OfflineItem, args: unknown[]): Promise<unknown> { return (await this.loading).resubmit(item, args) }
+
+  close(): void {
+    this.closed = true
+    this.queue?.close()
+  }
+}
