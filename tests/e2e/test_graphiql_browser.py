@@ -35,8 +35,8 @@ def chromium_path() -> str | None:
     return None
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
+def launched_browser() -> Iterator[Any]:
+    """Headless Chromium through Playwright (skips the test when either is missing); closed after the yield."""
     try:
         from playwright import sync_api
     except ImportError:
@@ -50,6 +50,11 @@ def browser() -> Iterator[Any]:
             yield browser
         finally:
             browser.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    yield from launched_browser()
 
 
 class Problems:

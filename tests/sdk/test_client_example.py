@@ -25,7 +25,7 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, ROOT, ServerProcess, gql_post, login, server_env
-from tests.e2e.test_graphiql_browser import CHROMIUM_ARGS, TIMEOUT_MS, Problems, chromium_path, screenshot
+from tests.e2e.test_graphiql_browser import TIMEOUT_MS, Problems, launched_browser, screenshot
 from tests.sdk.conftest import crm_project
 
 EXAMPLE = ROOT / "examples" / "crm-react"
@@ -34,19 +34,7 @@ LIVE_TIMEOUT_MS = 10_000
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    try:
-        from playwright import sync_api
-    except ImportError:
-        pytest.skip("Playwright for Python is not installed (pip install playwright)")
-    path = chromium_path()
-    if path is None:
-        pytest.skip("no Chromium binary (apt-get install -y chromium)")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    yield from launched_browser()
 
 
 @pytest.fixture(scope="module")

@@ -769,7 +769,8 @@ export function createQueryCache(options: QueryCacheOptions): QueryCache {
     return found
   }
 
-  function clear(): void {
+  /** Drop every entry, subscription and timer; the observers in use are returned (detached). */
+  function dropAll(): Set<Observer> {
     generation++
     for (const sub of subs.values()) stopSub(sub)
     subs.clear()
@@ -777,9 +778,13 @@ export function createQueryCache(options: QueryCacheOptions): QueryCache {
     entries.clear()
     byModel.clear()
     ownWrites.clear()
-    const observers = [...attached]
+    const observers = new Set(attached)
     attached.clear()
-    for (const o of observers) o.reattach()
+    return observers
+  }
+
+  function clear(): void {
+    for (const o of dropAll()) o.reattach()
   }
 
   transport.onReset(() => clear())
@@ -829,15 +834,7 @@ export function createQueryCache(options: QueryCacheOptions): QueryCache {
     clear,
     isLive,
     get size() { return entries.size },
-    dispose() {
-      generation++
-      for (const sub of subs.values()) stopSub(sub)
-      subs.clear()
-      for (const entry of entries.values()) if (entry.gcTimer) clearTimeout(entry.gcTimer)
-      entries.clear()
-      byModel.clear()
-      attached.clear()
-    },
+    dispose() { dropAll() },
   }
   return cache
 }

@@ -5,6 +5,7 @@
  */
 
 import type { ConflictEvent, OfflineItem, OfflineQueue, RejectedEvent, SyncStatus } from './offline.js'
+import { Listeners } from './listeners.js'
 import type { MutationOp } from './operations.js'
 
 type Listener<E> = (event: E) => void
@@ -15,16 +16,16 @@ export class OfflineHandle {
   private queue: OfflineQueue | null = null
   private closed = false
   private readonly loading: Promise<OfflineQueue>
-  private readonly statusListeners = new Set<(status: SyncStatus) => void>()
-  private readonly conflictListeners = new Set<Listener<ConflictEvent>>()
-  private readonly rejectedListeners = new Set<Listener<RejectedEvent>>()
+  private readonly status = new Listeners<SyncStatus>()
+  private readonly conflicts = new Listeners<ConflictEvent>()
+  private readonly rejections = new Listeners<RejectedEvent>()
 
   constructor(load: () => Promise<OfflineQueue>) {
     this.loading = load().then((queue) => {
       this.queue = queue
-      queue.onStatusChange((status) => { for (const l of [...this.statusListeners]) l(status) })
-      queue.on('conflict', (event) => { for (const l of [...this.conflictListeners]) l(event) })
-      queue.on('rejected', (event) => { for (const l of [...this.rejectedListeners]) l(event) })
+      queue.onStatusChange((status) => this.status.emit(status))
+      queue.on('conflict', (event) => this.conflicts.emit(event))
+      queue.on('rejected', (event) => this.rejections.emit(event))
       if (this.closed) queue.close()
       return queue
     })
@@ -38,17 +39,12 @@ export class OfflineHandle {
     }
   }
 
-  onStatusChange(listener: (status: SyncStatus) => void): () => void {
-    this.statusListeners.add(listener)
-    return () => { this.statusListeners.delete(listener) }
-  }
+  onStatusChange(listener: (status: SyncStatus) => void): () => void { return this.status.add(listener) }
 
   on(event: 'conflict', listener: Listener<ConflictEvent>): () => void
   on(event: 'rejected', listener: Listener<RejectedEvent>): () => void
   on(event: 'conflict' | 'rejected', listener: Listener<any>): () => void {
-    const set = event === 'conflict' ? this.conflictListeners : this.rejectedListeners
-    set.add(listener)
-    return () => { set.delete(listener) }
+    return (event === 'conflict' ? this.conflicts : this.rejections).add(listener)
   }
 
   /** The queued items (empty until the queue is loaded: await `ready`). */

@@ -6,6 +6,7 @@
  */
 
 import { AtomoError, graphqlError, httpError } from './errors.js'
+import { Listeners } from './listeners.js'
 import { mutationRequest, type MutationOp } from './operations.js'
 import type { Transport } from './transport.js'
 
@@ -202,9 +203,9 @@ export class OfflineQueue {
   private state: OfflineState = { pending: [], failed: [] }
   private readonly waiters = new Map<string, Waiter>()
   private readonly rollbacks = new Map<string, () => void>()
-  private readonly statusListeners = new Set<(status: SyncStatus) => void>()
-  private readonly conflictListeners = new Set<Listener<ConflictEvent>>()
-  private readonly rejectedListeners = new Set<Listener<RejectedEvent>>()
+  private readonly status = new Listeners<SyncStatus>()
+  private readonly conflicts = new Listeners<ConflictEvent>()
+  private readonly rejections = new Listeners<RejectedEvent>()
   private syncing: Promise<void> | null = null
   private syncAgain = false
   private paused: 'auth' | null = null
@@ -253,17 +254,12 @@ export class OfflineQueue {
     }
   }
 
-  onStatusChange(listener: (status: SyncStatus) => void): () => void {
-    this.statusListeners.add(listener)
-    return () => { this.statusListeners.delete(listener) }
-  }
+  onStatusChange(listener: (status: SyncStatus) => void): () => void { return this.status.add(listener) }
 
   on(event: 'conflict', listener: Listener<ConflictEvent>): () => void
   on(event: 'rejected', listener: Listener<RejectedEvent>): () => void
   on(event: 'conflict' | 'rejected', listener: Listener<any>): () => void {
-    const set = event === 'conflict' ? this.conflictListeners : this.rejectedListeners
-    set.add(listener)
-    return () => { set.delete(listener) }
+    return (event === 'conflict' ? this.conflicts : this.rejections).add(listener)
   }
 
   pending(): OfflineItem[] { return this.state.pending.map((i) => structuredClone(i)) }
@@ -516,9 +512,9 @@ export class OfflineQueue {
       const id = targetIds(item)[0]
       let current: unknown = null
       try { if (id) current = await this.hooks.fetchRecord(item.model, id) } catch { /* reported without it */ }
-      for (const listener of [...this.conflictListeners]) listener({ item, error, current })
+      this.conflicts.emit({ item, error, current })
     } else {
-      for (const listener of [...this.rejectedListeners]) listener({ item, error })
+      this.rejections.emit({ item, error })
     }
     this.settle(item, undefined, error)
     const created = createdId(item)
@@ -562,7 +558,6 @@ export class OfflineQueue {
   }
 
   private emitStatus(): void {
-    const status = this.getStatus()
-    for (const listener of [...this.statusListeners]) listener(status)
+    this.status.emit(this.getStatus())
   }
 }

@@ -5,14 +5,9 @@ import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import WebSocket from 'ws'
 import { createClient } from '../dist/index.js'
+import { URL_, EMAIL, PASSWORD, sleep, tag } from './env.mjs'
 
-const URL_ = process.env.ATOMO_URL
-const EMAIL = process.env.ATOMO_ADMIN_EMAIL
-const PASSWORD = process.env.ATOMO_ADMIN_PASSWORD
-assert.ok(URL_ && EMAIL && PASSWORD, 'ATOMO_URL, ATOMO_ADMIN_EMAIL and ATOMO_ADMIN_PASSWORD must be set')
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
-const tag = () => randomUUID().slice(0, 8)
 
 /** A `ws` WebSocket whose instances the test can reach (to drop the connection). */
 function droppableWebSocket() {

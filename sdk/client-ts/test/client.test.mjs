@@ -4,11 +4,8 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { AtomoError, createClient, localStorageTokenStore, memoryTokenStore } from '../dist/index.js'
+import { URL_, EMAIL, PASSWORD } from './env.mjs'
 
-const URL_ = process.env.ATOMO_URL
-const EMAIL = process.env.ATOMO_ADMIN_EMAIL
-const PASSWORD = process.env.ATOMO_ADMIN_PASSWORD
-assert.ok(URL_ && EMAIL && PASSWORD, 'ATOMO_URL, ATOMO_ADMIN_EMAIL and ATOMO_ADMIN_PASSWORD must be set')
 
 /** A fetch that records every request (url, method, headers) before passing it on. */
 function recordingFetch() {

@@ -24,13 +24,8 @@ const { AtomoProvider, useRecords, useRecord, useMutation, useModelChanges, useS
 
 const h = React.createElement
 const act = React.act
-const URL_ = process.env.ATOMO_URL
-const EMAIL = process.env.ATOMO_ADMIN_EMAIL
-const PASSWORD = process.env.ATOMO_ADMIN_PASSWORD
-assert.ok(URL_ && EMAIL && PASSWORD, 'ATOMO_URL, ATOMO_ADMIN_EMAIL and ATOMO_ADMIN_PASSWORD must be set')
+const { URL_, EMAIL, PASSWORD, sleep, tag } = await import('./env.mjs')
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
-const tag = () => randomUUID().slice(0, 8)
 
 /** A fetch that records GraphQL operations; mutations can be delayed to look at the optimistic state. */
 function recordingFetch() {

@@ -6,11 +6,8 @@ import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import WebSocket from 'ws'
 import { AtomoError, createClient, createRealtimeClient } from '../dist/index.js'
+import { URL_, EMAIL, PASSWORD, sleep } from './env.mjs'
 
-const URL_ = process.env.ATOMO_URL
-const EMAIL = process.env.ATOMO_ADMIN_EMAIL
-const PASSWORD = process.env.ATOMO_ADMIN_PASSWORD
-assert.ok(URL_ && EMAIL && PASSWORD, 'ATOMO_URL, ATOMO_ADMIN_EMAIL and ATOMO_ADMIN_PASSWORD must be set')
 
 /** A WebSocket class that keeps every socket it opens (to read its URL or drop it). */
 function recordingWebSocket() {
@@ -66,7 +63,6 @@ async function waitFor(check, what, timeoutMs = 5000) {
   }
 }
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 
 async function rejects(promise, code) {
   try { await promise } catch (e) {
