@@ -13,7 +13,7 @@ from tests.sdk.conftest import node_env, run_node_tests
 
 
 def test_cache_and_model_changes(built_sdk: Path, crm_server: ServerProcess) -> None:
-    stdout = run_node_tests(built_sdk, "test/cache.test.mjs", node_env(crm_server), expected_pass=9)
+    stdout = run_node_tests(built_sdk, "test/cache.test.mjs", node_env(crm_server), expected_pass=10)
     bench = [line.lstrip("# ") for line in stdout.splitlines() if line.lstrip("# ").startswith("BENCH ")]
     assert len(bench) == 2, stdout
     print("\n" + "\n".join(bench))

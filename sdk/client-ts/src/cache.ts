@@ -374,9 +374,11 @@ export function createQueryCache(options: QueryCacheOptions): QueryCache {
         const resumed = sub.everLive
         sub.live = true
         sub.everLive = true
-        if (resumed && sub.position === null) {
-          // reconnected without a position to resume from: what changed meanwhile is unknown
-          for (const entry of byModel.get(sub.model) ?? []) { entry.invalid = true; entry.seq++ }
+        const read = [...(byModel.get(sub.model) ?? [])].filter((e) => e.hasData || e.inflight)
+        if (sub.position === null && (resumed || read.length > 0)) {
+          // no position to resume from: what changed between those reads (or the drop) and now is unknown,
+          // so the entries read before the subscription was live are read again (the first time: once per model)
+          for (const entry of resumed ? byModel.get(sub.model) ?? [] : read) { entry.invalid = true; entry.seq++ }
           flush(sub.model)
         }
         refreshStale(sub.model)

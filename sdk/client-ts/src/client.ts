@@ -315,6 +315,16 @@ export function createClient<T extends AtomoTypesLike = Untyped>(options: Client
         const { model } = await info()
         return callTyped(`mutation($id: ID!) { hardDelete${model}(id: $id) }`, `hardDelete${model}`, { id })
       },
+      subscribe(handler, o = {}) {
+        let off: (() => void) | null = null
+        let stopped = false
+        info().then(({ model }) => { if (!stopped) off = modelChanges(model, handler, o) },
+          (error) => o.onError?.(error instanceof AtomoError ? error : new AtomoError({ code: 'NOT_FOUND', message: String(error) })))
+        return () => {
+          stopped = true
+          off?.()
+        }
+      },
     }
     typedCache.set(name, client)
     return client

@@ -3,6 +3,8 @@
  * model clients keyed by collection name (from the generated `TypedQueries`/`TypedMutations`).
  */
 
+import type { ModelChangesOptions, ModelEvent } from './graphql-ws.js'
+
 type AnyRecord = Record<string, unknown>
 
 /** The shape of the generated `AtomoTypes` (plus, optionally, `queries`/`mutations` of the typed API). */
@@ -100,6 +102,8 @@ export interface TypedModelClient<R, ListArgs, CountWhere, CreateInput, UpdateIn
   delete(id: string, options?: { expectedVersion?: number }): Promise<number>
   restore(id: string): Promise<number>
   hardDelete(id: string): Promise<number>
+  /** The model's changes (`modelChanges`), resuming with `after`; returns the unsubscribe function. */
+  subscribe(handler: (event: ModelEvent<R>) => void, options?: ModelChangesOptions): () => void
 }
 
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false

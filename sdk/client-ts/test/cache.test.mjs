@@ -109,6 +109,22 @@ test('modelChanges delivers CREATED, UPDATED, DELETED with increasing positions,
   await until(() => !atomo.subscriptions.connected, 4000, 'the idle socket to close')
 })
 
+test('a typed model client subscribes to its model by collection name', async () => {
+  const atomo = await admin()
+  const events = []
+  const off = atomo.companies.subscribe((e) => events.push(e))
+  await until(() => atomo.subscriptions.connected, 3000, 'the socket')
+  await sleep(50)
+  const made = await atomo.companies.create({ name: `Typed ${tag()}` })
+  await until(() => events.some((e) => e.data.id === made.id), 3000, 'the CREATED event')
+  assert.equal(events.find((e) => e.data.id === made.id).eventType, 'CREATED')
+  off()
+  const errors = []
+  atomo.collection('noSuchThings').subscribe(() => {}, { onError: (e) => errors.push(e) })
+  await until(() => errors.length === 1, 3000, 'the error')
+  assert.equal(errors[0].code, 'NOT_FOUND')
+})
+
 test('resuming with after across a dropped socket misses nothing and duplicates nothing', async () => {
   const { WebSocket: Droppable, sockets } = droppableWebSocket()
   const reader = await admin({ WebSocket: Droppable })

@@ -220,7 +220,9 @@ test('two components with the same query make one request; useModelChanges share
   await until(() => a.last.data && b.last.data && !a.last.stale, 4000, 'data')
   assert.equal(a.last.data, b.last.data)
   const reads = rec.calls.slice(before).filter((c) => c.query.includes('records('))
-  assert.equal(reads.length, 1)
+  // one read shared by both, and one more if it was answered before the model's subscription went live (the
+  // cache reads once again then, so a change between the two is not missed); not sharing would make 3 or more
+  assert.ok(reads.length >= 1 && reads.length <= 2, `${reads.length} reads`)
   assert.equal(counts.subscribe, 2, 'one cache subscription (Company) and one shared useModelChanges subscription (Deal)')
   // the handler sees the latest closure
   await view.rerender(h('div', null, h(a.Probe), h(b.Probe), h(Listener, { name: 'x', prefix: 'new' }), h(Listener, { name: 'y', prefix: 'y' })))
