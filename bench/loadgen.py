@@ -42,6 +42,8 @@ class Request:
     headers: dict[str, str] = field(default_factory=dict)
     body: str = ""
     unique: bool = False
+    # with ``unique``: also send the per-request token in this header (e.g. a fresh Idempotency-Key per request)
+    token_header: str = ""
 
 
 @dataclass
@@ -92,6 +94,7 @@ local headers = { %(headers)s }
 local body_head = [==[%(body_head)s]==]
 local body_tail = %(body_tail)s
 local label = [==[%(label)s]==]
+local token_header = [==[%(token_header)s]==]
 
 local threads = {}
 local static_req = nil
@@ -114,7 +117,14 @@ function request()
     return static_req
   end
   counter = counter + 1
-  return wrk.format(method, path, headers, body_head .. label .. "-" .. tid .. "-" .. counter .. body_tail)
+  local token = label .. "-" .. tid .. "-" .. counter
+  local h = headers
+  if token_header ~= "" then
+    h = {}
+    for k, v in pairs(headers) do h[k] = v end
+    h[token_header] = token
+  end
+  return wrk.format(method, path, h, body_head .. token .. body_tail)
 end
 
 function response(status, hdrs, body)
@@ -152,7 +162,8 @@ def wrk_script(request: Request, label: str) -> str:
     else:
         head, body_tail = request.body, "nil"
     return _LUA % {"method": _lua_long(request.method), "path": _lua_long(request.path), "headers": headers,
-                   "body_head": _lua_long(head), "body_tail": body_tail, "label": _lua_long(label)}
+                   "body_head": _lua_long(head), "body_tail": body_tail, "label": _lua_long(label),
+                   "token_header": _lua_long(request.token_header)}
 
 
 def run_wrk(base_url: str, request: Request, *, concurrency: int, seconds: float, threads: int,
@@ -224,8 +235,10 @@ async def _worker(host: str, port: int, request: Request, label: str, deadline: 
         while time.perf_counter() < deadline:
             if static is None:
                 n += 1
-                body = f"{body_head}{label}-{n}{body_tail}".encode()
-                data = (head + f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+                token = f"{label}-{n}"
+                body = f"{body_head}{token}{body_tail}".encode()
+                extra = f"{request.token_header}: {token}\r\n" if request.token_header else ""
+                data = (head + extra + f"Content-Length: {len(body)}\r\n\r\n").encode() + body
             else:
                 data = static
             t0 = time.perf_counter()

@@ -20,14 +20,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from abrounds import run_rounds  # noqa: E402
 from atomo_peer import READ_QUERY, AtomoPeer  # noqa: E402
-from benchutil import cpu_s  # noqa: E402
-from loadgen import MARKER, Request, resolve_generator, run_load  # noqa: E402
+from loadgen import MARKER, Request, resolve_generator  # noqa: E402
 
 FIELDS = "id firstName lastName email phone companyId tags notes ownerId createdAt updatedAt deletedAt tenantId _version"
 SHAPES = {
@@ -64,33 +63,9 @@ def main() -> None:
         peer.start()
         peer.login()
         peer.prefill(args.prefill)
-        totals: dict[str, list[tuple[float, int, int, float]]] = {name: [] for name in SHAPES}
-        for round_no in range(args.rounds):
-            for name, (query, create) in SHAPES.items():
-                shape = request(peer, query, create, f"{name}-{round_no}")
-                if args.warmup:
-                    warm = request(peer, query, create, f"{name}-{round_no}-warm")
-                    run_load(peer.base_url, warm, concurrency=args.concurrency, seconds=args.warmup,
-                             generator=generator, label=f"{name}-warm")
-                cpu0, wall0 = cpu_s(peer.pid), time.perf_counter()
-                result = run_load(peer.base_url, shape, concurrency=args.concurrency, seconds=args.seconds,
-                                  generator=generator, label=name)
-                cpu, wall = cpu_s(peer.pid) - cpu0, time.perf_counter() - wall0
-                bad = result.bad_responses + result.transport_errors
-                totals[name].append((cpu, result.requests, bad, result.rps))
-                print(f"round {round_no + 1} {name:18s} {result.rps:8.0f} req/s  p99 {result.p99_ms:6.2f} ms  "
-                      f"server CPU {cpu / max(result.requests, 1) * 1e6:7.1f} µs/req  bad {bad}  "
-                      f"({wall:.1f} s)", flush=True)
-        print()
-        print(f"{'shape':18s} {'req/s':>8s} {'CPU µs/req':>11s} {'bad':>5s}   (all rounds, c={args.concurrency}, "
-              f"{generator})")
-        per_request = {}
-        for name, rows in totals.items():
-            cpu, count, bad = sum(r[0] for r in rows), sum(r[1] for r in rows), sum(r[2] for r in rows)
-            per_request[name] = cpu / max(count, 1) * 1e6
-            rps = sum(r[3] for r in rows) / len(rows)
-            print(f"{name:18s} {rps:8.0f} {per_request[name]:11.1f} {bad:5d}")
-        print()
+        shapes = {name: (lambda run, q=query, c=create: request(peer, q, c, run)) for name, (query, create) in SHAPES.items()}
+        per_request = run_rounds(peer, shapes, rounds=args.rounds, seconds=args.seconds, warmup=args.warmup,
+                                 concurrency=args.concurrency, generator=generator)
         for typed, generic in (("createContact", "create"), ("createContact-id", "create"), ("contacts", "records")):
             print(f"{typed} / {generic}: CPU per request {per_request[typed] / per_request[generic]:.2f}x")
     finally:

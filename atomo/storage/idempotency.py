@@ -8,7 +8,8 @@ write. The response body is stored by a second, small write once the request has
 finds it and gets the same answer. A request that wrote nothing (an error, a no-op) leaves no row, so its
 retry runs again, which is safe because it changed nothing.
 
-Rows live ``ttl_seconds`` (default 24 h); older rows are removed by the write that stores a response.
+Rows live ``ttl_seconds`` (default 24 h); older rows are ignored, and removed by a write that stores an answer
+(at most once a minute).
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ CREATE INDEX IF NOT EXISTS idx_idempotency_created ON _atomo_idempotency (create
 
 # a stored answer larger than this is not kept: a retry is then told the mutation was applied (ALREADY_APPLIED)
 MAX_STORED_RESPONSE = 1 << 20
+# expired rows are removed by the first stored answer after this many seconds (and never read: find checks the age)
+PRUNE_EVERY_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,7 @@ class IdempotencyStore:
     def __init__(self, db: Database, ttl_seconds: int) -> None:
         self.db = db
         self.ttl_seconds = ttl_seconds
+        self._pruned_at = float("-inf")      # monotonic time of the last removal of expired rows
 
     async def find(self, claim: IdempotencyClaim) -> KeyRow | None:
         def read(conn: sqlite3.Connection) -> KeyRow | None:
@@ -81,17 +85,20 @@ class IdempotencyStore:
             if row is None or row[4] < self._horizon():
                 return None
             return KeyRow(row[0], int(row[1]), row[2], None if row[3] is None else bytes(row[3]))
-        return await self.db.read(read)
+        return await self.db.read(read, inline=True)      # one primary-key lookup
 
     async def complete(self, claim: IdempotencyClaim, status: int, body: bytes) -> None:
         """Keep the answer of a request that wrote (its row exists); drop expired rows on the way."""
         stored = body if len(body) <= MAX_STORED_RESPONSE else None
-        horizon = self._horizon()
+        horizon = None
+        if clock.monotonic() - self._pruned_at >= PRUNE_EVERY_SECONDS:
+            self._pruned_at, horizon = clock.monotonic(), self._horizon()
 
         def write(conn: sqlite3.Connection) -> None:
             conn.execute("UPDATE _atomo_idempotency SET status = ?, response = ? WHERE scope = ? AND key = ?"
                          " AND response IS NULL", (status, stored, claim.scope, claim.key))
-            conn.execute("DELETE FROM _atomo_idempotency WHERE created_at < ?", (horizon,))
+            if horizon is not None:
+                conn.execute("DELETE FROM _atomo_idempotency WHERE created_at < ?", (horizon,))
         await self.db.write(write)
 
     def _horizon(self) -> str:
