@@ -5,11 +5,8 @@ the built `@atomo-cc/client` as ES modules from a static server on another origi
 
 from __future__ import annotations
 
-import functools
-import threading
 import uuid
 from collections.abc import Iterator
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -19,7 +16,7 @@ import pytest
 from tests.e2e.conftest import ServerProcess, gql_post, login, server_env
 from tests.e2e.test_graphiql_browser import TIMEOUT_MS, launched_browser
 from tests.sdk.conftest import crm_project
-from tests.sdk.test_client_example import _QuietHandler
+from tests.sdk.test_client_example import serve_directory
 
 PAGE = """<!doctype html>
 <meta charset="utf-8"><title>offline queue</title>
@@ -49,15 +46,7 @@ def page_origin(built_sdk: Path, tmp_path_factory: pytest.TempPathFactory) -> It
     root = tmp_path_factory.mktemp("offline-page")
     (root / "sdk").symlink_to(built_sdk)
     (root / "index.html").write_text(PAGE)
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(root)))
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join()
+    yield from serve_directory(root)
 
 
 @pytest.fixture(scope="module")

@@ -54,10 +54,9 @@ class _QuietHandler(SimpleHTTPRequestHandler):
         pass
 
 
-@pytest.fixture(scope="module")
-def app_origin(example_dist: Path) -> Iterator[str]:
-    """The built app on its own origin (so every API call is cross-origin, as in a real deployment)."""
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(example_dist)))
+def serve_directory(directory: Path) -> Iterator[str]:
+    """A static HTTP server of ``directory`` in a thread, on an origin of its own; stopped after the yield."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(directory)))
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     try:
@@ -66,6 +65,12 @@ def app_origin(example_dist: Path) -> Iterator[str]:
         httpd.shutdown()
         httpd.server_close()
         thread.join()
+
+
+@pytest.fixture(scope="module")
+def app_origin(example_dist: Path) -> Iterator[str]:
+    """The built app on its own origin (so every API call is cross-origin, as in a real deployment)."""
+    yield from serve_directory(example_dist)
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { AtomoError, createClient, localStorageTokenStore, memoryTokenStore } from '../dist/index.js'
-import { URL_, EMAIL, PASSWORD } from './env.mjs'
+import { URL_, EMAIL, PASSWORD, rejects } from './env.mjs'
 
 
 /** A fetch that records every request (url, method, headers) before passing it on. */
@@ -20,14 +20,6 @@ async function admin(extra = {}) {
   return atomo
 }
 
-async function rejects(promise, code) {
-  try { await promise } catch (e) {
-    assert.ok(e instanceof AtomoError, `not an AtomoError: ${e}`)
-    assert.equal(e.code, code, `${e.code}: ${e.message}`)
-    return e
-  }
-  assert.fail(`expected ${code}`)
-}
 
 test('login stores token and refresh_token, me answers the user, logout clears and revokes', async () => {
   const store = memoryTokenStore()

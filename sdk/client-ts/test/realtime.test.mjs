@@ -6,7 +6,7 @@ import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import WebSocket from 'ws'
 import { AtomoError, createClient, createRealtimeClient } from '../dist/index.js'
-import { URL_, EMAIL, PASSWORD, sleep } from './env.mjs'
+import { URL_, EMAIL, PASSWORD, rejects, sleep } from './env.mjs'
 
 
 /** A WebSocket class that keeps every socket it opens (to read its URL or drop it). */
@@ -64,14 +64,6 @@ async function waitFor(check, what, timeoutMs = 5000) {
 }
 
 
-async function rejects(promise, code) {
-  try { await promise } catch (e) {
-    assert.ok(e instanceof AtomoError, `not an AtomoError: ${e}`)
-    assert.equal(e.code, code, `${e.code}: ${e.message}`)
-    return e
-  }
-  assert.fail(`expected ${code}`)
-}
 
 function claims(jwt) {
   return JSON.parse(Buffer.from(jwt.split('.')[1], 'base64url').toString('utf8'))
