@@ -96,6 +96,7 @@ def test_queued_items_survive_in_indexeddb_and_drain_when_back_online(browser: A
         first.wait_for_timeout(1500)                        # retries while offline are not counted as failures
         assert first.evaluate("window.atomo.offline.pending().map((i) => i.attempts)") == [0, 0, 0]
         assert first.evaluate("indexedDB.databases().then((d) => d.map((x) => x.name))") == ["atomo-offline"]
+        first.evaluate("window.atomo.offline.saved()")
         first.close()                                       # the app is closed while offline
         assert companies(base, token, tag) == []
         context.set_offline(False)
@@ -123,6 +124,7 @@ def test_three_tabs_replay_one_queue_exactly_once(browser: Any, page_origin: str
         context.set_offline(True)
         create_companies(first, f"Tabs {tag}", 8)
         first.wait_for_function("window.atomo.offline.pending().length === 8")
+        first.evaluate("window.atomo.offline.saved()")       # written to IndexedDB before the tab goes
         first.close()
         context.set_offline(False)
         tabs = [open_page(context, page_origin, base, token) for _ in range(3)]

@@ -54,6 +54,8 @@ export class OfflineHandle {
   async mutate(op: MutationOp, model: string, args: unknown[]): Promise<unknown> { return (await this.loading).mutate(op, model, args) }
   async enqueue(op: MutationOp, model: string, args: unknown[]): Promise<unknown> { return (await this.loading).enqueue(op, model, args) }
   async sync(): Promise<void> { return (await this.loading).sync() }
+  /** Resolves when every change so far is written to the storage. */
+  async saved(): Promise<void> { return (await this.loading).saved() }
   async retry(queueId: string): Promise<void> { return (await this.loading).retry(queueId) }
   async resubmit(item: OfflineItem, args: unknown[]): Promise<unknown> { return (await this.loading).resubmit(item, args) }
 

@@ -263,6 +263,9 @@ export class OfflineQueue {
   }
 
   pending(): OfflineItem[] { return this.state.pending.map((i) => structuredClone(i)) }
+
+  /** Resolves when every change so far is written to the storage (`pending()` shows an item at once). */
+  saved(): Promise<void> { return this.saving }
   failed(): OfflineItem[] { return this.state.failed.map((i) => structuredClone(i)) }
 
   /** Put a failed item back at the head of the queue and replay. */

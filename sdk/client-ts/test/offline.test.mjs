@@ -133,6 +133,7 @@ test('queued while the server is down, persisted, drained in order exactly once 
   for (let n = 1; n <= 5; n++) pendingResults.push(first.update('Company', id, { employeeCount: n }))
   for (let n = 0; n < 10; n++) pendingResults.push(first.create('Company', { name: `Queued ${tag} ${n}`, industry: tag }))
   await waitFor(() => first.offline.pending().length === 16, '16 queued items')
+  await first.offline.saved()
   const saved = JSON.parse(readFileSync(file, 'utf8'))
   assert.equal(saved.pending.length, 16)
   assert.deepEqual(saved.pending.slice(0, 6).map((i) => i.op), ['create', 'update', 'update', 'update', 'update', 'update'])
