@@ -22,7 +22,7 @@ from litestar.handlers import ASGIRouteHandler
 from atomo.auth.principal import Caller
 from atomo.errors import AtomoError
 from atomo.http.errors import GRAPHQL_INTERNAL_MESSAGE, HttpError, error_headers, graphql_body
-from atomo.http.idempotency import REPLAYED, claim_for, parse_key
+from atomo.http.idempotency import REPLAYED, parse_key
 from atomo.http.request_context import Disconnected, is_json_content_type, parse_json, read_body, request_id, tenant_header
 
 if TYPE_CHECKING:
@@ -242,28 +242,31 @@ class GraphQLEndpoint:
             raise HttpError(405, "METHOD_NOT_ALLOWED", "mutations need POST", headers={"Allow": "POST"})
         key = parse_key(idempotency_key) if idempotency_key is not None else None
         caller = await services.auth.caller(authorization, tenant_header(tenant))
-        extra: list[tuple[bytes, bytes]] | None = None
-
-        async def run(caller: Caller) -> tuple[int, bytes]:
-            nonlocal extra
-            outcome = await engine.execute(query, variables, operation_name, service=current.data, caller=caller,
-                                           request_id=rid)
-            status = 200
-            if outcome.document_error:
-                status = 400 if media == GRAPHQL_JSON else 200
-            elif outcome.all_unauthenticated and not caller.principal.authenticated:
-                status, extra = 401, _BEARER
-            return status, encode(outcome.body)
-
         if key is not None and is_mutation:
-            claim = claim_for(caller, key, query, variables, operation_name)
-            status, body, replayed = await services.idempotency.run(
-                claim, lambda: run(dataclasses.replace(caller, idempotency=claim)))
-            if replayed:
-                extra = [REPLAYED]
+            claim = services.idempotency.claim(caller, key, query, variables, operation_name)
+            keyed = dataclasses.replace(caller, idempotency=claim)
+
+            async def keyed_answer() -> tuple[int, bytes]:
+                status, body, _ = await self.answer(engine, current.data, query, variables, operation_name, keyed, rid,
+                                                    media)
+                return status, body
+            status, body, replayed = await services.idempotency.run(claim, keyed_answer)
+            extra = [REPLAYED] if replayed else None
         else:
-            status, body = await run(caller)
+            status, body, extra = await self.answer(engine, current.data, query, variables, operation_name, caller, rid,
+                                                    media)
         await respond(send, status, body, _CONTENT_TYPE[media], rid, extra)
+
+    @staticmethod
+    async def answer(engine: Any, data: Any, query: str, variables: Any, operation_name: str | None, caller: Caller,
+                     rid: str, media: str) -> tuple[int, bytes, list[tuple[bytes, bytes]] | None]:
+        """Execute and encode: the status, the body, extra headers (401's WWW-Authenticate)."""
+        outcome = await engine.execute(query, variables, operation_name, service=data, caller=caller, request_id=rid)
+        if outcome.document_error:
+            return (400 if media == GRAPHQL_JSON else 200), encode(outcome.body), None
+        if outcome.all_unauthenticated and not caller.principal.authenticated:
+            return 401, encode(outcome.body), _BEARER
+        return 200, encode(outcome.body), None
 
     async def internal_error(self, send: Any, exc: BaseException, media: str | None, rid: str) -> None:
         log.error("GET/POST /graphql failed (request %s): %r", rid, exc, exc_info=exc)

@@ -41,14 +41,6 @@ def parse_key(raw: bytes) -> str:
     return raw.decode("ascii")
 
 
-def claim_for(caller: Caller, key: str, query: str, variables: Any, operation_name: str | None) -> IdempotencyClaim:
-    if not caller.principal.authenticated:
-        raise HttpError(400, "BAD_REQUEST", "Idempotency-Key needs an authenticated request")
-    request = json.dumps([query, operation_name, variables], sort_keys=True, separators=(",", ":"), default=str)
-    scope = f"{caller.principal.user_id}\x1f{caller.tenant or ''}"
-    return IdempotencyClaim(scope, key, hashlib.sha256(request.encode("utf-8")).hexdigest())
-
-
 def already_applied(position: int) -> dict[str, Any]:
     return {"data": None, "errors": [{
         "message": "this mutation was applied by an earlier request with the same Idempotency-Key; its answer was not kept",
@@ -62,6 +54,14 @@ class IdempotentMutations:
         self.store = store
         # keys whose first request is running in this process: later ones wait for its answer
         self._running: dict[tuple[str, str], tuple[str, asyncio.Future[Answer | None]]] = {}
+
+    def claim(self, caller: Caller, key: str, query: str, variables: Any, operation_name: str | None) -> IdempotencyClaim:
+        """The key of a mutation request by ``caller`` (refused for an anonymous one)."""
+        if not caller.principal.authenticated:
+            raise HttpError(400, "BAD_REQUEST", "Idempotency-Key needs an authenticated request")
+        request = json.dumps([query, operation_name, variables], sort_keys=True, separators=(",", ":"), default=str)
+        scope = f"{caller.principal.user_id}\x1f{caller.tenant or ''}"
+        return IdempotencyClaim(scope, key, hashlib.sha256(request.encode("utf-8")).hexdigest(), self.store.horizon())
 
     async def run(self, claim: IdempotencyClaim, execute: Callable[[], Awaitable[Answer]]) -> tuple[int, bytes, bool]:
         """``(status, body, replayed)`` of the request."""

@@ -51,6 +51,7 @@ class IdempotencyClaim:
     scope: str
     key: str
     fingerprint: str
+    stale_before: str       # a row of this key older than this has expired: this request takes it over
 
 
 @dataclass(frozen=True)
@@ -63,10 +64,12 @@ class KeyRow:
 
 def claim_in_transaction(conn: sqlite3.Connection, claim: IdempotencyClaim, position: int) -> None:
     """Inside a write unit, for each event it appends: the first one takes the key (later ones of the same
-    request find it taken by themselves)."""
+    request find it taken by themselves); an expired row of the key, not yet pruned, is taken over."""
     conn.execute("INSERT INTO _atomo_idempotency (scope, key, fingerprint, first_position, created_at)"
-                 " VALUES (?, ?, ?, ?, ?) ON CONFLICT (scope, key) DO NOTHING",
-                 (claim.scope, claim.key, claim.fingerprint, position, clock.now_iso()))
+                 " VALUES (?, ?, ?, ?, ?) ON CONFLICT (scope, key) DO UPDATE SET fingerprint = excluded.fingerprint,"
+                 " first_position = excluded.first_position, status = NULL, response = NULL,"
+                 " created_at = excluded.created_at WHERE _atomo_idempotency.created_at < ?",
+                 (claim.scope, claim.key, claim.fingerprint, position, clock.now_iso(), claim.stale_before))
 
 
 class IdempotencyStore:
@@ -82,7 +85,7 @@ class IdempotencyStore:
             row = conn.execute("SELECT fingerprint, first_position, status, response, created_at"
                                " FROM _atomo_idempotency WHERE scope = ? AND key = ?",
                                (claim.scope, claim.key)).fetchone()
-            if row is None or row[4] < self._horizon():
+            if row is None or row[4] < claim.stale_before:
                 return None
             return KeyRow(row[0], int(row[1]), row[2], None if row[3] is None else bytes(row[3]))
         return await self.db.read(read, inline=True)      # one primary-key lookup
@@ -92,7 +95,7 @@ class IdempotencyStore:
         stored = body if len(body) <= MAX_STORED_RESPONSE else None
         horizon = None
         if clock.monotonic() - self._pruned_at >= PRUNE_EVERY_SECONDS:
-            self._pruned_at, horizon = clock.monotonic(), self._horizon()
+            self._pruned_at, horizon = clock.monotonic(), self.horizon()
 
         def write(conn: sqlite3.Connection) -> None:
             conn.execute("UPDATE _atomo_idempotency SET status = ?, response = ? WHERE scope = ? AND key = ?"
@@ -101,5 +104,6 @@ class IdempotencyStore:
                 conn.execute("DELETE FROM _atomo_idempotency WHERE created_at < ?", (horizon,))
         await self.db.write(write)
 
-    def _horizon(self) -> str:
+    def horizon(self) -> str:
+        """Rows created before this instant have expired."""
         return (clock.now() - timedelta(seconds=self.ttl_seconds)).isoformat(timespec="microseconds")

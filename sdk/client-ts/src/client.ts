@@ -5,12 +5,12 @@ import type { Tokens } from './tokens.js'
 import { OfflineHandle } from './offline-handle.js'
 import { MUTATION_OPS, mutationRequest, type MutationOp } from './operations.js'
 import { createTransport, type ClientOptions, type Transport } from './transport.js'
-import { createQueryCache, type QueryCache } from './cache.js'   // cache
-import {   // cache
+import { createQueryCache, type QueryCache } from './cache.js'
+import {
   createGraphQLWs, subscribeModelChanges, type GraphQLWsClient, type ModelChangesOptions, type ModelEvent,
 } from './graphql-ws.js'
-import { createActionsApi, createJobsApi, type ActionsApi, type JobsApi } from './jobs.js'   // realtime/jobs
-import { RealtimeHandle } from './realtime-handle.js'   // realtime/jobs
+import { createActionsApi, createJobsApi, type ActionsApi, type JobsApi } from './jobs.js'
+import { RealtimeHandle } from './realtime-handle.js'
 import type {
   AtomoTypesLike, CreateOf, ListOptions, ModelNameOf, Page, RecordOf, StoredEvent, Target, TypedClients,
   TypedModelClient, Untyped, UpdateOf, Where,
@@ -39,7 +39,7 @@ export interface ModelHandle<R, C, U> {
   restore(target: Target<R>): Promise<number>
   hardDelete(target: Target<R>): Promise<number>
   history(id: string): Promise<StoredEvent[]>
-  modelChanges(handler: (event: ModelEvent<R>) => void, options?: ModelChangesOptions): () => void   // cache
+  modelChanges(handler: (event: ModelEvent<R>) => void, options?: ModelChangesOptions): () => void
 }
 
 export interface AtomoClientBase<T extends AtomoTypesLike> {
@@ -82,7 +82,7 @@ export interface AtomoClientBase<T extends AtomoTypesLike> {
   readonly offline: OfflineHandle | null
   /** Close the sockets (subscriptions, realtime), stop the cache's and the queue's timers. */
   close(): void
-  // cache: `modelChanges` subscriptions over /graphql/ws and the query cache (sdk.md §2, §6)
+  // `modelChanges` subscriptions over /graphql/ws and the query cache (sdk.md §2, §6)
   /** Events of one model; resumes with `after: <last position>` after a reconnect. Returns the unsubscribe function. */
   modelChanges<M extends ModelNameOf<T>>(model: M, handler: (event: ModelEvent<RecordOf<T, M>>) => void,
     options?: ModelChangesOptions): () => void
@@ -90,7 +90,7 @@ export interface AtomoClientBase<T extends AtomoTypesLike> {
   readonly cache: QueryCache
   /** The `/graphql/ws` client every subscription of this client shares. */
   readonly subscriptions: GraphQLWsClient
-  // realtime/jobs: `/realtime/ws` client, `POST /api/actions/:name`, `GET /jobs/{id}` and `job:<id>` frames
+  // the `/realtime/ws` client, `POST /api/actions/:name`, `GET /jobs/{id}` and `job:<id>` frames
   readonly realtime: RealtimeHandle
   readonly actions: ActionsApi<T>
   readonly jobs: JobsApi
@@ -112,7 +112,7 @@ export function camelCase(text: string): string {
   return prefix + parts[0] + parts.slice(1).map((p) => p.slice(0, 1).toUpperCase() + p.slice(1)).join('')
 }
 
-// cache: the one place where a successful generic mutation updates the query cache (also used by the offline queue)
+// The one place where a successful generic mutation updates the query cache (also used by the offline queue)
 export { MUTATION_OPS }
 
 /** Write a mutation's result into the cache; `args` are the generic method's arguments after the model. */
@@ -143,7 +143,6 @@ export function afterMutation(cache: QueryCache, model: string, op: MutationOp, 
     }
   } catch { /* the cache never fails a mutation that succeeded */ }
 }
-// end cache
 
 
 export function createClient<T extends AtomoTypesLike = Untyped>(options: ClientOptions): AtomoClient<T> {
@@ -155,7 +154,7 @@ export function createClient<T extends AtomoTypesLike = Untyped>(options: Client
   const rest = <R>(method: string, path: string, body?: unknown, auth = true): Promise<R> =>
     transport.rest<R>(method, path, body, { auth })
   let schemaPromise: Promise<MetaSchema> | null = null
-  let realtime: RealtimeHandle | null = null   // realtime/jobs
+  let realtime: RealtimeHandle | null = null
   let actions: ActionsApi<AtomoTypesLike> | null = null
   let jobs: JobsApi | null = null
 
@@ -168,9 +167,14 @@ export function createClient<T extends AtomoTypesLike = Untyped>(options: Client
   const LIST_VARS = '$model: String!, $where: JSON, $orderBy: JSON, $limit: Int, $offset: Int'
   const LIST_ARGS = 'model: $model, where: $where, orderBy: $orderBy, limit: $limit, offset: $offset'
 
-  const mutation = (op: MutationOp, model: string, args: unknown[]): Promise<any> => {
+  /** Every generic mutation: through the offline queue when it is enabled (it updates the cache when an item is
+   * applied), else sent at once and its result written into the cache. */
+  const mutation = async (op: MutationOp, model: string, args: unknown[]): Promise<any> => {
+    if (offline) return offline.mutate(op, model, args)
     const request = mutationRequest(op, model, args)
-    return field<any>(request.query, request.name, request.variables)
+    const result = await field<any>(request.query, request.name, request.variables)
+    afterMutation(cache, model, op, args, result)
+    return result
   }
 
   const generic = {
@@ -202,24 +206,15 @@ export function createClient<T extends AtomoTypesLike = Untyped>(options: Client
         'events', { after: o.after, limit: o.limit, model: o.model }),
   }
 
-  // cache: the /graphql/ws client (before the cache: both listen to resets), the query cache, mutations feed it
+  // the /graphql/ws client (before the cache: both listen to resets), the query cache, mutations feed it
   const ws = createGraphQLWs(transport)
   const cache = createQueryCache({
     transport, ws, gcTimeMs: options.cache?.gcTimeMs,
     fetcher: (op, model, args) => op === 'record' ? generic.record(model, String(args.id))
       : op === 'count' ? generic.count(model, args.where) : generic[op](model, args as ListOptions<any>),
   })
-  for (const op of MUTATION_OPS) {
-    const call = generic[op] as (model: string, ...args: unknown[]) => Promise<unknown>
-    ;(generic as Record<string, unknown>)[op] = async (model: string, ...args: unknown[]) => {
-      const result = await call(model, ...args)
-      afterMutation(cache, model, op, args, result)
-      return result
-    }
-  }
   const modelChanges = (model: string, handler: (event: ModelEvent<any>) => void, o: ModelChangesOptions = {}) =>
     subscribeModelChanges(ws, model, handler, { after: o.after, onError: o.onError })
-  // end cache
 
   // offline: with `offline.enabled`, mutations go through the queue (sdk.md §7)
   const offline = options.offline?.enabled
@@ -229,11 +224,6 @@ export function createClient<T extends AtomoTypesLike = Untyped>(options: Client
       fetchRecord: (model, id) => generic.record(model, id),
     }))
     : null
-  if (offline) {
-    for (const op of MUTATION_OPS) {
-      ;(generic as Record<string, unknown>)[op] = (model: string, ...args: unknown[]) => offline.mutate(op, model, args)
-    }
-  }
 
   function modelHandle(name: string): ModelHandle<any, any, any> {
     return {
@@ -250,7 +240,7 @@ export function createClient<T extends AtomoTypesLike = Untyped>(options: Client
       restore: (target) => generic.restore(name, target),
       hardDelete: (target) => generic.hardDelete(name, target),
       history: (id) => generic.history(name, id),
-      modelChanges: (handler, o) => modelChanges(name, handler, o),   // cache
+      modelChanges: (handler, o) => modelChanges(name, handler, o),
     }
   }
 
@@ -362,8 +352,8 @@ export function createClient<T extends AtomoTypesLike = Untyped>(options: Client
     model: (name: string) => modelHandle(name),
     collection,
     schema,
-    modelChanges, cache, subscriptions: ws,   // cache
-    // realtime/jobs (created on first use)
+    modelChanges, cache, subscriptions: ws,
+    // realtime, actions and jobs (created on first use)
     get realtime() { return (realtime ??= new RealtimeHandle(transport)) },
     get actions() { return (actions ??= createActionsApi(transport)) },
     get jobs() { return (jobs ??= createJobsApi(transport, () => api.realtime)) },

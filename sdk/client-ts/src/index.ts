@@ -24,7 +24,7 @@ export type {
   ActionInputOf, ActionMapOf, ActionNameOf, ActionResultOf, ActionsApi, InvokeOptions, InvokeResult, Job, JobFrame,
   JobProgress, JobsApi, JobStatus, WatchOptions,
 } from './jobs.js'
-// cache: modelChanges over /graphql/ws and the query cache
+// modelChanges over /graphql/ws and the query cache
 export { afterMutation, MUTATION_OPS } from './client.js'
 export { canonicalJson, createQueryCache, matchesWhere } from './cache.js'
 export type { Fetcher, MutationOp, QueryCache, QueryCacheOptions, QueryObserver, QueryOp, QueryState } from './cache.js'
@@ -32,7 +32,6 @@ export { createGraphQLWs, subscribeModelChanges, MODEL_CHANGES_QUERY } from './g
 export type {
   GraphQLWsClient, ModelChangesOptions, ModelEvent, ModelEventType, SubscribeRequest, SubscriptionSink,
 } from './graphql-ws.js'
-// end cache
 // offline queue (sdk.md §7)
 export { OfflineHandle } from './offline-handle.js'
 export { OfflineQueue, indexedDbOfflineStorage, localStorageOfflineStorage, memoryOfflineStorage, ulid } from './offline.js'
