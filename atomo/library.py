@@ -92,6 +92,43 @@ class DataHandle:
     async def history(self, model: str, id: str) -> list[StoredEvent]:
         return await self._rt.data.history(model, id, caller=self._caller)
 
+    # -- block operations (content chapter §3): each returns {block, index, version, record} ----------
+    async def insert_block(self, model: str, id: str, field: str, block: dict[str, Any], *,
+                           position: int | None = None, after: str | None = None, expected_version: int | None = None,
+                           actor: str | None = None, origin: str | None = None) -> dict[str, Any]:
+        return await self._rt.data.block_op(model, id, field, "insert", block=block, position=position, after=after,
+                                            expected_version=expected_version, caller=self._c(actor, origin))
+
+    async def update_block(self, model: str, id: str, field: str, block_id: str, patch: dict[str, Any], *,
+                           expected_version: int | None = None, expected_rev: int | None = None,
+                           actor: str | None = None, origin: str | None = None) -> dict[str, Any]:
+        return await self._rt.data.block_op(model, id, field, "update", block_id=block_id, block=patch,
+                                            expected_rev=expected_rev, expected_version=expected_version,
+                                            caller=self._c(actor, origin))
+
+    async def move_block(self, model: str, id: str, field: str, block_id: str, *, position: int | None = None,
+                         after: str | None = None, expected_version: int | None = None, actor: str | None = None,
+                         origin: str | None = None) -> dict[str, Any]:
+        return await self._rt.data.block_op(model, id, field, "move", block_id=block_id, position=position, after=after,
+                                            expected_version=expected_version, caller=self._c(actor, origin))
+
+    async def remove_block(self, model: str, id: str, field: str, block_id: str, *, expected_version: int | None = None,
+                           expected_rev: int | None = None, actor: str | None = None,
+                           origin: str | None = None) -> dict[str, Any]:
+        return await self._rt.data.block_op(model, id, field, "remove", block_id=block_id, expected_rev=expected_rev,
+                                            expected_version=expected_version, caller=self._c(actor, origin))
+
+    async def apply_block_ops(self, model: str, id: str, field: str, ops: list[dict[str, Any]], *,
+                              expected_version: int | None = None, actor: str | None = None,
+                              origin: str | None = None) -> dict[str, Any]:
+        """Several operations ``{"op": "insert"|"update"|"move"|"remove", "blockId", "block", "position",
+        "after", "expectedRev"}`` in one transaction: ``{changes: [{block, index}], version, record}``."""
+        return await self._rt.data.block_ops(model, id, field, ops, expected_version=expected_version,
+                                             caller=self._c(actor, origin))
+
+    async def render_blocks(self, model: str, id: str, field: str, format: str = "markdown") -> str:
+        return await self._rt.data.render_blocks(model, id, field, format, caller=self._caller)
+
 
 class EventsAPI:
     """``app.events``: append to any stream, read, and subscribe."""
@@ -305,4 +342,5 @@ class UserHandle(DataHandle):
 
 
 _DATA_METHODS = frozenset({"create", "record", "records", "paginated_records", "deleted_records", "count", "update",
-                           "update_many", "delete", "restore", "hard_delete", "history"})
+                           "update_many", "delete", "restore", "hard_delete", "history", "insert_block",
+                           "update_block", "move_block", "remove_block", "apply_block_ops", "render_blocks"})

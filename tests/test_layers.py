@@ -27,8 +27,9 @@ LAYERS: list[set[str]] = [
     {"config"},
     {"schema"},
     {"project"},
+    {"content"},                   # blocks: validation, block operations, renderers (pure; storage replays them)
     {"storage"},
-    {"auth", "content"},
+    {"auth"},
     {"hooks"},                     # atomo.hooks: the decorators of a project's hooks/*.py, HookSet, the loader
     {"data"},
     {"jobs"},                      # the jobs subsystem; its routes are in http/jobs, enqueueJob in graphql/jobs

@@ -248,6 +248,20 @@ export type SortOrder = 'asc' | 'desc'
 export type QueryMode = 'default' | 'insensitive'
 export type EventType = 'CREATED' | 'UPDATED' | 'DELETED' | 'CUSTOM' | 'RESTORED' | 'HARD_DELETED'
 
+/** One operation of applyBlockOps (content chapter §3). */
+export interface BlockOpInput {
+  op: string
+  blockId?: string | null
+  block?: JsonValue | null
+  position?: number | null
+  after?: string | null
+  expectedRev?: number | null
+}
+export interface BlockOpResult {
+  block: Record<string, unknown> | null
+  index: number | null
+}
+
 export interface PageInfo {
   totalCount: number
   hasNextPage: boolean
@@ -365,6 +379,33 @@ def _model_inputs(m: Model, n: ModelNames) -> list[str]:
             *_interface(n.order_by, order), *_interface(n.page_type, page), *_interface(n.event_type, event)]
 
 
+def _block_types(m: Model, n: ModelNames) -> list[str]:
+    """The Blocks-field union and the typed block mutation results (models with Blocks fields)."""
+    if not n.blocks:
+        return []
+    fields = " | ".join(_literal(f.key) for f in m.data_fields if f.kind == "blocks")
+    change = ["  block: Record<string, unknown> | null", "  index: number | null", "  version: number",
+              f"  record: {n.type}"]
+    ops = ["  changes: BlockOpResult[]", "  version: number", f"  record: {n.type}"]
+    return [f"export type {n.block_field} = {fields}", *_interface(n.block_change, change),
+            *_interface(n.block_ops_change, ops)]
+
+
+def _block_operations(n: ModelNames) -> list[str]:
+    if not n.blocks:
+        return []
+    target = f"id: string; field: {n.block_field}"
+    version = "expectedVersion?: number | null"
+    place = "position?: number | null; after?: string | null"
+    return [*_operation(n.block_mutation("insert"), f"{target}; block: JsonValue; {place}; {version}", n.block_change),
+            *_operation(n.block_mutation("update"), f"{target}; blockId: string; block: JsonValue; {version}; "
+                        "expectedRev?: number | null", n.block_change),
+            *_operation(n.block_mutation("move"), f"{target}; blockId: string; {place}; {version}", n.block_change),
+            *_operation(n.block_mutation("remove"), f"{target}; blockId: string; {version}; expectedRev?: number | null",
+                        n.block_change),
+            *_operation(n.block_mutation("apply"), f"{target}; ops: BlockOpInput[]; {version}", n.block_ops_change)]
+
+
 def _operation(name: str, args: str, result: str, doc: str | None = None) -> list[str]:
     line = f"  {name}: {{ args: {{ {args} }}; result: {result} }}"
     if len(line) > 120:
@@ -386,7 +427,7 @@ def _operations(models: list[tuple[Model, ModelNames]]) -> list[str]:
                       *_operation(n.mutation("delete"), "id: string; expectedVersion?: number | null", "number",
                                   "Soft-deletes the record; the number of records deleted (0 or 1)."),
                       *_operation(n.mutation("restore"), "id: string", "number"),
-                      *_operation(n.mutation("hardDelete"), "id: string", "number")]
+                      *_operation(n.mutation("hardDelete"), "id: string", "number"), *_block_operations(n)]
         subscriptions += _operation(n.changes, "after?: number | null", n.event_type)
     doc = "/** The {} fields of the typed API: `args` are a field's arguments, `result` its value. */"
     return [doc.format("query"), *_interface("TypedQueries", queries), doc.format("mutation"),
@@ -403,6 +444,6 @@ def typed_api(schema: Schema) -> list[str]:
            "// and results of its root fields (TypedQueries, TypedMutations, TypedSubscriptions). Its object types are",
            "// the record interfaces above.", "", TYPED_SHARED]
     for m, n in models:
-        out += [*_enum_types(m), *_model_inputs(m, n)]
+        out += [*_enum_types(m), *_model_inputs(m, n), *_block_types(m, n)]
     out += _operations(models)
     return out[:-1] if out[-1] == "" else out

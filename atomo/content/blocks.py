@@ -15,6 +15,7 @@ from typing import Any
 
 MANAGED_KEYS = ("rev", "createdAt", "updatedAt")
 MAX_ID_LENGTH = 255
+MAX_BLOCKS = 10_000      # blocks in one field, for whole-field writes and block inserts alike
 
 
 def _is_int(value: Any) -> bool:
@@ -94,7 +95,7 @@ def content_of(block: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in block.items() if k not in MANAGED_KEYS}
 
 
-def _same_content(a: dict[str, Any], b: dict[str, Any]) -> bool:
+def same_content(a: dict[str, Any], b: dict[str, Any]) -> bool:
     # JSON text comparison: `true` vs `1` and `1` vs `1.0` count as changes, key order does not.
     return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
 
@@ -105,7 +106,7 @@ def stamp_block(content: dict[str, Any], previous: dict[str, Any] | None, now: s
     block.update(content)
     if previous is None or not isinstance(previous.get("rev"), int):
         block.update(rev=1, createdAt=now, updatedAt=now)
-    elif _same_content(content, content_of(previous)):
+    elif same_content(content, content_of(previous)):
         block.update(rev=previous["rev"], createdAt=previous.get("createdAt", now),
                      updatedAt=previous.get("updatedAt", now))
     else:
@@ -122,6 +123,8 @@ def normalize_blocks(key: str, value: Any, previous: list[Any] | None,
     """
     if not isinstance(value, list):
         return [], [{"field": key, "message": f"{key} must be an array", "code": "type"}]
+    if len(value) > MAX_BLOCKS:
+        return [], [{"field": key, "message": f"{key} holds at most {MAX_BLOCKS} blocks", "code": "max_items"}]
     stored = {b["id"]: b for b in previous or () if isinstance(b, dict) and isinstance(b.get("id"), str)}
     details: list[dict[str, Any]] = []
     blocks: list[dict[str, Any]] = []

@@ -139,20 +139,22 @@ class HookRunner:
     def has_after(self, model: str, operation: str) -> bool:
         return (model, operation) in self.hookset.after
 
-    def after(self, model: str, operation: str, events: list[StoredEvent], caller: Caller) -> None:
-        """Schedule the after-hooks for the committed ``events`` (one call per event and hook)."""
+    def after(self, model: str, operation: str, events: list[StoredEvent], caller: Caller,
+              images: list[dict[str, Any]] | None = None) -> None:
+        """Schedule the after-hooks for the committed ``events`` (one call per event and hook); ``images``:
+        the record after each event when the events do not carry it (block operations)."""
         hooks = self.hookset.after_hooks(model, operation)
         if not hooks or not events:
             return
-        task = asyncio.get_running_loop().create_task(self._run_after(hooks, model, operation, events, caller),
+        task = asyncio.get_running_loop().create_task(self._run_after(hooks, model, operation, events, caller, images),
                                                       name=f"atomo-after-{operation}-{model}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     async def _run_after(self, hooks: tuple[ModelHook, ...], model: str, operation: str, events: list[StoredEvent],
-                         caller: Caller) -> None:
-        for event in events:
-            record = record_after(event)
+                         caller: Caller, images: list[dict[str, Any]] | None) -> None:
+        for n, event in enumerate(events):
+            record = images[n] if images is not None else record_after(event)
             for hook in hooks:
                 ctx = self.context(caller, operation, model=model, id=event.record_id, event=event)
                 try:

@@ -7,11 +7,14 @@ the caller's answer after COMMIT. Reads go to reader connections.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from typing import Any
 
 from atomo.auth.principal import SYSTEM_CALLER, Caller
 from atomo.auth.rbac import Access, decide
+from atomo.content.ops import BlockOp, block_op, parse_ops
+from atomo.content.render import render_html, render_markdown
 from atomo.data.hooks import HookRunner
 from atomo.data.query import DEFAULT_MAX_TERMS, MAX_LIST_VALUES, check_page, compile_order_by, compile_where
 from atomo.data.validation import normalize_input
@@ -30,10 +33,13 @@ from atomo.schema.model import Model, Schema
 from atomo.schema.suggest import hinted
 from atomo.storage.database import Database
 from atomo.storage.events import EventAppender, StoredEvent, read_all, read_stream
+from atomo.storage.record_images import images_along
 from atomo.storage.records import codec_for, fetch_records, now_iso
 from atomo.storage.tables import q
 
 INLINE_READ_LIMIT = 100
+INLINE_RENDER_BLOCKS = 200      # larger documents render on a thread
+RENDERERS = {"markdown": render_markdown, "html": render_html}
 MAX_EVENTS_LIMIT = 1000
 
 
@@ -242,10 +248,7 @@ class DataService:
         access = self.access(model, "read", caller)
         stream = f"{model.name}/{id}"
 
-        def run(conn: sqlite3.Connection) -> list[StoredEvent]:
-            return [e for e in read_stream(conn, stream) if caller.sees_tenant(e.tenant_id)
-                    and (access.unrestricted or access.allows(event_image(e)))]
-        return await self.db.read(run)
+        return await self.db.read(lambda conn: readable_history(read_stream(conn, stream), caller, access))
 
     async def events(self, *, after: int = 0, limit: int = 100, model: str | None = None,
                      caller: Caller = SYSTEM_CALLER) -> list[StoredEvent]:
@@ -272,7 +275,7 @@ class DataService:
         """Queue the unit; after COMMIT, schedule the after-hooks of ``operation`` on its events."""
         result: WriteResult = await self.db.write(fn)
         if self.hooks.has_after(model.name, operation):
-            self.hooks.after(model.name, operation, result.events, caller)
+            self.hooks.after(model.name, operation, result.events, caller, result.images)
         return result.value
 
     async def create(self, model_name: str, data: Any, *, caller: Caller = SYSTEM_CALLER) -> dict[str, Any]:
@@ -362,6 +365,72 @@ class DataService:
             return WriteResult(out, events)
         return await self._write(unit, model, "update", caller)  # type: ignore[no-any-return]
 
+    # -- block operations (content chapter §3) ------------------------------------------------
+    def blocks_field(self, model: Model, field: Any) -> str:
+        """The record key of ``model``'s Blocks field ``field`` (either spelling), else VALIDATION_ERROR."""
+        column = codec_for(model).by_name.get(field) if isinstance(field, str) else None
+        if column is None or column.kind != "blocks":
+            names = ", ".join(f.key for f in model.data_fields if f.kind == "blocks") or "none"
+            raise ValidationError.single("field", f"{field!r} is not a Blocks field of {model.name} "
+                                                  f"(Blocks fields: {names})", "invalid_field")
+        return column.key
+
+    async def block_ops(self, model_name: str, id: str, field: str, ops: Any, *, expected_version: int | None = None,
+                        caller: Caller = SYSTEM_CALLER) -> dict[str, Any]:
+        """``applyBlockOps``: several block operations on one field, applied in order in one transaction
+        (one event each); ``{"changes": [{block, index}], "version", "record"}``."""
+        model = self.model(model_name)
+        key = self.blocks_field(model, field)
+        return await self._block_write(model, id, key, parse_ops(key, ops), expected_version, caller, batch=True)
+
+    async def block_op(self, model_name: str, id: str, field: str, op: str, *, expected_version: int | None = None,
+                       caller: Caller = SYSTEM_CALLER, **args: Any) -> dict[str, Any]:
+        """One of ``insertBlock``/``updateBlock``/``moveBlock``/``removeBlock`` (``op``; ``args``: block_id,
+        block, position, after, expected_rev): ``{"block", "index", "version", "record"}``."""
+        model = self.model(model_name)
+        key = self.blocks_field(model, field)
+        done = await self._block_write(model, id, key, [block_op(op, key, **args)], expected_version, caller,
+                                       batch=False)
+        return {**done["changes"][0], "version": done["version"], "record": done["record"]}
+
+    async def _block_write(self, model: Model, id: Any, key: str, ops: list[BlockOp], expected_version: Any,
+                           caller: Caller, *, batch: bool) -> dict[str, Any]:
+        if not isinstance(id, str) or not id:
+            raise ValidationError.single("id", "id must be a non-empty string", "type")
+        if expected_version is not None and type(expected_version) is not int:
+            raise ValidationError.single("expectedVersion", "expectedVersion must be an integer", "type")
+        access = self.access(model, "update", caller)
+        read = self._visible(model, "update", caller)
+        sql_where, params = self._filter(model, caller, read, {"id": id}, deleted=False)
+        writer = self.writer
+
+        def unit(conn: sqlite3.Connection) -> WriteResult:
+            rows = writer.select_rows(conn, model, sql_where, params)
+            if not rows:
+                raise NotFoundError(f"{model.name} {id} not found", {"model": model.name, "id": id})
+            if not access.allows(rows[0]):
+                raise PermissionDeniedError.for_action(model.name, "update")
+            return writer.block_ops(conn, model, rows[0], key, ops, caller, now_iso(), access, expected_version,
+                                    batch=batch)
+        return await self._write(unit, model, "update", caller)  # type: ignore[no-any-return]
+
+    async def render_blocks(self, model_name: str, id: str, field: str, format: str = "markdown", *,
+                            caller: Caller = SYSTEM_CALLER) -> str:
+        """``renderBlocks`` (content chapter §6): a Blocks field of a record the caller may read, as
+        Markdown or HTML. Large documents render on a worker thread, off the event loop."""
+        model = self.model(model_name)
+        key = self.blocks_field(model, field)
+        render = RENDERERS.get(format) if isinstance(format, str) else None
+        if render is None:
+            raise ValidationError.single("format", f"format must be one of {', '.join(RENDERERS)}", "invalid_format")
+        record = await self.record(model.name, id, caller=caller)
+        if record is None:
+            raise NotFoundError(f"{model.name} {id} not found", {"model": model.name, "id": id})
+        blocks = record.get(key)
+        if isinstance(blocks, list) and len(blocks) > INLINE_RENDER_BLOCKS:
+            return await asyncio.to_thread(render, blocks)
+        return render(blocks)
+
     async def _lifecycle(self, model_name: str, operation: str, id: str | None, where: Any,
                          expected_version: int | None, caller: Caller, deleted: bool | None) -> int:
         model = self.model(model_name)
@@ -406,10 +475,17 @@ class DataService:
 BEFORE_IMAGE_TYPES = frozenset({"Deleted", "Restored", "HardDeleted"})
 
 
-def event_image(event: StoredEvent) -> dict[str, Any]:
-    """The record a row-level read rule is evaluated on for one event: the after-image, or the
-    before-image for delete-type events (an event without a record image matches no row term)."""
-    image = event.previous_data if event.type in BEFORE_IMAGE_TYPES else event.data
-    if isinstance(image, dict) and isinstance(image.get("record"), dict):   # block events carry the record
-        image = image["record"]
-    return image if isinstance(image, dict) else {}
+def readable_history(events: list[StoredEvent], caller: Caller, access: Access) -> list[StoredEvent]:
+    """The events of one record stream the caller may read: each is checked on its own image (the
+    record after it, the record before it for delete-type events; block events on the record folded
+    from the log) and tenant."""
+    out = []
+    before: dict[str, Any] | None = None
+    for event, after in images_along(events):
+        image = after
+        if event.type in BEFORE_IMAGE_TYPES:
+            image = event.previous_data if isinstance(event.previous_data, dict) else before
+        before = after
+        if caller.sees_tenant(event.tenant_id) and (access.unrestricted or (image is not None and access.allows(image))):
+            out.append(event)
+    return out

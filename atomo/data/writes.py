@@ -16,12 +16,13 @@ from typing import Any
 
 from atomo.auth.principal import Caller
 from atomo.auth.rbac import Access
+from atomo.content.ops import BlockOp, apply_event, at_op, block_list, decide, index_of
 from atomo.data.validation import normalize_input
-from atomo.errors import ConflictError, PermissionDeniedError, ValidationError
+from atomo.errors import AtomoError, ConflictError, PermissionDeniedError, ValidationError
 from atomo.schema.model import Model, Schema
 from atomo.storage.events import EventAppender, StoredEvent, stream_version, uuid7
 from atomo.storage.idempotency import claim_in_transaction
-from atomo.storage.records import codec_for, fetch_records
+from atomo.storage.records import codec_for, dump_json, fetch_records
 from atomo.storage.tables import q
 
 _UNIQUE = re.compile(r"UNIQUE constraint failed: (.+)")
@@ -34,6 +35,7 @@ class WriteResult:
 
     value: Any
     events: list[StoredEvent]
+    images: list[dict[str, Any]] | None = None   # the record after each event, when the events do not carry it
 
 
 def integrity_error(model: Model, exc: sqlite3.IntegrityError) -> ValidationError:
@@ -55,6 +57,14 @@ def integrity_error(model: Model, exc: sqlite3.IntegrityError) -> ValidationErro
         joined = ", ".join(keys)
         return ValidationError.single(joined, f"{joined} must be unique together", "unique")
     return ValidationError.single(None, "the write breaks a database constraint", "constraint")
+
+
+def check_version(model: Model, current: dict[str, Any], expected_version: int | None) -> None:
+    """``CONFLICT`` unless ``expected_version`` is None or the record's ``_version``."""
+    if expected_version is not None and current["_version"] != expected_version:
+        raise ConflictError(f"{model.name} {current['id']} is at version {current['_version']}, "
+                            f"not {expected_version}", current_version=current["_version"],
+                            expected_version=expected_version)
 
 
 @lru_cache(maxsize=512)
@@ -145,10 +155,7 @@ class RecordWriter:
     # -- update ------------------------------------------------------------------------------
     def update_one(self, conn: sqlite3.Connection, model: Model, current: dict[str, Any], patch: Any,
                    caller: Caller, now: str, access: Access, expected_version: int | None) -> WriteResult:
-        if expected_version is not None and current["_version"] != expected_version:
-            raise ConflictError(f"{model.name} {current['id']} is at version {current['_version']}, "
-                                f"not {expected_version}", current_version=current["_version"],
-                                expected_version=expected_version)
+        check_version(model, current, expected_version)
         values = normalize_input(model, patch, mode="update", current=current, now=now)
         after = dict(current)
         after.update(values)
@@ -175,6 +182,40 @@ class RecordWriter:
         event = self._event(conn, model, current["id"], after["_version"], "Updated", after, current, caller,
                             current["tenantId"], now)
         return WriteResult(after, [event])
+
+    # -- block operations (content chapter §3) ---------------------------------------------------
+    def block_ops(self, conn: sqlite3.Connection, model: Model, current: dict[str, Any], key: str,
+                  ops: list[BlockOp], caller: Caller, now: str, access: Access, expected_version: int | None,
+                  *, batch: bool) -> WriteResult:
+        """Apply ``ops`` one after the other to the Blocks field ``key`` of ``current`` (the row at commit
+        time): one event per operation that changes something, each with the record's next ``_version``.
+        The value is ``{"changes": [{block, index}], "version", "record"}``; ``images`` the record after
+        each event. With ``batch``, an error names the operation (``opIndex``) and undoes the whole call."""
+        check_version(model, current, expected_version)
+        column = codec_for(model).by_key[key].column
+        sql = f"UPDATE {q(model.table)} SET {q(column)} = ?, updated_at = ?, _version = ? WHERE id = ?"
+        blocks = block_list(current.get(key))
+        record, events, images, changes = current, [], [], []
+        for n, op in enumerate(ops):
+            try:
+                decided = decide(key, blocks, op, now)
+            except AtomoError as exc:
+                raise (at_op(exc, n) if batch else exc) from None
+            if decided is None:          # nothing changes: the block as it is, no event
+                i = index_of(blocks, op.block_id or "")
+                changes.append({"block": blocks[i], "index": i})
+                continue
+            index = apply_event(blocks, decided.type, decided.data, now)
+            version = record["_version"] + 1
+            record = {**record, key: list(blocks), "updatedAt": now, "_version": version}
+            if not access.allows(record):
+                raise PermissionDeniedError.for_action(model.name, "update")
+            conn.execute(sql, (dump_json(blocks), now, version, current["id"]))
+            events.append(self._event(conn, model, current["id"], version, decided.type, decided.data,
+                                      decided.previous, caller, current["tenantId"], now))
+            images.append(record)
+            changes.append({"block": blocks[index] if index is not None else None, "index": index})
+        return WriteResult({"changes": changes, "version": record["_version"], "record": record}, events, images)
 
     # -- lifecycle: delete / restore / hard delete ----------------------------------------------
     def soft_delete(self, conn: sqlite3.Connection, model: Model, current: dict[str, Any], caller: Caller,

@@ -103,6 +103,62 @@ ENQUEUE_SDL = """extend type Mutation {
 }"""
 
 
+CONTENT_SDL = '''\
+"""The result of one block mutation (content chapter §3)."""
+type BlockChange {
+  "The block after the change; null for removeBlock."
+  block: JSONObject
+  "Its index after the change; null for removeBlock."
+  index: Int
+  "The record's _version after the change."
+  version: Int!
+  "The whole record after the change."
+  record: JSONObject!
+}
+
+"""One operation's outcome in applyBlockOps."""
+type BlockOpResult {
+  block: JSONObject
+  index: Int
+}
+
+"""The result of applyBlockOps: one entry per operation, in order."""
+type BlockOpsChange {
+  changes: [BlockOpResult!]!
+  version: Int!
+  record: JSONObject!
+}
+
+"""One operation of applyBlockOps: op is insert, update, move or remove; the other keys are the
+arguments of insertBlock/updateBlock/moveBlock/removeBlock."""
+input BlockOpInput {
+  op: String!
+  blockId: String
+  block: JSON
+  position: Int
+  after: String
+  expectedRev: Int
+}
+
+extend type Query {
+  "A Blocks field rendered as Markdown or HTML (format: markdown or html)."
+  renderBlocks(model: String!, id: String!, field: String!, format: String = "markdown"): String!
+}
+
+extend type Mutation {
+  insertBlock(model: String!, id: String!, field: String!, block: JSON!, position: Int, after: String,
+              expectedVersion: Int): BlockChange!
+  updateBlock(model: String!, id: String!, field: String!, blockId: String!, block: JSON!, expectedVersion: Int,
+              expectedRev: Int): BlockChange!
+  moveBlock(model: String!, id: String!, field: String!, blockId: String!, position: Int, after: String,
+            expectedVersion: Int): BlockChange!
+  removeBlock(model: String!, id: String!, field: String!, blockId: String!, expectedVersion: Int,
+              expectedRev: Int): BlockChange!
+  "Several block operations on one field, applied in order and atomically (one event each)."
+  applyBlockOps(model: String!, id: String!, field: String!, ops: [BlockOpInput!]!, expectedVersion: Int): BlockOpsChange!
+}'''
+
+
 def full_sdl(extensions: Iterable[str] = ()) -> str:
     """The base SDL followed by each extension block, separated by one blank line."""
     parts = [BASE_SDL.rstrip("\n")]

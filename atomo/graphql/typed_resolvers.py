@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from atomo.graphql.content import block_ops_resolver, block_resolver
 from atomo.graphql.engine import SchemaExtension
 from atomo.graphql.relations import belongs_to_resolver, has_many_resolver, mark
 from atomo.graphql.resolvers import RequestContext, Resolver
@@ -77,7 +78,12 @@ def _model_resolvers(model: Model) -> dict[str, Resolver]:
     async def hard_delete(parent: Any, args: dict[str, Any], ctx: RequestContext, info: Any) -> Any:
         return await ctx.service.hard_delete(name, id=args["id"], caller=ctx.caller)
 
+    blocks = {f"Mutation.{n.block_mutation(op)}": block_resolver(op, name) for op in ("insert", "update", "move", "remove")
+              if n.blocks}
+    if n.blocks:
+        blocks[f"Mutation.{n.block_mutation('apply')}"] = block_ops_resolver(name)
     return {
+        **blocks,
         f"Query.{n.one}": one, f"Query.{n.many}": many, f"Query.{n.page}": page, f"Query.{n.count}": count,
         f"Mutation.{n.mutation('create')}": create, f"Mutation.{n.mutation('update')}": update,
         f"Mutation.{n.mutation('delete')}": delete, f"Mutation.{n.mutation('restore')}": restore,
@@ -86,7 +92,8 @@ def _model_resolvers(model: Model) -> dict[str, Resolver]:
 
 
 def typed_extension(schema: Schema) -> SchemaExtension:
-    """The typed API of ``schema`` as an engine extension (SDL + resolvers)."""
+    """The typed API of ``schema`` as an engine extension (SDL + resolvers). Its block mutations use the types of
+    ``content_extension()`` (``BlockOpInput``, ``BlockOpResult``), which an engine must have with it."""
     resolvers: dict[str, Resolver] = {}
     for model in schema.models:
         resolvers.update(_model_resolvers(model))

@@ -182,6 +182,34 @@ def _page_and_event(names: ModelNames) -> str:
             "  position: Int!\n  blockOp: JSONObject\n}\n\n")
 
 
+def _block_types(model: Model, names: ModelNames) -> str:
+    """The Blocks-field enum and the typed results of the block mutations (models with Blocks fields)."""
+    if not names.blocks:
+        return ""
+    values = "".join(f"  {f.key}\n" for f in model.data_fields if f.kind == "blocks")
+    return (f"enum {names.block_field} {{\n{values}}}\n\n"
+            f"type {names.block_change} {{\n  block: JSONObject\n  index: Int\n  version: Int!\n"
+            f"  record: {names.type}!\n}}\n\n"
+            f"type {names.block_ops_change} {{\n  changes: [BlockOpResult!]!\n  version: Int!\n"
+            f"  record: {names.type}!\n}}\n\n")
+
+
+def _block_roots(n: ModelNames) -> list[str]:
+    if not n.blocks:
+        return []
+    target = f"id: ID!, field: {n.block_field}!"
+    return [f"  {n.block_mutation('insert')}({target}, block: JSON!, position: Int, after: String, "
+            f"expectedVersion: Int): {n.block_change}!\n",
+            f"  {n.block_mutation('update')}({target}, blockId: String!, block: JSON!, expectedVersion: Int, "
+            f"expectedRev: Int): {n.block_change}!\n",
+            f"  {n.block_mutation('move')}({target}, blockId: String!, position: Int, after: String, "
+            f"expectedVersion: Int): {n.block_change}!\n",
+            f"  {n.block_mutation('remove')}({target}, blockId: String!, expectedVersion: Int, expectedRev: Int): "
+            f"{n.block_change}!\n",
+            f"  {n.block_mutation('apply')}({target}, ops: [BlockOpInput!]!, expectedVersion: Int): "
+            f"{n.block_ops_change}!\n"]
+
+
 def _roots(models: list[tuple[Model, ModelNames]]) -> str:
     query, mutation, subscription = [], [], []
     for model, n in models:
@@ -195,7 +223,7 @@ def _roots(models: list[tuple[Model, ModelNames]]) -> str:
                      f"  \"Soft-deletes the record; the number of records deleted (0 or 1).\"\n"
                      f"  {n.mutation('delete')}(id: ID!, expectedVersion: Int): Int!\n",
                      f"  {n.mutation('restore')}(id: ID!): Int!\n",
-                     f"  {n.mutation('hardDelete')}(id: ID!): Int!\n"]
+                     f"  {n.mutation('hardDelete')}(id: ID!): Int!\n", *_block_roots(n)]
         subscription += [f"  {n.changes}(after: Int): {n.event_type}!\n"]
     return ("extend type Query {\n" + "".join(query) + "}\n\n" + "extend type Mutation {\n" + "".join(mutation)
             + "}\n\n" + "extend type Subscription {\n" + "".join(subscription) + "}\n")
@@ -209,6 +237,6 @@ def typed_sdl(schema: Schema) -> str:
     parts = [SHARED_SDL, "\n"]
     for model, names in models:
         parts += [_enums(model), _object_type(schema, model, names), "\n", _inputs(model, names),
-                  _page_and_event(names)]
+                  _page_and_event(names), _block_types(model, names)]
     parts.append(_roots(models))
     return "".join(parts)

@@ -110,14 +110,15 @@ class Services:
 
 
 async def build_engine(settings: Settings, schema: Schema, jobs: Jobs, hooks: HookSet | None = None) -> GraphQLEngine:
-    """The GraphQL engine for a schema, with ``enqueueJob`` and the custom fields of the project's hooks (at start,
-    and by ``atomo dev`` on reload)."""
+    """The GraphQL engine for a schema, with ``enqueueJob``, the block mutations and ``renderBlocks``, and the
+    custom fields of the project's hooks (at start, and by ``atomo dev`` on reload)."""
+    from atomo.graphql.content import content_extension
     from atomo.graphql.custom_fields import custom_fields_extension
     from atomo.graphql.engine import GraphQLEngine  # tartiflette: loaded when a server starts
     from atomo.graphql.jobs import jobs_extension
     from atomo.graphql.typed_resolvers import typed_extension
     # the parts and order of atomo.graphql.served.served_sdl, what `atomo codegen` writes (tests/graphql/test_served_sdl.py)
-    extensions = [jobs_extension(jobs), typed_extension(schema)]
+    extensions = [jobs_extension(jobs), content_extension(), typed_extension(schema)]
     extensions.append(custom_fields_extension(hooks or HookSet(), extensions))   # checked against the others
     return await GraphQLEngine.build(schema, settings, extensions=extensions)
 

@@ -5,7 +5,9 @@ of its table, so ``tableName: 'companies'`` gives ``companies``): the object typ
 inputs ``ContactCreateInput``/``ContactUpdateInput``/``ContactWhere``/``ContactOrderBy``, the page
 ``ContactPage`` and event ``ContactEvent`` types; the root fields ``contact``, ``contacts``,
 ``contactsPage``, ``contactsCount``, ``createContact``, ``updateContact``, ``deleteContact``,
-``restoreContact``, ``hardDeleteContact`` and the subscription ``contactChanges``. A select field
+``restoreContact``, ``hardDeleteContact`` and the subscription ``contactChanges``; with Blocks fields also
+``insertContactBlock``/``updateContactBlock``/``moveContactBlock``/``removeContactBlock``/``applyContactBlockOps``,
+the enum ``ContactBlockField`` and the types ``ContactBlockChange``/``ContactBlockOpsChange``. A select field
 whose options are all GraphQL names becomes the enum ``<Model><Field>`` (``DealStage``).
 
 ``name_clashes`` reports every generated name that collides with another, with the generic API or
@@ -28,12 +30,14 @@ BUILTIN_TYPES = frozenset({
     "Query", "Mutation", "Subscription", "JSON", "JSONObject", "PageInfo", "PaginatedRecords", "BulkUpdateInput",
     "EventType", "StoredEvent", "ModelEvent", "String", "Int", "Float", "Boolean", "ID", "DateTime", "Date", "Time",
     "SortOrder", "QueryMode", "StringFilter", "NumberFilter", "DateTimeFilter", "BooleanFilter", "EnumFilter",
-    "JSONFilter", "JobInfo",
+    "JSONFilter", "JobInfo", "BlockChange", "BlockOpResult", "BlockOpsChange", "BlockOpInput",
 })
 # Root fields of the generic API (and the other chapters' extensions) per root type.
 BUILTIN_FIELDS = {
-    "Query": frozenset({"records", "record", "paginatedRecords", "deletedRecords", "count", "history", "events"}),
-    "Mutation": frozenset({"create", "update", "updateMany", "delete", "restore", "hardDelete", "enqueueJob"}),
+    "Query": frozenset({"records", "record", "paginatedRecords", "deletedRecords", "count", "history", "events",
+                        "renderBlocks"}),
+    "Mutation": frozenset({"create", "update", "updateMany", "delete", "restore", "hardDelete", "enqueueJob",
+                           "insertBlock", "updateBlock", "moveBlock", "removeBlock", "applyBlockOps"}),
     "Subscription": frozenset({"modelChanges"}),
 }
 SYSTEM_FIELDS = ("id", "createdAt", "updatedAt", "deletedAt", "tenantId", "_version")
@@ -54,6 +58,7 @@ class ModelNames:
     model: str
     one: str            # contact
     many: str           # contacts
+    blocks: bool = False    # the model has Blocks fields: typed block mutations
 
     @property
     def type(self) -> str:
@@ -99,9 +104,36 @@ class ModelNames:
         """``create``/``update``/``delete``/``restore``/``hardDelete`` + the type name."""
         return f"{operation}{self.model}"
 
+    @property
+    def block_field(self) -> str:
+        return f"{self.model}BlockField"
+
+    @property
+    def block_change(self) -> str:
+        return f"{self.model}BlockChange"
+
+    @property
+    def block_ops_change(self) -> str:
+        return f"{self.model}BlockOpsChange"
+
+    def block_mutation(self, op: str) -> str:
+        """``insert``/``update``/``move``/``remove`` -> ``insertDealBlock``; ``apply`` -> ``applyDealBlockOps``."""
+        return f"apply{self.model}BlockOps" if op == "apply" else f"{op}{self.model}Block"
+
+    def block_mutations(self) -> tuple[str, ...]:
+        if not self.blocks:
+            return ()
+        return tuple(self.block_mutation(op) for op in ("insert", "update", "move", "remove", "apply"))
+
     def types(self) -> tuple[str, ...]:
+        """The object and input types (enums: ``enums()``)."""
+        blocks = (self.block_change, self.block_ops_change) if self.blocks else ()
         return (self.type, self.create_input, self.update_input, self.where, self.order_by, self.page_type,
-                self.event_type)
+                self.event_type, *blocks)
+
+    def enums(self) -> tuple[str, ...]:
+        """The enums made from the model itself (a select field's enum: ``enum_name``)."""
+        return (self.block_field,) if self.blocks else ()
 
     def typescript_types(self) -> tuple[str, ...]:
         """Names ``atomo codegen``'s atomo.ts declares for the model besides the GraphQL ones."""
@@ -110,14 +142,15 @@ class ModelNames:
     def root_fields(self) -> dict[str, tuple[str, ...]]:
         return {
             "Query": (self.one, self.many, self.page, self.count),
-            "Mutation": tuple(self.mutation(op) for op in ("create", "update", "delete", "restore", "hardDelete")),
+            "Mutation": (*(self.mutation(op) for op in ("create", "update", "delete", "restore", "hardDelete")),
+                         *self.block_mutations()),
             "Subscription": (self.changes,),
         }
 
 
 def model_names(model: Model) -> ModelNames:
     many = model.graphql_name or camel_case(model.table)
-    return ModelNames(model.name, lower_first(model.name), many)
+    return ModelNames(model.name, lower_first(model.name), many, any(f.kind == "blocks" for f in model.data_fields))
 
 
 def enum_name(model: Model, field: Field) -> str | None:
@@ -163,7 +196,7 @@ def name_clashes(schema: Schema, refused_tables: Collection[str] = ()) -> list[t
                 problems.append((model, f"the collection name '{names.many}' of model {model.name} (from its table) "
                                         "is not a GraphQL name; set graphqlName"))
             unchecked = True
-        made = [(t, f"model {model.name}") for t in (*names.types(), *names.typescript_types())]
+        made = [(t, f"model {model.name}") for t in (*names.types(), *names.enums(), *names.typescript_types())]
         for f in model.fields:
             if (e := enum_name(model, f)) is not None:
                 made += [(e, f"the enum of {model.name}.{f.key}"), (f"{e}Filter", f"the enum of {model.name}.{f.key}")]

@@ -16,7 +16,8 @@ from typing import Any
 
 from atomo.schema.model import Model, Schema, snake_case
 from atomo.storage.events import StoredEvent, read_all
-from atomo.storage.records import codec_for
+from atomo.storage.record_images import BLOCK_EVENT_TYPES, apply_block_event
+from atomo.storage.records import codec_for, from_column
 from atomo.storage.tables import (
     check_trigger_sql,
     create_table_sql,
@@ -96,11 +97,27 @@ class _Shadow:
             cols = {"deleted_at": data.get("deletedAt", event.recorded_at_text)}
         elif event.type == "Restored":
             cols = {"deleted_at": None}
-        else:  # block events and custom events: the record's version moves
+        elif event.type in BLOCK_EVENT_TYPES:
+            cols = self._block_columns(event)
+        else:  # custom events: the record's version moves
             cols = {}
         cols["_version"] = version
         sets = ", ".join(f"{q(c)} = ?" for c in cols)
         self.conn.execute(f"UPDATE {t} SET {sets} WHERE id = ?", (*cols.values(), rid))
+
+    def _block_columns(self, event: StoredEvent) -> dict[str, Any]:
+        """The Blocks column and ``updated_at`` after a block event, with the writer's own fold."""
+        field = event.data.get("field") if isinstance(event.data, dict) else None
+        col = self.codec.by_name.get(field) if isinstance(field, str) else None
+        if col is None or col.field is None or col.column not in self.names:
+            return {}
+        row = self.conn.execute(f"SELECT {q(col.column)} FROM temp.{q(self.name)} WHERE id = ?",
+                                (event.record_id,)).fetchone()
+        if row is None:
+            return {}
+        record = {col.key: from_column(col.field, row[0])}
+        apply_block_event(record, event)
+        return self._columns_of({col.key: record[col.key], "updatedAt": record["updatedAt"]})
 
     def rows(self, table: str) -> dict[str, dict[str, Any]]:
         cur = self.conn.execute(f"SELECT * FROM {table} ORDER BY id")

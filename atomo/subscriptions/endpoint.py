@@ -195,8 +195,8 @@ class SubscriptionEndpoint:
 
     def event_views(self) -> EventViews:
         if self.views is None:
-            from atomo.subscriptions.model_changes import EventViews, row_reader  # tartiflette: loaded lazily
-            self.views = EventViews(row_reader(self.services.db))
+            from atomo.subscriptions.model_changes import EventViews, image_reader  # tartiflette: loaded lazily
+            self.views = EventViews(image_reader(self.services.db))
         return self.views
 
     def schema_swapped(self) -> None:

@@ -18,7 +18,6 @@ before-image for delete-type events) of the caller.
 
 from __future__ import annotations
 
-import sqlite3
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -40,8 +39,7 @@ from atomo.schema.graphql_names import model_names, typed_relations
 from atomo.schema.model import Model, Schema
 from atomo.storage.events import StoredEvent
 from atomo.storage.feed import EventFeed
-from atomo.storage.records import codec_for
-from atomo.storage.tables import q
+from atomo.storage.record_images import fold, images_at
 from atomo.subscriptions.protocol import encode
 
 if TYPE_CHECKING:
@@ -52,6 +50,7 @@ EVENT_TYPES = {"Created": "CREATED", "Updated": "UPDATED", "Deleted": "DELETED",
 BLOCK_OPS = {"BlockInserted": "insert", "BlockUpdated": "update", "BlockMoved": "move", "BlockRemoved": "remove"}
 BEFORE_IMAGE_TYPES = frozenset({"Deleted", "Restored", "HardDeleted"})
 VIEW_CACHE = 2048
+LAST_IMAGES = 64            # streams whose latest block-event record is kept for folding the next one
 VIEW_ENCODINGS = 4          # selections whose encoding one cached view keeps (others are encoded per delivery)
 Sub = tuple[tuple[str, str, str | None], ...]          # (key, record field, constant) of a typed record
 Fields = tuple[tuple[str, str, Sub | None, str | None], ...]  # (key, ModelEvent field, record selection, constant)
@@ -172,11 +171,16 @@ class View:
 
 
 class EventViews:
-    """``ModelEvent`` objects by position (events are immutable, so one per event serves everyone)."""
+    """``ModelEvent`` objects by position (events are immutable, so one per event serves everyone).
 
-    def __init__(self, read_row: Callable[[Model, str], Awaitable[dict[str, Any] | None]]) -> None:
-        self.read_row = read_row
+    A block event carries only its operation; its ``data``/``previousData`` are the record folded from
+    the log (``record_images``). The record after the last block event of a few streams is kept, so a
+    run of edits to one document is folded one event at a time instead of from the log each time."""
+
+    def __init__(self, read_images: Callable[[StoredEvent], Awaitable[tuple[Any, Any]]]) -> None:
+        self.read_images = read_images
         self._cache: OrderedDict[int, View] = OrderedDict()
+        self._last: OrderedDict[str, tuple[int, dict[str, Any]]] = OrderedDict()   # stream -> (version, record)
 
     async def view(self, event: StoredEvent, model: Model) -> View:
         cached = self._cache.get(event.position)
@@ -191,7 +195,7 @@ class EventViews:
     async def _build(self, event: StoredEvent, model: Model) -> View:
         kind, data, previous, block_op = event.type, event.data, event.previous_data, None
         if kind in BLOCK_OPS:
-            block_op, data, previous = await self._block(event, model)
+            block_op, data, previous = await self._block(event)
             event_type = "UPDATED"
         else:
             event_type = EVENT_TYPES.get(kind, "CUSTOM")
@@ -203,29 +207,37 @@ class EventViews:
                   "blockOp": block_op}
         return View(values, image)
 
-    async def _block(self, event: StoredEvent, model: Model) -> tuple[dict[str, Any], Any, Any]:
-        """Block events look like updates: the whole record after (and before, when the event has it)."""
+    async def _block(self, event: StoredEvent) -> tuple[dict[str, Any], Any, Any]:
+        """A block event as an update: ``blockOp``, the whole record after and before it."""
         data = event.data if isinstance(event.data, dict) else {}
-        previous = event.previous_data if isinstance(event.previous_data, dict) else {}
-        block = data["block"] if isinstance(data.get("block"), dict) else {}
-        op = {"op": BLOCK_OPS[event.type], "field": data.get("field"),
-              "blockId": data.get("blockId", block.get("id")),
-              "index": data.get("index", data.get("toIndex"))}
-        after = data.get("record")
-        if not isinstance(after, dict):
-            after = await self.read_row(model, event.record_id or "") or {"id": event.record_id}
-        before = previous.get("record") if isinstance(previous.get("record"), dict) else None
+        last = self._last.get(event.stream)
+        if last is not None and last[0] == event.stream_version - 1:
+            before: Any = last[1]
+            after = fold(before, event)
+        else:
+            before, after = await self.read_images(event)
+        if after is None:   # not foldable (a log without the record's image): the event's own identity
+            after = {"id": event.record_id, "_version": event.stream_version}
+        else:
+            self._last[event.stream] = (event.stream_version, after)
+            self._last.move_to_end(event.stream)
+            if len(self._last) > LAST_IMAGES:
+                self._last.popitem(last=False)
+        block = data.get("block") if isinstance(data.get("block"), dict) else {}
+        block_id = data.get("blockId", block.get("id"))
+        field = data.get("field")
+        blocks = after.get(field) if isinstance(field, str) else None
+        index = next((i for i, b in enumerate(blocks) if isinstance(b, dict) and b.get("id") == block_id), None) \
+            if isinstance(blocks, list) and event.type != "BlockRemoved" else data.get("index")
+        op = {"op": BLOCK_OPS[event.type], "field": field, "blockId": block_id, "index": index}
         return op, after, before
 
 
-def row_reader(db: Any) -> Callable[[Model, str], Awaitable[dict[str, Any] | None]]:
-    async def read(model: Model, record_id: str) -> dict[str, Any] | None:
-        codec = codec_for(model)
-
-        def run(conn: sqlite3.Connection) -> dict[str, Any] | None:
-            row = conn.execute(f"SELECT * FROM {q(model.table)} WHERE id = ?", (record_id,)).fetchone()
-            return codec.record(row) if row is not None else None
-        return await db.read(run, inline=True)
+def image_reader(db: Any) -> Callable[[StoredEvent], Awaitable[tuple[Any, Any]]]:
+    """The records before and after one event, folded from the log on a reader connection."""
+    async def read(event: StoredEvent) -> tuple[Any, Any]:
+        return await db.read(lambda conn: images_at(conn, event.stream, event.stream_version),  # type: ignore[no-any-return]
+                             inline=True)
     return read
 
 

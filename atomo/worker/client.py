@@ -174,6 +174,15 @@ class CrudClient(_Http):
         body = self._body(origin, expectedVersion=expected_version)
         return int(self._check(await self.send("DELETE", f"/api/worker/crud/{model}/{record_id}", body))["deleted"])
 
+    async def block_ops(self, model: str, record_id: str, field: str, ops: list[dict[str, Any]], *,
+                        origin: Any = UNSET, expected_version: int | None = None) -> dict[str, Any]:
+        """Block operations on one Blocks field, in order and atomically (content chapter §3): each op is
+        ``{"op": "insert"|"update"|"move"|"remove", "blockId", "block", "position", "after", "expectedRev"}``;
+        the answer is ``{"changes": [{"block", "index"}], "version", "record"}``."""
+        body = self._body(origin, ops=ops, expectedVersion=expected_version)
+        return self._check(await self.send(  # type: ignore[no-any-return]
+            "POST", f"/api/worker/crud/{model}/{record_id}/blocks/{field}", body))
+
     async def find_many(self, model: str, where: Any = None, order_by: Any = None, limit: int | None = None,
                         offset: int | None = None) -> list[dict[str, Any]]:
         params: dict[str, Any] = {}

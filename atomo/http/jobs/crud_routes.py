@@ -165,4 +165,16 @@ def crud_handlers(plane: Plane) -> list[HTTPRouteHandler]:
         count = await data.delete(name, id=record_id, expected_version=body.get("expectedVersion"), caller=caller)
         return json_response({"deleted": count})
 
-    return [create, find_many, find_one, update, remove]
+    @post("/api/worker/crud/{model:str}/{record_id:str}/blocks/{field:str}", name="worker-crud-blocks",
+          status_code=200)
+    async def block_ops(request: AnyRequest, model: str, record_id: str, field: str) -> Response[Any]:
+        """Block operations on one Blocks field (content chapter §3): ``{"ops": [...], "expectedVersion"?,
+        "actor"?, "origin"?}``, applied in order in one transaction; capability ``update``."""
+        worker, name = await authorize(request, model, "update")
+        body = await write_body(request, required=False)
+        data, caller = await acting(worker, body.get("actor"), body.get("origin"))
+        done = await data.block_ops(name, record_id, field, body.get("ops"),
+                                    expected_version=body.get("expectedVersion"), caller=caller)
+        return json_response(done)
+
+    return [create, find_many, find_one, update, remove, block_ops]

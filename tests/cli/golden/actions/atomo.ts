@@ -140,6 +140,20 @@ export type SortOrder = 'asc' | 'desc'
 export type QueryMode = 'default' | 'insensitive'
 export type EventType = 'CREATED' | 'UPDATED' | 'DELETED' | 'CUSTOM' | 'RESTORED' | 'HARD_DELETED'
 
+/** One operation of applyBlockOps (content chapter §3). */
+export interface BlockOpInput {
+  op: string
+  blockId?: string | null
+  block?: JsonValue | null
+  position?: number | null
+  after?: string | null
+  expectedRev?: number | null
+}
+export interface BlockOpResult {
+  block: Record<string, unknown> | null
+  index: number | null
+}
+
 export interface PageInfo {
   totalCount: number
   hasNextPage: boolean
@@ -345,6 +359,20 @@ export interface DealEvent {
   blockOp: Record<string, unknown> | null
 }
 
+export type DealBlockField = 'notes'
+export interface DealBlockChange {
+  block: Record<string, unknown> | null
+  index: number | null
+  version: number
+  record: Deal
+}
+
+export interface DealBlockOpsChange {
+  changes: BlockOpResult[]
+  version: number
+  record: Deal
+}
+
 /** The query fields of the typed API: `args` are a field's arguments, `result` its value. */
 export interface TypedQueries {
   /** The Account with this id, or null. */
@@ -387,6 +415,26 @@ export interface TypedMutations {
   deleteDeal: { args: { id: string; expectedVersion?: number | null }; result: number }
   restoreDeal: { args: { id: string }; result: number }
   hardDeleteDeal: { args: { id: string }; result: number }
+  insertDealBlock: {
+    args: { id: string; field: DealBlockField; block: JsonValue; position?: number | null; after?: string | null; expectedVersion?: number | null }
+    result: DealBlockChange
+  }
+  updateDealBlock: {
+    args: { id: string; field: DealBlockField; blockId: string; block: JsonValue; expectedVersion?: number | null; expectedRev?: number | null }
+    result: DealBlockChange
+  }
+  moveDealBlock: {
+    args: { id: string; field: DealBlockField; blockId: string; position?: number | null; after?: string | null; expectedVersion?: number | null }
+    result: DealBlockChange
+  }
+  removeDealBlock: {
+    args: { id: string; field: DealBlockField; blockId: string; expectedVersion?: number | null; expectedRev?: number | null }
+    result: DealBlockChange
+  }
+  applyDealBlockOps: {
+    args: { id: string; field: DealBlockField; ops: BlockOpInput[]; expectedVersion?: number | null }
+    result: DealBlockOpsChange
+  }
 }
 
 /** The subscription fields of the typed API: `args` are a field's arguments, `result` its value. */

@@ -195,6 +195,20 @@ export type SortOrder = 'asc' | 'desc'
 export type QueryMode = 'default' | 'insensitive'
 export type EventType = 'CREATED' | 'UPDATED' | 'DELETED' | 'CUSTOM' | 'RESTORED' | 'HARD_DELETED'
 
+/** One operation of applyBlockOps (content chapter §3). */
+export interface BlockOpInput {
+  op: string
+  blockId?: string | null
+  block?: JsonValue | null
+  position?: number | null
+  after?: string | null
+  expectedRev?: number | null
+}
+export interface BlockOpResult {
+  block: Record<string, unknown> | null
+  index: number | null
+}
+
 export interface PageInfo {
   totalCount: number
   hasNextPage: boolean
@@ -398,6 +412,20 @@ export interface ContactEvent {
   blockOp: Record<string, unknown> | null
 }
 
+export type ContactBlockField = 'notes'
+export interface ContactBlockChange {
+  block: Record<string, unknown> | null
+  index: number | null
+  version: number
+  record: Contact
+}
+
+export interface ContactBlockOpsChange {
+  changes: BlockOpResult[]
+  version: number
+  record: Contact
+}
+
 export type DealCurrency = 'EUR' | 'USD'
 export interface DealCurrencyFilter {
   equals?: DealCurrency | null
@@ -505,6 +533,20 @@ export interface DealEvent {
   blockOp: Record<string, unknown> | null
 }
 
+export type DealBlockField = 'notes'
+export interface DealBlockChange {
+  block: Record<string, unknown> | null
+  index: number | null
+  version: number
+  record: Deal
+}
+
+export interface DealBlockOpsChange {
+  changes: BlockOpResult[]
+  version: number
+  record: Deal
+}
+
 /** The query fields of the typed API: `args` are a field's arguments, `result` its value. */
 export interface TypedQueries {
   /** The Company with this id, or null. */
@@ -559,12 +601,52 @@ export interface TypedMutations {
   deleteContact: { args: { id: string; expectedVersion?: number | null }; result: number }
   restoreContact: { args: { id: string }; result: number }
   hardDeleteContact: { args: { id: string }; result: number }
+  insertContactBlock: {
+    args: { id: string; field: ContactBlockField; block: JsonValue; position?: number | null; after?: string | null; expectedVersion?: number | null }
+    result: ContactBlockChange
+  }
+  updateContactBlock: {
+    args: { id: string; field: ContactBlockField; blockId: string; block: JsonValue; expectedVersion?: number | null; expectedRev?: number | null }
+    result: ContactBlockChange
+  }
+  moveContactBlock: {
+    args: { id: string; field: ContactBlockField; blockId: string; position?: number | null; after?: string | null; expectedVersion?: number | null }
+    result: ContactBlockChange
+  }
+  removeContactBlock: {
+    args: { id: string; field: ContactBlockField; blockId: string; expectedVersion?: number | null; expectedRev?: number | null }
+    result: ContactBlockChange
+  }
+  applyContactBlockOps: {
+    args: { id: string; field: ContactBlockField; ops: BlockOpInput[]; expectedVersion?: number | null }
+    result: ContactBlockOpsChange
+  }
   createDeal: { args: { data: DealCreateInput }; result: Deal }
   updateDeal: { args: { id: string; data: DealUpdateInput; expectedVersion?: number | null }; result: Deal }
   /** Soft-deletes the record; the number of records deleted (0 or 1). */
   deleteDeal: { args: { id: string; expectedVersion?: number | null }; result: number }
   restoreDeal: { args: { id: string }; result: number }
   hardDeleteDeal: { args: { id: string }; result: number }
+  insertDealBlock: {
+    args: { id: string; field: DealBlockField; block: JsonValue; position?: number | null; after?: string | null; expectedVersion?: number | null }
+    result: DealBlockChange
+  }
+  updateDealBlock: {
+    args: { id: string; field: DealBlockField; blockId: string; block: JsonValue; expectedVersion?: number | null; expectedRev?: number | null }
+    result: DealBlockChange
+  }
+  moveDealBlock: {
+    args: { id: string; field: DealBlockField; blockId: string; position?: number | null; after?: string | null; expectedVersion?: number | null }
+    result: DealBlockChange
+  }
+  removeDealBlock: {
+    args: { id: string; field: DealBlockField; blockId: string; expectedVersion?: number | null; expectedRev?: number | null }
+    result: DealBlockChange
+  }
+  applyDealBlockOps: {
+    args: { id: string; field: DealBlockField; ops: BlockOpInput[]; expectedVersion?: number | null }
+    result: DealBlockOpsChange
+  }
 }
 
 /** The subscription fields of the typed API: `args` are a field's arguments, `result` its value. */
