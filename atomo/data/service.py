@@ -380,26 +380,28 @@ class DataService:
         """``applyBlockOps``: several block operations on one field, applied in order in one transaction
         (one event each); ``{"changes": [{block, index}], "version", "record"}``."""
         model = self.model(model_name)
+        access = self.access(model, "update", caller)
         key = self.blocks_field(model, field)
-        return await self._block_write(model, id, key, parse_ops(key, ops), expected_version, caller, batch=True)
+        return await self._block_write(model, id, key, parse_ops(key, ops), expected_version, caller, access,
+                                       batch=True)
 
     async def block_op(self, model_name: str, id: str, field: str, op: str, *, expected_version: int | None = None,
                        caller: Caller = SYSTEM_CALLER, **args: Any) -> dict[str, Any]:
         """One of ``insertBlock``/``updateBlock``/``moveBlock``/``removeBlock`` (``op``; ``args``: block_id,
         block, position, after, expected_rev): ``{"block", "index", "version", "record"}``."""
         model = self.model(model_name)
+        access = self.access(model, "update", caller)
         key = self.blocks_field(model, field)
-        done = await self._block_write(model, id, key, [block_op(op, key, **args)], expected_version, caller,
+        done = await self._block_write(model, id, key, [block_op(op, key, **args)], expected_version, caller, access,
                                        batch=False)
         return {**done["changes"][0], "version": done["version"], "record": done["record"]}
 
     async def _block_write(self, model: Model, id: Any, key: str, ops: list[BlockOp], expected_version: Any,
-                           caller: Caller, *, batch: bool) -> dict[str, Any]:
+                           caller: Caller, access: Access, *, batch: bool) -> dict[str, Any]:
         if not isinstance(id, str) or not id:
             raise ValidationError.single("id", "id must be a non-empty string", "type")
         if expected_version is not None and type(expected_version) is not int:
             raise ValidationError.single("expectedVersion", "expectedVersion must be an integer", "type")
-        access = self.access(model, "update", caller)
         read = self._visible(model, "update", caller)
         sql_where, params = self._filter(model, caller, read, {"id": id}, deleted=False)
         writer = self.writer

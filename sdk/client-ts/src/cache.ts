@@ -19,7 +19,8 @@
 
 import { AtomoError } from './errors.js'
 import { subscribeModelChanges, type GraphQLWsClient, type ModelEvent } from './graphql-ws.js'
-import type { MutationOp } from './operations.js'
+import type { WriteOp } from './operations.js'
+import { applyBlockOpsLocally, blockOpsOf, isBlockOp, type Block } from './blocks.js'
 import type { Transport } from './transport.js'
 
 export type QueryOp = 'records' | 'record' | 'paginatedRecords' | 'deletedRecords' | 'count'
@@ -78,7 +79,7 @@ export interface QueryCache {
   /** Refetch the record entries of one id (in use at once, others when next used). */
   refetchRecord(model: string, id: string): void
   /** Apply a mutation to cached entries before its response; the returned function undoes it. */
-  optimistic(model: string, op: MutationOp, args: readonly unknown[]): () => void
+  optimistic(model: string, op: WriteOp, args: readonly unknown[]): () => void
   /** The cached record (from a record entry, else any list or page), null when known to be gone, undefined when not cached. */
   peekRecord(model: string, id: string): Record<string, unknown> | null | undefined
   /** Drop every entry and subscription; observers in use refetch under the current identity. */
@@ -638,7 +639,7 @@ export function createQueryCache(options: QueryCacheOptions): QueryCache {
 
   // ---- optimistic updates ----
 
-  function optimistic(model: string, op: MutationOp, args: readonly unknown[]): () => void {
+  function optimistic(model: string, op: WriteOp, args: readonly unknown[]): () => void {
     const changes: { entry: Entry; before: unknown; beforeHas: boolean; after: unknown }[] = []
     const write = (entry: Entry, data: unknown) => {
       changes.push({ entry, before: entry.state.data, beforeHas: entry.hasData, after: data })
@@ -681,7 +682,14 @@ export function createQueryCache(options: QueryCacheOptions): QueryCache {
       }
       return () => false
     }
-    switch (op) {
+    if (isBlockOp(op)) {        // the record's Blocks field replayed locally; the response's record replaces it
+      const field = String(args[1])
+      const ops = blockOpsOf(op, args)
+      mapRecords((r) => r.id === args[0], (r) => {
+        const blocks = applyBlockOpsLocally(Array.isArray(r[field]) ? (r[field] as Block[]) : [], ops)
+        return blocks ? { ...r, [field]: blocks } : r
+      })
+    } else switch (op) {
       case 'create': {
         const record = { ...camelKeys(args[0]) }
         const id = typeof record.id === 'string' ? record.id : null

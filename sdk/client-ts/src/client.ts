@@ -3,7 +3,8 @@
 import { AtomoError } from './errors.js'
 import type { Tokens } from './tokens.js'
 import { OfflineHandle } from './offline-handle.js'
-import { MUTATION_OPS, mutationRequest, type MutationOp } from './operations.js'
+import { MUTATION_OPS, mutationRequest, type WriteOp } from './operations.js'
+import { createBlocksApi, isBlockOp, modelBlocksApi, type BlocksApi, type ModelBlocksApi } from './blocks.js'
 import { createTransport, type ClientOptions, type Transport } from './transport.js'
 import { createQueryCache, type QueryCache } from './cache.js'
 import {
@@ -40,6 +41,8 @@ export interface ModelHandle<R, C, U> {
   hardDelete(target: Target<R>): Promise<number>
   history(id: string): Promise<StoredEvent[]>
   modelChanges(handler: (event: ModelEvent<R>) => void, options?: ModelChangesOptions): () => void
+  /** Block mutations and rendering of this model's Blocks fields (content.md §3–§6). */
+  readonly blocks: ModelBlocksApi<R>
 }
 
 export interface AtomoClientBase<T extends AtomoTypesLike> {
@@ -71,6 +74,8 @@ export interface AtomoClientBase<T extends AtomoTypesLike> {
   history<M extends ModelNameOf<T>>(model: M, id: string): Promise<StoredEvent[]>
   events(options?: { after?: number; limit?: number; model?: ModelNameOf<T> }): Promise<StoredEvent[]>
   model<M extends ModelNameOf<T>>(model: M): ModelHandle<RecordOf<T, M>, CreateOf<T, M>, UpdateOf<T, M>>
+  /** Block mutations (`insert`, `update`, `move`, `remove`, `apply`) and `render` of Blocks fields (content.md §3–§6). */
+  readonly blocks: BlocksApi<T>
   /** The typed client of a collection by name (untyped); `atomo.<collection>` is the typed shorthand. */
   collection(name: string): TypedModelClient<Record<string, unknown>, Record<string, unknown>, Record<string, unknown>,
     Record<string, unknown>, Record<string, unknown>>
@@ -116,10 +121,14 @@ export function camelCase(text: string): string {
 export { MUTATION_OPS }
 
 /** Write a mutation's result into the cache; `args` are the generic method's arguments after the model. */
-export function afterMutation(cache: QueryCache, model: string, op: MutationOp, args: readonly unknown[], result: unknown): void {
+export function afterMutation(cache: QueryCache, model: string, op: WriteOp, args: readonly unknown[], result: unknown): void {
   try {
     const target = args[0]
     const byId = typeof target === 'string'
+    if (isBlockOp(op)) {     // a block mutation: its `record` is the record after the change, as for update
+      cache.writeRecord(model, (result as { record?: Record<string, unknown> } | null)?.record)
+      return
+    }
     switch (op) {
       case 'create':
         cache.writeRecord(model, result as Record<string, unknown>)
@@ -169,7 +178,7 @@ export function createClient<T extends AtomoTypesLike = Untyped>(options: Client
 
   /** Every generic mutation: through the offline queue when it is enabled (it updates the cache when an item is
    * applied), else sent at once and its result written into the cache. */
-  const mutation = async (op: MutationOp, model: string, args: unknown[]): Promise<any> => {
+  const mutation = async (op: WriteOp, model: string, args: unknown[]): Promise<any> => {
     if (offline) return offline.mutate(op, model, args)
     const request = mutationRequest(op, model, args)
     const result = await field<any>(request.query, request.name, request.variables)
@@ -225,9 +234,12 @@ export function createClient<T extends AtomoTypesLike = Untyped>(options: Client
     }))
     : null
 
+  const blocks = createBlocksApi(mutation, field)
+
   function modelHandle(name: string): ModelHandle<any, any, any> {
     return {
       name,
+      blocks: modelBlocksApi(blocks, name),
       records: (o) => generic.records(name, o),
       record: (id) => generic.record(name, id),
       paginatedRecords: (o) => generic.paginatedRecords(name, o),
@@ -350,6 +362,7 @@ export function createClient<T extends AtomoTypesLike = Untyped>(options: Client
     },
     ...(generic as any),
     model: (name: string) => modelHandle(name),
+    blocks: blocks as BlocksApi<any>,
     collection,
     schema,
     modelChanges, cache, subscriptions: ws,

@@ -24,6 +24,13 @@ export type {
   ActionInputOf, ActionMapOf, ActionNameOf, ActionResultOf, ActionsApi, InvokeOptions, InvokeResult, Job, JobFrame,
   JobProgress, JobsApi, JobStatus, WatchOptions,
 } from './jobs.js'
+// block mutations on Blocks fields (content.md §3–§6)
+export { BLOCK_MUTATION_OPS, applyBlockOpsLocally } from './blocks.js'
+export type {
+  Block, BlockChange, BlockFieldOf, BlockInput, BlockMutationOp, BlockOf, BlockOp, BlockOpResult, BlockOpsChange, BlockPatch,
+  BlockRevOptions, BlocksApi, InsertBlockOptions, ModelBlocksApi, MoveBlockOptions, RenderFormat,
+} from './blocks.js'
+export type { WriteOp } from './operations.js'
 // modelChanges over /graphql/ws and the query cache
 export { afterMutation, MUTATION_OPS } from './client.js'
 export { canonicalJson, createQueryCache, matchesWhere } from './cache.js'

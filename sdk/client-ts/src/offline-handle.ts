@@ -6,7 +6,7 @@
 
 import type { ConflictEvent, OfflineItem, OfflineQueue, RejectedEvent, SyncStatus } from './offline.js'
 import { Listeners } from './listeners.js'
-import type { MutationOp } from './operations.js'
+import type { WriteOp } from './operations.js'
 
 type Listener<E> = (event: E) => void
 
@@ -51,8 +51,8 @@ export class OfflineHandle {
   pending(): OfflineItem[] { return this.queue?.pending() ?? [] }
   failed(): OfflineItem[] { return this.queue?.failed() ?? [] }
 
-  async mutate(op: MutationOp, model: string, args: unknown[]): Promise<unknown> { return (await this.loading).mutate(op, model, args) }
-  async enqueue(op: MutationOp, model: string, args: unknown[]): Promise<unknown> { return (await this.loading).enqueue(op, model, args) }
+  async mutate(op: WriteOp, model: string, args: unknown[]): Promise<unknown> { return (await this.loading).mutate(op, model, args) }
+  async enqueue(op: WriteOp, model: string, args: unknown[]): Promise<unknown> { return (await this.loading).enqueue(op, model, args) }
   async sync(): Promise<void> { return (await this.loading).sync() }
   /** Resolves when every change so far is written to the storage. */
   async saved(): Promise<void> { return (await this.loading).saved() }

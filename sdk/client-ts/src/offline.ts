@@ -7,21 +7,25 @@
 
 import { AtomoError, graphqlError, httpError } from './errors.js'
 import { Listeners } from './listeners.js'
-import { mutationRequest, type MutationOp } from './operations.js'
+import { mutationRequest, type WriteOp } from './operations.js'
+import { assignBlockIds, blockChangeFromRecord, isBlockOp, targetedBlockIds, type BlockInput } from './blocks.js'
 import type { Transport } from './transport.js'
 
 export interface OfflineItem {
   queueId: string
   userId: string | null
   tenantId: string | null
-  op: MutationOp
+  op: WriteOp
   model: string
-  /** The method's arguments after the model (create: [data]; update: [target, patch, { expectedVersion }]; …). */
+  /** The method's arguments after the model (create: [data]; update: [target, patch, { expectedVersion }];
+   * insertBlock: [id, field, block, options]; …). */
   args: unknown[]
   /** The cached `_version` sent as `expectedVersion` (conflictDetection 'version'). */
   expectedVersion?: number
   /** An earlier queued item changes the same record: `expectedVersion` is the version it leaves. */
   chained?: boolean
+  /** A request for it was sent before (its answer may have been lost). */
+  sent?: boolean
   idempotencyKey: string
   attempts: number
   lastError?: { code: string; message: string }
@@ -65,14 +69,14 @@ type Listener<E> = (event: E) => void
 
 /** What the queue uses of the query cache, when there is one. */
 export interface OfflineCacheHooks {
-  optimistic?(model: string, op: MutationOp, args: unknown[]): () => void
+  optimistic?(model: string, op: WriteOp, args: unknown[]): () => void
   peekRecord?(model: string, id: string): Record<string, unknown> | null | undefined
 }
 
 export interface OfflineHooks {
   cache?: OfflineCacheHooks
   /** A mutation was applied: update the cache with its result (the client's `afterMutation`). */
-  applied?(model: string, op: MutationOp, args: unknown[], result: unknown): void
+  applied?(model: string, op: WriteOp, args: unknown[], result: unknown): void
   /** The current server record (a conflict's `current`, the result of an already-applied create/update). */
   fetchRecord(model: string, id: string): Promise<unknown>
 }
@@ -179,6 +183,27 @@ function targetIds(item: OfflineItem): string[] {
 function createdId(item: OfflineItem): string | null {
   const id = (item.args[0] as { id?: unknown } | undefined)?.id
   return item.op === 'create' && typeof id === 'string' ? id : null
+}
+
+/** The block ids a queued block mutation inserts (filled by `prepare`), with the field they go into. */
+function insertedBlocks(item: OfflineItem): { field: string; ids: string[] } | null {
+  if (item.op === 'insertBlock') {
+    const id = (item.args[2] as BlockInput | undefined)?.id
+    return { field: String(item.args[1]), ids: typeof id === 'string' ? [id] : [] }
+  }
+  if (item.op === 'applyBlockOps' && Array.isArray(item.args[2])) {
+    const ids = (item.args[2] as { op?: unknown; block?: BlockInput }[])
+      .filter((o) => o?.op === 'insert' && typeof o.block?.id === 'string').map((o) => o.block!.id as string)
+    return { field: String(item.args[1]), ids }
+  }
+  return null
+}
+
+/** A CONFLICT because a block this item inserts is already there: an earlier attempt of this item landed. */
+function isOwnBlockInsertConflict(item: OfflineItem, error: AtomoError): boolean {
+  const details = error.details as { blockId?: unknown; currentRev?: unknown; currentVersion?: unknown } | undefined
+  if (error.code !== 'CONFLICT' || !details || details.currentRev !== undefined || details.currentVersion !== undefined) return false
+  return insertedBlocks(item)?.ids.includes(details.blockId as string) === true
 }
 
 function setExpectedVersion(item: OfflineItem, version: number): void {
@@ -289,7 +314,7 @@ export class OfflineQueue {
    * A mutation through the queue: sent at once when online and nothing of this user and tenant waits
    * (queued if that fails without an answer), otherwise queued. Resolves with the mutation's result.
    */
-  async mutate(op: MutationOp, model: string, args: unknown[]): Promise<unknown> {
+  async mutate(op: WriteOp, model: string, args: unknown[]): Promise<unknown> {
     await this.ready
     const item = this.prepare(op, model, args)
     if (this.online() && !this.hasPendingForCurrent() && this.paused === null) {
@@ -302,7 +327,7 @@ export class OfflineQueue {
   }
 
   /** Queue without trying first (what `mutate` does while offline). */
-  async enqueue(op: MutationOp, model: string, args: unknown[]): Promise<unknown> {
+  async enqueue(op: WriteOp, model: string, args: unknown[]): Promise<unknown> {
     await this.ready
     return this.push(this.prepare(op, model, args))
   }
@@ -354,13 +379,14 @@ export class OfflineQueue {
     return this.state.pending.some((i) => this.mine(i))
   }
 
-  private prepare(op: MutationOp, model: string, args: unknown[]): OfflineItem {
+  private prepare(op: WriteOp, model: string, args: unknown[]): OfflineItem {
     const copy = structuredClone(args)
     if (op === 'create') {
       const data = (copy[0] ?? {}) as Record<string, unknown>
       if (typeof data.id !== 'string' || !data.id) data.id = uuid()   // later queued items can target it
       copy[0] = data
     }
+    if (isBlockOp(op)) assignBlockIds(op, copy, uuid)   // later queued block operations can target the new blocks
     const { userId, tenantId } = this.identity()
     const item: OfflineItem = {
       queueId: ulid(), userId, tenantId, op, model, args: copy, idempotencyKey: uuid(), attempts: 0,
@@ -460,6 +486,8 @@ export class OfflineQueue {
   /** One request for an item: what became of it. */
   private async attempt(item: OfflineItem): Promise<Outcome> {
     const request = mutationRequest(item.op, item.model, item.args)
+    const resent = item.sent === true
+    item.sent = true
     let sent
     try {
       sent = await this.transport.request('POST', '/graphql', { query: request.query, variables: request.variables },
@@ -479,7 +507,7 @@ export class OfflineQueue {
       const retryAfter = Number(sent.headers?.get('retry-after'))
       return { kind: 'retry', error, afterMs: Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : undefined }
     }
-    if (error.code === 'ALREADY_APPLIED' || (item.op === 'create' && isUniqueIdError(error))) {
+    if (error.code === 'ALREADY_APPLIED' || (item.op === 'create' && isUniqueIdError(error)) || (resent && isOwnBlockInsertConflict(item, error))) {
       return { kind: 'applied', result: await this.currentResult(item) }
     }
     return { kind: 'dropped', error }
@@ -490,12 +518,14 @@ export class OfflineQueue {
     const id = createdId(item) ?? targetIds(item)[0]
     if (item.op === 'delete' || item.op === 'restore' || item.op === 'hardDelete') return 1
     if (item.op === 'updateMany') return Promise.all(targetIds(item).map((i) => this.hooks.fetchRecord(item.model, i)))
+    if (isBlockOp(item.op)) return blockChangeFromRecord(item.op, item.args, id ? await this.hooks.fetchRecord(item.model, id) : null)
     return id ? this.hooks.fetchRecord(item.model, id) : null
   }
 
   private applied(item: OfflineItem, result: unknown, queued: boolean): unknown {
     if (queued) this.rollback(item)
-    for (const record of Array.isArray(result) ? result : [result]) {     // the next chained item expects this version
+    const records = isBlockOp(item.op) ? [(result as { record?: unknown } | null)?.record] : Array.isArray(result) ? result : [result]
+    for (const record of records) {     // the next chained item expects this version
       const r = record as { id?: unknown; _version?: unknown } | null
       if (!r || typeof r.id !== 'string' || typeof r._version !== 'number') continue
       const next = this.state.pending.find((p) => p.model === item.model && targetIds(p).includes(r.id as string))
@@ -526,6 +556,20 @@ export class OfflineQueue {
         this.remove(dependent)
         await this.drop(dependent, new AtomoError({
           code: 'DEPENDENCY_FAILED', message: `the queued create of ${item.model} ${created} was rejected: ${error.message}`,
+          details: { queueId: item.queueId, code: error.code },
+        }))
+      }
+    }
+    const inserted = insertedBlocks(item)
+    const recordId = targetIds(item)[0]
+    if (inserted && inserted.ids.length > 0 && recordId) {   // queued block operations on blocks it would have inserted
+      const dependents = this.state.pending.filter((i) => isBlockOp(i.op) && i.model === item.model && i.args[0] === recordId
+        && String(i.args[1]) === inserted.field && targetedBlockIds(i.op, i.args).some((b) => inserted.ids.includes(b)))
+      for (const dependent of dependents) {
+        if (!this.state.pending.includes(dependent)) continue
+        this.remove(dependent)
+        await this.drop(dependent, new AtomoError({
+          code: 'DEPENDENCY_FAILED', message: `the queued block insert into ${item.model} ${recordId} was rejected: ${error.message}`,
           details: { queueId: item.queueId, code: error.code },
         }))
       }

@@ -1,10 +1,13 @@
 /** The GraphQL requests of the model-generic mutations, shared by the client's methods and the offline queue. */
 
 import { AtomoError } from './errors.js'
+import { blockRequest, isBlockOp, type BlockMutationOp } from './blocks.js'
 import type { Target } from './types.js'
 
 export type MutationOp = 'create' | 'update' | 'updateMany' | 'delete' | 'restore' | 'hardDelete'
 export const MUTATION_OPS: readonly MutationOp[] = ['create', 'update', 'updateMany', 'delete', 'restore', 'hardDelete']
+/** Every write of the client's one mutation path: the generic mutations and the block mutations (blocks.ts). */
+export type WriteOp = MutationOp | BlockMutationOp
 
 export interface GraphQLRequest { query: string; name: string; variables: Record<string, unknown> }
 
@@ -20,7 +23,8 @@ export function targetArgs(target: Target<unknown>): { id?: string; where?: unkn
 type VersionOption = { expectedVersion?: number } | undefined
 
 /** `args` are the method's arguments after the model: create(data), update(target, patch, opts), … */
-export function mutationRequest(op: MutationOp, model: string, args: readonly unknown[]): GraphQLRequest {
+export function mutationRequest(op: WriteOp, model: string, args: readonly unknown[]): GraphQLRequest {
+  if (isBlockOp(op)) return blockRequest(op, model, args)
   switch (op) {
     case 'create':
       return { query: 'mutation($model: String!, $data: JSON!) { create(model: $model, data: $data) }', name: op,
