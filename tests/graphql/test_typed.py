@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from atomo import Atomo
-from atomo.graphql.engine import GraphQLEngine
 from atomo.graphql.content import content_extension
+from atomo.graphql.engine import GraphQLEngine
 from atomo.graphql.typed_resolvers import typed_extension
 from atomo.graphql.typed_sdl import typed_sdl
 from tests.conftest import make_project
@@ -23,10 +23,15 @@ from tests.conftest import settings as make_settings
 from tests.graphql.conftest import ADMIN, Runner
 
 
+def typed_parts(schema: Any) -> list[Any]:
+    """The typed API's extension with the block types it uses (content_extension)."""
+    return [content_extension(), typed_extension(schema)]
+
+
 @pytest.fixture
 async def typed(crm: Atomo) -> Runner:
     schema = crm.runtime.schema
-    engine = await GraphQLEngine.build(schema, crm.runtime.settings, extensions=[content_extension(), typed_extension(schema)])
+    engine = await GraphQLEngine.build(schema, crm.runtime.settings, extensions=typed_parts(schema))
     return Runner(engine, crm)
 
 
@@ -74,12 +79,12 @@ async def test_nested_has_many_batches_per_level_with_limits_per_parent(typed: R
 
 async def test_relations_respect_read_rules_and_the_row_budget(crm: Atomo) -> None:
     schema = crm.runtime.schema
-    engine = await GraphQLEngine.build(schema, make_settings(graphql_max_rows=5), extensions=[content_extension(), typed_extension(schema)])
+    engine = await GraphQLEngine.build(schema, make_settings(graphql_max_rows=5), extensions=typed_parts(schema))
     runner = Runner(engine, crm)
     outcome = await runner("{ companies { name deals { title } } }")
     assert outcome.body["data"] is not None or outcome.body["errors"]
     await add_deals(Runner(await GraphQLEngine.build(schema, crm.runtime.settings,
-                                                     extensions=[content_extension(), typed_extension(schema)]), crm), 6)
+                                                     extensions=typed_parts(schema)), crm), 6)
     outcome = await runner("{ companies { name deals { title } } }")
     codes = {e["extensions"]["code"] for e in outcome.body.get("errors", [])}
     assert codes == {"LIMIT_EXCEEDED"}, outcome.body
@@ -125,7 +130,7 @@ def test_typed_and_generic_twins_give_the_same_results_and_events(data: dict[str
                 for app in (generic, typed):
                     schema = app.runtime.schema
                     engine = await GraphQLEngine.build(schema, app.runtime.settings,
-                                                       extensions=[content_extension(), typed_extension(schema)])
+                                                       extensions=typed_parts(schema))
                     runners.append(Runner(engine, app))
                 await compare_twins(*runners, data, change)
     asyncio.run(scenario())
@@ -245,7 +250,7 @@ async def test_planned_typed_fields_answer_as_tartiflette_does(typed: Runner, qu
     engine_module.plan_root = engine_module.plan_variables = lambda *args: None   # force tartiflette's execution
     try:
         schema = typed.app.runtime.schema
-        fresh = await GraphQLEngine.build(schema, typed.app.runtime.settings, extensions=[content_extension(), typed_extension(schema)])
+        fresh = await GraphQLEngine.build(schema, typed.app.runtime.settings, extensions=typed_parts(schema))
         plain = (await fresh.execute(query, variables, None, service=typed.app.runtime.data, caller=ADMIN,
                                      request_id="req-1")).body
     finally:

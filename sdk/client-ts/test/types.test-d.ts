@@ -83,6 +83,41 @@ export async function untyped(): Promise<void> {
   await atomo.collection('contacts').list({ where: { a: 1 } })
 }
 
+// Block mutations: results typed with the model's record, `field` limited to the model's Blocks fields.
+export async function blocks(): Promise<void> {
+  const atomo = createClient<AtomoTypes>({ url: 'http://localhost:3000' })
+  const change = await atomo.blocks.insert('Deal', 'd-1', 'notes', { type: 'paragraph', text: 'x' }, { after: 'b-1' })
+  assertType<Equal<typeof change.record, Deal>>(true)
+  assertType<Equal<typeof change.version, number>>(true)
+  const id: string | undefined = change.block?.id
+  await atomo.blocks.update('Deal', 'd-1', 'notes', 'b-1', { text: 'y', completed: null }, { expectedRev: 2 })
+  await atomo.blocks.move('Deal', 'd-1', 'notes', 'b-1', { position: 0, expectedVersion: 3 })
+  await atomo.blocks.remove('Contact', 'c-1', 'notes', 'b-1', { expectedRev: 1 })
+  const batch = await atomo.model('Deal').blocks.apply('d-1', 'notes', [{ op: 'insert', block: { type: 'divider' } },
+    { op: 'move', blockId: 'b-1', after: 'b-2' }, { op: 'remove', blockId: 'b-2', expectedRev: 1 }])
+  assertType<Equal<typeof batch.record, Deal>>(true)
+  const html: string = await atomo.blocks.render('Contact', 'c-1', 'notes', 'html')
+  void id; void html
+
+  // @ts-expect-error: title is not a Blocks field
+  await atomo.blocks.insert('Deal', 'd-1', 'title', { type: 'divider' })
+  // @ts-expect-error: Company has no Blocks field
+  await atomo.blocks.remove('Company', 'c-1', 'notes', 'b-1')
+  // @ts-expect-error: a move needs after or position
+  await atomo.blocks.move('Deal', 'd-1', 'notes', 'b-1', {})
+  // @ts-expect-error: after and position together
+  await atomo.blocks.insert('Deal', 'd-1', 'notes', { type: 'divider' }, { after: 'b-1', position: 0 })
+  // @ts-expect-error: an unknown render format
+  await atomo.blocks.render('Deal', 'd-1', 'notes', 'pdf')
+  // @ts-expect-error: a block needs a type
+  await atomo.model('Deal').blocks.insert('d-1', 'notes', { text: 'x' })
+
+  const untyped = createClient({ url: 'http://localhost:3000' })
+  const any = await untyped.blocks.insert('Anything', 'x', 'whatever', { type: 'p' })
+  const r: Record<string, unknown> = any.record
+  void r
+}
+
 // The React hooks typed once with createAtomoHooks<AtomoTypes>() (no type arguments at each call).
 const hooks = createAtomoHooks<AtomoTypes>()
 
