@@ -77,8 +77,21 @@ def storable_number(value: float) -> float:
     return value
 
 
-# One encoder object: json.dumps() with options builds a new encoder on every call.
-dump_json: Callable[[Any], str] = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_encode_json = msgspec.json.Encoder().encode
+_dump_json_slow = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+def dump_json(value: Any) -> str:
+    """Compact JSON text of a validated JSON value (UTF-8, no ASCII escaping), as the event log writes it.
+
+    msgspec: about ten times faster than the json module on a large value (a 500-block document, 106 KB:
+    76 µs against 800 µs). Its text differs from the json module's only in float exponents (``1e16`` for
+    ``1e+16``), which ``projections rebuild --check`` compares as the same value.
+    """
+    try:
+        return _encode_json(value).decode("utf-8")
+    except (TypeError, ValueError):   # not plain JSON data (only reachable from unvalidated library input)
+        return _dump_json_slow(value)  # type: ignore[no-any-return]
 
 
 def to_column(field: Field, value: Any) -> Any:
