@@ -188,7 +188,8 @@ def test_first_screen_holds_the_two_commands_and_ci_runs_the_test_one() -> None:
 def test_every_shell_block_is_run_here() -> None:
     """The first screen, the Quick Reference, the embedding, the typed API and the hooks run: add a test with
     any new block."""
-    assert len(blocks(README, "bash")) == 5
+    assert len(blocks(README, "bash")) == 6
+    assert len(blocks(section("Rich content"), "bash")) == 1
     assert len(blocks(section("Quick reference"), "bash")) == 1
     assert len(blocks(section("Typed API"), "bash")) == 1
     assert len(blocks(section("Embedding Atomo in Python"), "bash")) == 1
@@ -356,6 +357,22 @@ def test_typed_api_example_runs_as_written(tmp_path: Path, readme_port: int) -> 
     values = [d["value"] for d in deals]
     assert values == sorted(values, reverse=True) and all(v > 1000 for v in values)
     assert all(d["company"]["name"] for d in deals)
+    assert "Traceback" not in shell.stderr
+
+
+def test_rich_content_example_runs_as_written(tmp_path: Path, readme_port: int) -> None:
+    """The Rich content section's shell block in a fresh folder: a block inserted into a seeded deal, then rendered."""
+    folder = tmp_path / "work"
+    folder.mkdir()
+    (block,) = blocks(section("Rich content"), "bash")
+    shell = run_shell(block, folder, tmp_path / "logs")
+    inserted, rendered = json_documents(shell.stdout)[-2:]
+    change = inserted["data"]["insertBlock"]
+    assert change["index"] == 1 and change["version"] == 2
+    assert change["block"]["type"] == "task" and change["block"]["rev"] == 1 and len(change["block"]["id"]) == 36
+    assert rendered["data"]["renderBlocks"] == ("Signed after a **two-week** trial.\n\n"
+                                                "- [ ] Book the kick-off (due 2026-02-01)\n\n"
+                                                "- [x] Send onboarding pack\n")
     assert "Traceback" not in shell.stderr
 
 
