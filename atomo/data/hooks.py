@@ -114,15 +114,17 @@ class HookRunner:
         return (model, operation) in self.hookset.before
 
     async def before(self, model: str, operation: str, value: Any, caller: Caller, *, id: str | None = None,
-                     where: Any = None) -> Any:
-        """Run the before-hooks in order; the (possibly replaced) input of a create or update."""
+                     where: Any = None, field: str | None = None) -> Any:
+        """Run the before-hooks in order; the (possibly replaced) input of a create or update. A block mutation
+        runs the ``update`` hooks with ``{}`` and ``ctx.field`` = its Blocks field (they may refuse it; what they
+        return is not used: the operation has no field values to replace)."""
         hooks = self.hookset.before_hooks(model, operation)
         if operation in WITH_INPUT:
             if not isinstance(value, dict):
                 return value          # the service refuses it ("data must be an object")
             value = dict(value)
         for hook in hooks:
-            ctx = self.context(caller, operation, model=model, id=id, where=where)
+            ctx = self.context(caller, operation, model=model, id=id, where=where, field=field)
             try:
                 result = await call(hook.fn, value, ctx)
             except Exception as exc:

@@ -402,6 +402,8 @@ class DataService:
             raise ValidationError.single("id", "id must be a non-empty string", "type")
         if expected_version is not None and type(expected_version) is not int:
             raise ValidationError.single("expectedVersion", "expectedVersion must be an integer", "type")
+        if self.hooks.has_before(model.name, "update"):     # a before-update hook may refuse any change of the row
+            await self.hooks.before(model.name, "update", {}, caller, id=id, field=key)
         read = self._visible(model, "update", caller)
         sql_where, params = self._filter(model, caller, read, {"id": id}, deleted=False)
         writer = self.writer

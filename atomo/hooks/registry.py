@@ -41,8 +41,9 @@ class HookContext:
     ``data``: the data service acting as ``caller`` (``await ctx.data.records("Deal", limit=10)``; its
     ``system`` is the same without access rules). ``events.append(stream, type, data)`` appends a custom
     event. Before/after hooks get ``model`` and ``operation`` (create, update, delete, restore, hardDelete),
-    ``id``/``where`` of an update or delete; after-hooks get the stored ``event``. Custom fields get
-    ``operation`` "query" or "mutation" and ``field``, their name.
+    ``id``/``where`` of an update or delete; after-hooks get the stored ``event``. A block mutation runs the
+    ``update`` hooks (before: with ``{}`` and ``field``, the Blocks field; after: with the record after each
+    block event). Custom fields get ``operation`` "query" or "mutation" and ``field``, their name.
     """
 
     operation: str

@@ -126,3 +126,25 @@ async def test_after_update_hooks_get_the_record_after_each_block_event(app: Ato
     await app.runtime.data.hooks.drain()
     assert [(kind, order(r), r["_version"]) for kind, r in seen] == [("BlockRemoved", ["x"], 2),
                                                                       ("BlockInserted", ["x", "n"], 3)]
+
+
+async def test_a_before_update_hook_can_refuse_a_block_mutation(app: Atomo) -> None:
+    from atomo.hooks import ValidationError as Refused
+    from atomo.hooks import before
+    seen: list[tuple[Any, Any, Any]] = []
+
+    @before("Deal", "update")
+    async def frozen_when_won(data: dict[str, Any], ctx: Any) -> None:
+        seen.append((data, ctx.id, ctx.field))
+        record = await ctx.data.system.record("Deal", ctx.id)
+        if record and record["stage"] == "won":
+            raise Refused("a won deal is frozen")
+
+    app.runtime.data.hooks.hookset.extend([frozen_when_won])
+    d = await deal(app)
+    await app.insert_block("Deal", d, "notes", {"type": "divider"})
+    await app.update("Deal", id=d, data={"stage": "won"})
+    with pytest.raises(ValidationError):
+        await app.update_block("Deal", d, "notes", "p", {"text": "after the win"})
+    assert seen[0] == ({}, d, "notes")
+    assert (await app.record("Deal", d))["notes"][0]["text"] == "P"  # type: ignore[index]

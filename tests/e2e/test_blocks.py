@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from atomo import Atomo
+from atomo.worker.client import CrudClient, CrudError
 from tests.e2e.authkit import PASSWORD, Gql, with_library, write_project
 from tests.e2e.conftest import ServerProcess, server_env
 from tests.e2e.wskit import graphql_ws
@@ -291,10 +292,29 @@ def test_worker_crud_plane_applies_block_operations(world: World) -> None:
     denied = httpx.post(url, headers={"X-Worker-Token": token}, timeout=30.0,        # the system role is no admin
                         json={"ops": [{"op": "remove", "blockId": "a"}]})
     assert denied.status_code == 403 and denied.json()["error"]["code"] == "PERMISSION_DENIED"
-    bad = httpx.post(url, headers={"X-Worker-Token": token}, timeout=30.0, json={"ops": [{"op": "explode"}]})
+    bad = httpx.post(url, headers={"X-Worker-Token": token}, timeout=30.0,
+                     json={"ops": [{"op": "explode"}], "actor": {"userId": world.me(world.admin)}})
     assert bad.status_code == 400 and bad.json()["error"]["code"] == "VALIDATION_ERROR"
     history = world.ok(f'{{ history(model: "Doc", id: "{doc["id"]}") {{ type origin actor }} }}')
     assert history[-1]["type"] == "BlockInserted" and history[-1]["origin"] == "transcriber"
+
+    async def python_worker() -> tuple[dict[str, Any], int]:       # the Python worker SDK's CrudClient
+        crud = CrudClient(world.server.base_url, token, actor={"userId": world.me(world.admin)},
+                          default_origin="summariser")
+        try:
+            done = await crud.block_ops("Doc", doc["id"], "body", [
+                {"op": "update", "blockId": "w", "block": {"outcome": "booked"}},
+                {"op": "move", "blockId": "w", "after": "a"}], expected_version=2)
+            try:
+                await crud.block_ops("Doc", doc["id"], "body", [{"op": "remove", "blockId": "w"}], expected_version=2)
+            except CrudError as exc:
+                return done, exc.status
+            raise AssertionError("a stale expectedVersion was accepted")
+        finally:
+            await crud.aclose()
+    done, status = asyncio.run(python_worker())
+    assert done["version"] == 4 and [c["index"] for c in done["changes"]] == [0, 1]
+    assert ids(done["record"]) == ["a", "w"] and done["record"]["body"][1]["outcome"] == "booked" and status == 409
 
 
 def test_model_changes_delivers_block_events_as_updates_with_block_op(world: World) -> None:

@@ -14,6 +14,7 @@ export interface Note {
   id: string
   text: string
   ownerId?: string
+  body?: Block[]
 }
 
 export const schema = {

@@ -27,6 +27,22 @@ export interface FindManyOptions {
 
 type Row = Record<string, any>
 
+export interface BlockOperation {
+  op: 'insert' | 'update' | 'move' | 'remove'
+  blockId?: string
+  block?: Row
+  position?: number
+  after?: string
+  expectedRev?: number
+}
+
+/** One entry per operation (the block and its index after it; null for a removal), the record's version and the record. */
+export interface BlockOpsResult<T = Row> {
+  changes: { block: Row | null; index: number | null }[]
+  version: number
+  record: T
+}
+
 /** `payload.actor` (a user id; `worker:…` principals are not users) and `payload.tenantId`. */
 export function actorOf(payload: any): Actor | undefined {
   if (payload === null || typeof payload !== 'object') return undefined
@@ -93,6 +109,14 @@ export class CrudClient extends HttpBase {
     const body = this.body(opts, { expectedVersion: opts?.expectedVersion })
     const out = await CrudClient.check(await this.send('DELETE', this.path(model, id), body))
     return Number(out?.deleted ?? 0)
+  }
+
+  /** Block operations on one Blocks field, in order and atomically (content chapter §3): each op is
+   * `{ op: 'insert' | 'update' | 'move' | 'remove', blockId?, block?, position?, after?, expectedRev? }`. */
+  async blockOps<T = Row>(model: string, id: string, field: string, ops: BlockOperation[],
+    opts?: WriteOptions): Promise<BlockOpsResult<T>> {
+    const body = this.body(opts, { ops, expectedVersion: opts?.expectedVersion })
+    return CrudClient.check(await this.send('POST', `${this.path(model, id)}/blocks/${encodeURIComponent(field)}`, body))
   }
 
   async findMany<T = Row>(model: string, opts: FindManyOptions = {}): Promise<T[]> {

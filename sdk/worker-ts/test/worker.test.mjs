@@ -120,6 +120,13 @@ describe('@atomo-cc/worker-sdk against a real server', { skip }, () => {
       const created = await ctx.crud.create('Note', { text: ctx.job.payload.input.text, ownerId: adminId })
       const found = await ctx.crud.findById('Note', created.id)
       const updated = await ctx.crud.update('Note', created.id, { text: `${text}!` }, { expectedVersion: found._version })
+      const blocks = await ctx.crud.blockOps('Note', created.id, 'body', [
+        { op: 'insert', block: { id: 'b1', type: 'paragraph', text: 'one' } },
+        { op: 'insert', block: { id: 'b0', type: 'heading', text: 'Top', level: 1 }, position: 0 }])
+      let rev
+      try {
+        await ctx.crud.blockOps('Note', created.id, 'body', [{ op: 'update', blockId: 'b1', block: { text: 'x' }, expectedRev: 7 }])
+      } catch (err) { rev = err }
       const many = await ctx.crud.findMany('Note', { where: { text: { equals: `${text}!` } }, limit: 5 })
       const missing = await ctx.crud.findById('Note', `nope-${randomUUID()}`)
       let conflict
@@ -130,15 +137,17 @@ describe('@atomo-cc/worker-sdk against a real server', { skip }, () => {
       try { await ctx.crud.findMany('Ticket') } catch (err) { denied = err }
       record = updated
       return { id: created.id, many: many.length, missing, conflict: conflict?.status, denied: denied?.status,
-               deniedIsCrudError: denied instanceof CrudError }
+               deniedIsCrudError: denied instanceof CrudError, blocks: blocks.record.body.map((b) => b.id),
+               blockVersion: blocks.version, blockIndexes: blocks.changes.map((c) => c.index), rev: rev?.status }
     }), () => jobDone(id))
     assert.equal(job.status, 'succeeded', job.error)
     assert.deepEqual(job.result, { id: record.id, many: 1, missing: null, conflict: 409, denied: 403,
-                                   deniedIsCrudError: true })
+                                   deniedIsCrudError: true, blocks: ['b0', 'b1'], blockVersion: 4, blockIndexes: [0, 0],
+                                   rev: 409 })
     assert.equal(record.text, `${text}!`)
     const history = await api('POST', '/graphql', { query: 'query($id: String!) { history(model: "Note", id: $id) { actor origin } }',
                                                     variables: { id: record.id } })
-    assert.deepEqual(history.body.data.history.map((e) => [e.actor, e.origin]), [[adminId, 'tsCrud'], [adminId, 'tsCrud']])
+    assert.deepEqual(history.body.data.history.map((e) => [e.actor, e.origin]), Array(4).fill([adminId, 'tsCrud']))
     const deleted = await new CrudClient({ url: URL, token, actor: { userId: adminId } }).delete('Note', record.id)
     assert.equal(deleted, 1)
   })
