@@ -16,6 +16,7 @@ from typing import Any
 MANAGED_KEYS = ("rev", "createdAt", "updatedAt")
 MAX_ID_LENGTH = 255
 MAX_BLOCKS = 10_000      # blocks in one field, for whole-field writes and block inserts alike
+MAX_FIELD_CHARS = 4 << 20   # the stored JSON text of a field that block inserts and updates may grow to
 
 
 def _is_int(value: Any) -> bool:

@@ -16,6 +16,7 @@ from typing import Any
 
 from atomo.auth.principal import Caller
 from atomo.auth.rbac import Access
+from atomo.content.blocks import MAX_FIELD_CHARS
 from atomo.content.ops import BlockOp, apply_event, at_op, block_list, decide, index_of
 from atomo.data.validation import normalize_input
 from atomo.errors import AtomoError, ConflictError, PermissionDeniedError, ValidationError
@@ -210,7 +211,12 @@ class RecordWriter:
             record = {**record, key: list(blocks), "updatedAt": now, "_version": version}
             if not access.allows(record):
                 raise PermissionDeniedError.for_action(model.name, "update")
-            conn.execute(sql, (dump_json(blocks), now, version, current["id"]))
+            text = dump_json(blocks)
+            if len(text) > MAX_FIELD_CHARS and decided.type in ("BlockInserted", "BlockUpdated"):
+                error = ValidationError.single(key, f"{key} would exceed {MAX_FIELD_CHARS} characters of JSON",
+                                               "max_length")
+                raise (at_op(error, n) if batch else error)
+            conn.execute(sql, (text, now, version, current["id"]))
             events.append(self._event(conn, model, current["id"], version, decided.type, decided.data,
                                       decided.previous, caller, current["tenantId"], now))
             images.append(record)

@@ -50,7 +50,8 @@ EVENT_TYPES = {"Created": "CREATED", "Updated": "UPDATED", "Deleted": "DELETED",
 BLOCK_OPS = {"BlockInserted": "insert", "BlockUpdated": "update", "BlockMoved": "move", "BlockRemoved": "remove"}
 BEFORE_IMAGE_TYPES = frozenset({"Deleted", "Restored", "HardDeleted"})
 VIEW_CACHE = 2048
-LAST_IMAGES = 64            # streams whose latest block-event record is kept for folding the next one
+VIEW_CACHE_CHARS = 64 << 20  # and at most this much of their encoded text (a view of a large record weighs more)
+LAST_IMAGES = 16            # streams whose latest block-event record is kept for folding the next one
 VIEW_ENCODINGS = 4          # selections whose encoding one cached view keeps (others are encoded per delivery)
 Sub = tuple[tuple[str, str, str | None], ...]          # (key, record field, constant) of a typed record
 Fields = tuple[tuple[str, str, Sub | None, str | None], ...]  # (key, ModelEvent field, record selection, constant)
@@ -147,12 +148,14 @@ async def _record_fields(execution: Any, schema: Any, model: Model, node: Any) -
 
 # -- events as ModelEvent ------------------------------------------------------------------------
 class View:
-    __slots__ = ("values", "image", "encoded")
+    __slots__ = ("values", "image", "encoded", "size", "owner")
 
     def __init__(self, values: dict[str, Any], image: Any) -> None:
         self.values = values            # every ModelEvent field
         self.image = image              # the record the row-level rules are evaluated on
         self.encoded: dict[Fields, str] = {}
+        self.size = 0                   # characters of its largest encoding: what the cache charges for it
+        self.owner: EventViews | None = None
 
     def text(self, fields: Fields) -> str:
         text = self.encoded.get(fields)
@@ -167,6 +170,10 @@ class View:
             text = encode(out)
             if len(self.encoded) < VIEW_ENCODINGS:
                 self.encoded[fields] = text
+            if len(text) > self.size:
+                grown, self.size = len(text) - self.size, len(text)
+                if self.owner is not None:
+                    self.owner.grew(grown)
         return text
 
 
@@ -180,6 +187,7 @@ class EventViews:
     def __init__(self, read_images: Callable[[StoredEvent], Awaitable[tuple[Any, Any]]]) -> None:
         self.read_images = read_images
         self._cache: OrderedDict[int, View] = OrderedDict()
+        self._size = 0                          # the cached views' sizes
         self._last: OrderedDict[str, tuple[int, dict[str, Any]]] = OrderedDict()   # stream -> (version, record)
 
     async def view(self, event: StoredEvent, model: Model) -> View:
@@ -187,10 +195,21 @@ class EventViews:
         if cached is not None:
             return cached
         view = await self._build(event, model)
+        view.owner = self
         self._cache[event.position] = view
-        if len(self._cache) > VIEW_CACHE:
-            self._cache.popitem(last=False)
+        self._evict()
         return view
+
+    def grew(self, chars: int) -> None:
+        self._size += chars
+        self._evict()
+
+    def _evict(self) -> None:
+        """At most ``VIEW_CACHE`` views and ``VIEW_CACHE_CHARS`` of their encodings (large records make few)."""
+        while len(self._cache) > VIEW_CACHE or (self._size > VIEW_CACHE_CHARS and len(self._cache) > 1):
+            _, old = self._cache.popitem(last=False)
+            self._size -= old.size
+            old.owner = None
 
     async def _build(self, event: StoredEvent, model: Model) -> View:
         kind, data, previous, block_op = event.type, event.data, event.previous_data, None

@@ -148,3 +148,18 @@ async def test_a_before_update_hook_can_refuse_a_block_mutation(app: Atomo) -> N
         await app.update_block("Deal", d, "notes", "p", {"text": "after the win"})
     assert seen[0] == ({}, d, "notes")
     assert (await app.record("Deal", d))["notes"][0]["text"] == "P"  # type: ignore[index]
+
+
+async def test_block_operations_cannot_grow_a_field_past_its_size_limit(app: Atomo) -> None:
+    from atomo.content.blocks import MAX_FIELD_CHARS
+    d = await deal(app)
+    big = "x" * (MAX_FIELD_CHARS // 4)
+    for n in range(3):
+        await app.insert_block("Deal", d, "notes", {"id": f"big{n}", "type": "paragraph", "text": big})
+    with pytest.raises(ValidationError) as refused:
+        await app.insert_block("Deal", d, "notes", {"type": "paragraph", "text": big})
+    assert refused.value.details[0]["code"] == "max_length"
+    with pytest.raises(ValidationError):
+        await app.update_block("Deal", d, "notes", "p", {"text": big})
+    done = await app.remove_block("Deal", d, "notes", "big0")           # shrinking is always allowed
+    assert done["version"] == 5
