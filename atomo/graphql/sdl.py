@@ -159,6 +159,48 @@ extend type Mutation {
 }'''
 
 
+STREAMS_SDL = '''\
+extend type StoredEvent {
+  "The JSON object of metadata given to appendEvents (null for model events)."
+  metadata: JSON
+}
+
+"""An event for appendEvents: a custom type (letters, digits, _ and ., starting with a letter; not a model
+event type), a JSON object of data and an optional JSON object of metadata."""
+input NewEventInput {
+  type: String!
+  data: JSON
+  metadata: JSON
+}
+
+"""What appendEvents appended: the stream's version after it and the stored events."""
+type AppendResult {
+  stream: String!
+  version: Int!
+  events: [StoredEvent!]!
+}
+
+"""A custom stream: its version (last stream version), last position and last event time."""
+type StreamInfo {
+  name: String!
+  version: Int!
+  lastPosition: Int!
+  lastEventAt: String!
+}
+
+extend type Query {
+  "The events of one stream the caller may read, in version order (limit at most 1000)."
+  stream(name: String!, fromVersion: Int = 1, limit: Int = 100): [StoredEvent!]!
+  "The custom streams the caller may read, by name (after: the last name of the previous page)."
+  streams(prefix: String, after: String, limit: Int = 100): [StreamInfo!]!
+}
+
+extend type Mutation {
+  "Append events to a custom stream in one transaction; expectedVersion 0: the stream must not exist yet."
+  appendEvents(stream: String!, expectedVersion: Int, events: [NewEventInput!]!): AppendResult!
+}'''
+
+
 def full_sdl(extensions: Iterable[str] = ()) -> str:
     """The base SDL followed by each extension block, separated by one blank line."""
     parts = [BASE_SDL.rstrip("\n")]

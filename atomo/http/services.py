@@ -116,9 +116,10 @@ async def build_engine(settings: Settings, schema: Schema, jobs: Jobs, hooks: Ho
     from atomo.graphql.custom_fields import custom_fields_extension
     from atomo.graphql.engine import GraphQLEngine  # tartiflette: loaded when a server starts
     from atomo.graphql.jobs import jobs_extension
+    from atomo.graphql.streams import streams_extension
     from atomo.graphql.typed_resolvers import typed_extension
     # the parts and order of atomo.graphql.served.served_sdl, what `atomo codegen` writes (tests/graphql/test_served_sdl.py)
-    extensions = [jobs_extension(jobs), content_extension(), typed_extension(schema)]
+    extensions = [jobs_extension(jobs), content_extension(), streams_extension(), typed_extension(schema)]
     extensions.append(custom_fields_extension(hooks or HookSet(), extensions))   # checked against the others
     return await GraphQLEngine.build(schema, settings, extensions=extensions)
 

@@ -15,54 +15,17 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from functools import lru_cache
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from atomo.auth.principal import Caller, Principal
 from atomo.auth.scope import caller_for
 from atomo.errors import AtomoError
 from atomo.schema.model import AccessRule, ChannelRule, camel_case, snake_case
+from atomo.schema.patterns import compile_rules, match
 
 JobReader = Callable[[Principal, str], Awaitable[bool]]
 RecordReader = Callable[[str, str, Caller], Awaitable[dict[str, Any] | None]]
-
-
-@dataclass(frozen=True)
-class CompiledRule:
-    rule: ChannelRule
-    regex: re.Pattern[str]
-    exact: bool
-    prefix: int                     # length of the literal prefix
-
-
-@lru_cache(maxsize=64)
-def compile_rules(rules: tuple[ChannelRule, ...]) -> tuple[CompiledRule, ...]:
-    compiled = []
-    for rule in rules:
-        pattern = rule.pattern
-        star = pattern.endswith("*")
-        body = pattern[:-1] if star else pattern
-        parts = [re.escape(p) for p in body.split("{id}")]
-        regex = "(?P<id>[^:]+)".join(parts[:2]) + "".join(f"[^:]+{p}" for p in parts[2:])
-        literal = min([i for i in (pattern.find("{"), pattern.find("*")) if i >= 0], default=len(pattern))
-        compiled.append(CompiledRule(rule, re.compile(regex + (".*" if star else "") + r"\Z", re.S),
-                                     exact=not star and "{id}" not in pattern, prefix=literal))
-    return tuple(compiled)
-
-
-def match(rules: Sequence[CompiledRule], name: str) -> tuple[ChannelRule, str | None] | None:
-    best: tuple[tuple[int, int], CompiledRule, str | None] | None = None
-    for c in rules:
-        m = c.regex.match(name)
-        if m is None:
-            continue
-        key = (1 if c.exact else 0, c.prefix)
-        if best is None or key > best[0]:
-            best = (key, c, m.groupdict().get("id"))
-    return (best[1].rule, best[2]) if best else None
 
 
 def caller_level(rule: AccessRule | None, principal: Principal) -> tuple[bool, list[Any]]:

@@ -12,7 +12,16 @@ import re
 from typing import Any
 
 from atomo.schema.annotations import check_name, column_names, compile_expr, string_arg
-from atomo.schema.drafts import ActionDraft, ChannelDraft, Drafts, FieldDraft, ModelDraft, RelationDraft, find
+from atomo.schema.drafts import (
+    ActionDraft,
+    ChannelDraft,
+    Drafts,
+    FieldDraft,
+    ModelDraft,
+    RelationDraft,
+    StreamDraft,
+    find,
+)
 from atomo.schema.graphql_names import GRAPHQL_NAME, name_clashes
 from atomo.schema.model import (
     NO_DEFAULT,
@@ -32,9 +41,11 @@ from atomo.schema.model import (
     Relationship,
     Rule,
     Schema,
+    StreamRule,
     camel_case,
     snake_case,
 )
+from atomo.schema.patterns import valid_pattern
 from atomo.schema.rules import dedupe
 from atomo.schema.suggest import hint
 from atomo.schema.tokenizer import Pos, Sink
@@ -377,7 +388,7 @@ class _Finisher:
         if not p or p.startswith(("system:", "job:")):
             self.sink.error(c.at, "invalid-name",
                             f"channel pattern '{p}' is reserved" if p else "empty channel pattern")
-        elif "{" in p.replace("{id}", "") or "}" in p.replace("{id}", "") or "*" in p[:-1]:
+        elif not valid_pattern(p):
             self.sink.error(c.at, "invalid-name",
                             f"invalid channel pattern '{p}' (use literal text, {{id}} and a trailing *)")
         record = None
@@ -387,6 +398,29 @@ class _Finisher:
                 self.sink.error(c.at, "reference", f"channel '{p}' names unknown model '{c.record}'")
             record = target.name if target else None
         return ChannelRule(p, record, c.subscribe, c.publish)
+
+    def stream(self, d: StreamDraft, models: tuple[Model, ...]) -> StreamRule | None:
+        p = d.pattern
+        if not p or p.startswith("$") or len(p) > 200 or any(ord(ch) < 32 or ord(ch) == 127 for ch in p):
+            self.sink.error(d.at, "invalid-name", f"stream pattern '{p}' is reserved ($...)" if p.startswith("$")
+                            else "a stream pattern is 1 to 200 characters without control characters")
+            return None
+        if not valid_pattern(p):
+            self.sink.error(d.at, "invalid-name", f"invalid stream pattern '{p}' (use literal text, {{id}} and a "
+                                                  "trailing *)")
+            return None
+        head, sep, _ = p.partition("/")
+        if sep and any(m.name == head for m in models):
+            self.sink.error(d.at, "invalid-name", f"stream pattern '{p}' names the record streams of model {head}: "
+                                                  "they follow the model's access rules")
+            return None
+        for key in ("append", "read"):
+            rule = getattr(d, key)
+            for alt in rule.alternatives if rule is not None else ():
+                if alt.kind in ("owner", "sameTenant"):
+                    self.sink.error(d.at, "invalid-rule", f"stream '{p}' {key}: {alt.kind} is a row rule; streams take "
+                                                          "roles, 'authenticated' or 'public' (tenancy applies anyway)")
+        return StreamRule(p, d.append, d.read)
 
     def user_columns(self, items: list[tuple[str, Any, Any]]) -> dict[str, str]:
         out: dict[str, str] = {}
@@ -428,5 +462,14 @@ def finish(drafts: Drafts, sink: Sink, syntax: str, path: str) -> Schema:
         rule = fin.channel(c)
         if rule is not None:
             channels[c.pattern] = rule
-    return Schema(built, tuple(actions.values()), tuple(channels.values()), fin.user_columns(drafts.user_columns),
-                  syntax, path, sink.diagnostics())
+    streams: dict[str, StreamRule] = {}
+    for d in drafts.streams:
+        if d.pattern in streams:
+            sink.error(d.at, "duplicate", f"duplicate stream pattern '{d.pattern}'")
+            continue
+        stream = fin.stream(d, built)
+        if stream is not None:
+            streams[d.pattern] = stream
+    users = fin.user_columns(drafts.user_columns)
+    return Schema(built, tuple(actions.values()), tuple(channels.values()), users, syntax, path, sink.diagnostics(),
+                  tuple(streams.values()))

@@ -8,7 +8,14 @@ from typing import Any
 from atomo.schema.annotations import attach
 from atomo.schema.declarations import AliasDecl, ConstDecl, EnumDecl, InterfaceDecl, Module
 from atomo.schema.drafts import ActionDraft, BindingDraft, ConditionDraft, Drafts, FieldDraft, ModelDraft
-from atomo.schema.interface_syntax import EVENTS, apply_field_annotations, channel_draft, ui_names, user_columns
+from atomo.schema.interface_syntax import (
+    EVENTS,
+    apply_field_annotations,
+    channel_draft,
+    stream_draft,
+    ui_names,
+    user_columns,
+)
 from atomo.schema.literals import INVALID, Arr, Call, Lit, Member, Node, Step
 from atomo.schema.model import Rule
 from atomo.schema.rules import access_object, dedupe
@@ -20,7 +27,7 @@ FIELD_BUILDERS = ("text", "email", "url", "number", "boolean", "datetime", "sele
 FLAGS = {"id": ("primary", True), "required": ("optional", False), "optional": ("optional", True),
          "defaultNow": ("default_now", True), "autoUpdate": ("auto_update", True), "unique": ("unique", True),
          "index": ("index", True), "trim": ("trim", True), "lowercase": ("lowercase", True)}
-KNOWN_CALLS = (*FIELD_BUILDERS, "allow", "model", "action", "channel")
+KNOWN_CALLS = (*FIELD_BUILDERS, "allow", "model", "action", "channel", "stream")
 ACTION_METHODS = ("from", "input", "returns", "whenChanged", "when")
 MODEL_OPTIONS = ("fields", "access", "on", "ui", "graphqlName")
 FIELD_METHODS = (*FLAGS, "min", "max", "default")
@@ -53,20 +60,28 @@ def read(module: Module, values: Values) -> Drafts:
                 drafts.channels.append(channel_draft(pattern, args[0].tok, args[1] if len(args) > 1 else None,
                                                      values))
             _extra(steps[1:], values)
+        elif declares(decl.node, "stream"):
+            args = root.args or []
+            pattern = values.string(args[0], "the stream pattern") if args else None
+            if pattern is not None:
+                drafts.streams.append(stream_draft(pattern, args[0].tok, args[1] if len(args) > 1 else None, values))
+            _extra(steps[1:], values)
         elif decl.name == "builtins" and not isinstance(decl.node, (Call, Member)):
             drafts.user_columns += user_columns(decl.node, values)
         elif (base := called_root(decl.node)) is not None and (
                 base.name not in values.env and base.name not in KNOWN_CALLS):
             sink.error(base.tok, "unknown-call", hint(f"unknown call '{base.name}()'", base.name,
-                                                      ("model", "action", "channel"), "top-level calls"))
+                                                      ("model", "action", "channel", "stream"),
+                                                      "top-level calls"))
         values.env[decl.name] = decl.node
     return drafts
 
 
 def _extra(steps: list[Step], values: Values) -> None:
-    """Methods chained after `model(...)` / `channel(...)`: none exist."""
+    """Methods chained after `model(...)` / `channel(...)` / `stream(...)`: none exist."""
     for s in steps:
-        values.sink.error(s.tok, "unknown-method", f"unknown method '.{s.name}()' (model() and channel() take no methods)")
+        values.sink.error(s.tok, "unknown-method",
+                          f"unknown method '.{s.name}()' (model(), channel() and stream() take no methods)")
 
 
 def _model(decl: ConstDecl, steps: list[Step], values: Values, module: Module) -> ModelDraft:

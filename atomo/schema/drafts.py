@@ -99,9 +99,18 @@ class ChannelDraft:
 
 
 @dataclass
+class StreamDraft:
+    pattern: str
+    at: Any
+    append: AccessRule | None = None
+    read: AccessRule | None = None
+
+
+@dataclass
 class Drafts:
     models: list[ModelDraft] = field(default_factory=list)
     actions: list[ActionDraft] = field(default_factory=list)
+    streams: list[StreamDraft] = field(default_factory=list)
     channels: list[ChannelDraft] = field(default_factory=list)
     user_columns: list[tuple[str, Any, Any]] = field(default_factory=list)   # (column, type, position)
 

@@ -31,13 +31,15 @@ BUILTIN_TYPES = frozenset({
     "EventType", "StoredEvent", "ModelEvent", "String", "Int", "Float", "Boolean", "ID", "DateTime", "Date", "Time",
     "SortOrder", "QueryMode", "StringFilter", "NumberFilter", "DateTimeFilter", "BooleanFilter", "EnumFilter",
     "JSONFilter", "JobInfo", "BlockChange", "BlockOpResult", "BlockOpsChange", "BlockOpInput",
+    "NewEventInput", "AppendResult", "StreamInfo",
 })
 # Root fields of the generic API (and the other chapters' extensions) per root type.
 BUILTIN_FIELDS = {
     "Query": frozenset({"records", "record", "paginatedRecords", "deletedRecords", "count", "history", "events",
-                        "renderBlocks"}),
+                        "renderBlocks", "stream", "streams"}),
     "Mutation": frozenset({"create", "update", "updateMany", "delete", "restore", "hardDelete", "enqueueJob",
-                           "insertBlock", "updateBlock", "moveBlock", "removeBlock", "applyBlockOps"}),
+                           "insertBlock", "updateBlock", "moveBlock", "removeBlock", "applyBlockOps",
+                           "appendEvents"}),
     "Subscription": frozenset({"modelChanges"}),
 }
 SYSTEM_FIELDS = ("id", "createdAt", "updatedAt", "deletedAt", "tenantId", "_version")

@@ -16,6 +16,7 @@ from atomo.schema.drafts import (
     FieldDraft,
     ModelDraft,
     RelationDraft,
+    StreamDraft,
     find,
 )
 from atomo.schema.literals import INVALID, Arr, Lit, Node, Obj
@@ -31,7 +32,7 @@ CONDITIONS = ("changedAny", "fieldEquals")
 _SCALARS = {"string": "text", "number": "number", "boolean": "boolean", "Date": "datetime", "File": "file",
             "Block": "json", "any": "json", "unknown": "json", "object": "json", "Object": "json",
             "Record": "json"}
-SCHEMA_KEYS = ("models", "actions", "channels", "builtins", "config")
+SCHEMA_KEYS = ("models", "actions", "channels", "streams", "builtins", "config")
 
 
 def apply_field_annotations(f: FieldDraft, anns: list[Annotation], values: Values) -> None:
@@ -147,6 +148,9 @@ def read(module: Module, values: Values) -> Drafts:
         elif key == "channels":
             for pattern, ptok, spec in _items(values, node, "schema.channels"):
                 drafts.channels.append(channel_draft(pattern, ptok, spec, values))
+        elif key == "streams":
+            for pattern, ptok, spec in _items(values, node, "schema.streams"):
+                drafts.streams.append(stream_draft(pattern, ptok, spec, values))
         elif key == "builtins":
             drafts.user_columns += user_columns(node, values)
         elif key != "config":
@@ -299,6 +303,19 @@ def channel_draft(pattern: str, tok: Any, node: Node | None, values: Values) -> 
             values.sink.error(ktok, "unknown-property", hint(f"'{key}' is not a channel option", key,
                                                              ("record", "subscribe", "publish"), "options"))
     return c
+
+
+def stream_draft(pattern: str, tok: Any, node: Node | None, values: Values) -> StreamDraft:
+    """`{ append?, read? }` options of a stream rule (both syntaxes)."""
+    d = StreamDraft(pattern, tok)
+    for key, ktok, value in _items(values, node, "stream options") if node is not None else []:
+        if key in ("append", "read"):
+            alts = access_value(value, values)
+            setattr(d, key, combine(alts) if alts else None)
+        else:
+            values.sink.error(ktok, "unknown-property", hint(f"'{key}' is not a stream option", key,
+                                                             ("append", "read"), "options"))
+    return d
 
 
 def user_columns(node: Node, values: Values) -> list[tuple[str, Any, Any]]:

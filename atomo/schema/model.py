@@ -237,6 +237,15 @@ class ChannelRule:
     publish: AccessRule | None = None
 
 
+@dataclass(frozen=True)
+class StreamRule:
+    """Access to custom event streams whose names match ``pattern`` (same patterns as channels)."""
+
+    pattern: str
+    append: AccessRule | None = None
+    read: AccessRule | None = None
+
+
 # Every diagnostic code and its severity (schema chapter §10). Errors stop `serve`/`dev` and make
 # `schema check` exit 4: each marks something Atomo would otherwise silently read differently from
 # what the file says (a typo'd type, option, call, method or annotation; a value it cannot evaluate).
@@ -276,6 +285,7 @@ class Schema:
     syntax: str = "interface"      # 'interface' | 'builder'
     path: str = "schema.ts"
     diagnostics: tuple[Diagnostic, ...] = ()
+    streams: tuple[StreamRule, ...] = ()
 
     def model(self, name: str) -> Model | None:
         index = self.__dict__.get("_by_name")

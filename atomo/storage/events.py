@@ -33,6 +33,7 @@ CREATE TABLE IF NOT EXISTS events (
   tenant_id      TEXT,
   origin         TEXT,
   recorded_at    TEXT    NOT NULL,
+  metadata,
   UNIQUE (stream, stream_version)
 );
 CREATE INDEX IF NOT EXISTS idx_events_model_position  ON events (model, position);
@@ -47,7 +48,7 @@ MODEL_EVENT_TYPES = frozenset({"Created", "Updated", "Deleted", "Restored", "Har
                                "BlockInserted", "BlockUpdated", "BlockMoved", "BlockRemoved"})
 _CUSTOM_TYPE = re.compile(r"[A-Za-z][A-Za-z0-9_.]{0,99}\Z")
 _COLUMNS = ("position, event_id, stream, stream_version, type, model, record_id, data, previous_data, "
-            "actor, tenant_id, origin, recorded_at")
+            "actor, tenant_id, origin, recorded_at, metadata")
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ class NewEvent:
     type: str
     data: Any
     previous_data: Any = None
+    metadata: Any = None            # a JSON object about the event (correlation ids, ...), custom events only
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,7 @@ class StoredEvent:
     tenant_id: str | None
     origin: str | None
     recorded_at_text: str
+    metadata: Any = None
 
     @property
     def recorded_at(self) -> datetime:
@@ -83,7 +86,7 @@ class StoredEvent:
                 "streamVersion": self.stream_version, "type": self.type, "model": self.model,
                 "recordId": self.record_id, "data": self.data, "previousData": self.previous_data,
                 "actor": self.actor, "tenantId": self.tenant_id, "origin": self.origin,
-                "recordedAt": self.recorded_at_text}
+                "recordedAt": self.recorded_at_text, "metadata": self.metadata}
 
 
 _decode_json = msgspec.json.Decoder().decode
@@ -166,7 +169,8 @@ def decode(value: Any) -> Any:
 def row_to_event(row: Sequence[Any]) -> StoredEvent:
     return StoredEvent(position=row[0], event_id=row[1], stream=row[2], stream_version=row[3], type=row[4],
                        model=row[5], record_id=row[6], data=decode(row[7]), previous_data=decode(row[8]),
-                       actor=row[9], tenant_id=row[10], origin=row[11], recorded_at_text=row[12])
+                       actor=row[9], tenant_id=row[10], origin=row[11], recorded_at_text=row[12],
+                       metadata=decode(row[13]) if len(row) > 13 else None)
 
 
 def split_stream(stream: str) -> tuple[str | None, str | None]:
@@ -200,16 +204,26 @@ class EventAppender:
 
     def append(self, conn: sqlite3.Connection, stream: str, version: int, type_: str, data: Any,
                previous: Any, *, actor: str | None, tenant_id: str | None, origin: str | None,
-               recorded_at: str, model: str | None = None, record_id: str | None = None) -> StoredEvent:
+               recorded_at: str, model: str | None = None, record_id: str | None = None,
+               metadata: Any = None) -> StoredEvent:
         event_id = uuid7()
-        cur = conn.execute(
-            "INSERT INTO events (event_id, stream, stream_version, type, model, record_id, data, previous_data,"
-            " actor, tenant_id, origin, recorded_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-            (event_id, stream, version, type_, model, record_id, encode(data, self.encoding),
-             encode(previous, self.encoding), actor, tenant_id, origin, recorded_at))
+        if metadata is None:
+            cur = conn.execute(
+                "INSERT INTO events (event_id, stream, stream_version, type, model, record_id, data, previous_data,"
+                " actor, tenant_id, origin, recorded_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (event_id, stream, version, type_, model, record_id, encode(data, self.encoding),
+                 encode(previous, self.encoding), actor, tenant_id, origin, recorded_at))
+        else:
+            cur = conn.execute(
+                "INSERT INTO events (event_id, stream, stream_version, type, model, record_id, data, previous_data,"
+                " actor, tenant_id, origin, recorded_at, metadata) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (event_id, stream, version, type_, model, record_id, encode(data, self.encoding),
+                 encode(previous, self.encoding), actor, tenant_id, origin, recorded_at,
+                 encode(metadata, self.encoding)))
         return StoredEvent(position=int(cur.lastrowid or 0), event_id=event_id, stream=stream, stream_version=version,
                            type=type_, model=model, record_id=record_id, data=data, previous_data=previous,
-                           actor=actor, tenant_id=tenant_id, origin=origin, recorded_at_text=recorded_at)
+                           actor=actor, tenant_id=tenant_id, origin=origin, recorded_at_text=recorded_at,
+                           metadata=metadata)
 
     def append_many(self, conn: sqlite3.Connection, stream: str, events: Iterable[NewEvent],
                     expected_version: int | None, *, actor: str | None, tenant_id: str | None,
@@ -224,7 +238,7 @@ class EventAppender:
             current += 1
             stored.append(self.append(conn, stream, current, event.type, event.data, event.previous_data,
                                       actor=actor, tenant_id=tenant_id, origin=origin, recorded_at=recorded_at,
-                                      model=model, record_id=record_id))
+                                      model=model, record_id=record_id, metadata=event.metadata))
         return stored
 
 

@@ -74,6 +74,8 @@ def create_platform_tables(conn: sqlite3.Connection, user_columns: Mapping[str, 
     for statement in PLATFORM_DDL.split(";\n"):
         if statement.strip():
             conn.execute(statement)
+    if "metadata" not in {c.name for c in table_columns(conn, "events")}:   # files from before event metadata
+        conn.execute("ALTER TABLE events ADD COLUMN metadata")
     if user_columns:
         have = {c.name for c in table_columns(conn, "users")}
         for name, sql_type in user_columns.items():

@@ -4,7 +4,7 @@
 // is atomo/templates/schema-types/index.d.ts in the Atomo package. Atomo reads schema.ts with its own parser
 // and never compiles or runs it: these declarations only let an editor and `tsc --noEmit` check the file.
 // Both syntaxes of the schema chapter are covered: the interface syntax (`Block`, `File`) and the builder
-// syntax (`model`, the field builders, `allow`, `action`, `channel`).
+// syntax (`model`, the field builders, `allow`, `action`, `channel`, `stream`).
 
 /** Any JSON value: defaults, `when()` values, `ui` options. */
 export type Json = string | number | boolean | null | Json[] | { [key: string]: Json }
@@ -165,3 +165,17 @@ export interface Channel {
 
 /** Realtime channel rules: literal text, `{id}` and a trailing `*` (`'deal:{id}'`, `'ops:*'`). */
 export function channel(pattern: string, options?: ChannelOptions): Channel
+
+/** Who may append to and read custom event streams (`appendEvents`, `stream`, `streamEvents`). A stream no
+ * rule matches, or an action a rule does not name, is refused; admins may do everything. */
+export interface StreamOptions {
+  append?: AccessRule
+  read?: AccessRule
+}
+
+export interface Stream {
+  readonly __stream: true
+}
+
+/** Custom event stream rules: literal text, `{id}` and a trailing `*` (`'order-*'`). */
+export function stream(pattern: string, options?: StreamOptions): Stream
