@@ -188,7 +188,8 @@ def test_first_screen_holds_the_two_commands_and_ci_runs_the_test_one() -> None:
 def test_every_shell_block_is_run_here() -> None:
     """The first screen, the Quick Reference, the embedding, the typed API and the hooks run: add a test with
     any new block."""
-    assert len(blocks(README, "bash")) == 6
+    assert len(blocks(README, "bash")) == 7
+    assert len(blocks(section("Event store"), "bash")) == 1
     assert len(blocks(section("Rich content"), "bash")) == 1
     assert len(blocks(section("Quick reference"), "bash")) == 1
     assert len(blocks(section("Typed API"), "bash")) == 1
@@ -373,6 +374,20 @@ def test_rich_content_example_runs_as_written(tmp_path: Path, readme_port: int) 
     assert rendered["data"]["renderBlocks"] == ("Signed after a **two-week** trial.\n\n"
                                                 "- [ ] Book the kick-off (due 2026-02-01)\n\n"
                                                 "- [x] Send onboarding pack\n")
+    assert "Traceback" not in shell.stderr
+
+
+def test_event_store_example_runs_as_written(tmp_path: Path, readme_port: int) -> None:
+    """The Event store section's shell block in a fresh folder: a new stream appended, then read back."""
+    folder = tmp_path / "work"
+    folder.mkdir()
+    (block,) = blocks(section("Event store"), "bash")
+    shell = run_shell(block, folder, tmp_path / "logs")
+    appended, read = json_documents(shell.stdout)[-2:]
+    assert appended == {"data": {"appendEvents": {"version": 2}}}
+    assert read["data"]["stream"] == [
+        {"streamVersion": 1, "type": "OrderPlaced", "data": {"total": 120}, "metadata": None},
+        {"streamVersion": 2, "type": "OrderPaid", "data": {"via": "card"}, "metadata": {"correlationId": "c-7"}}]
     assert "Traceback" not in shell.stderr
 
 
