@@ -167,13 +167,16 @@ class ProjectionsAPI:
 
     async def rebuild(self, models: list[str] | None = None, *, check: bool = False,
                       progress: Callable[[str, int, int], None] | None = None) -> RebuildReport:
+        """Rebuild (``check``: compare) the model tables and the tables of the hooks' custom projections
+        (``@projection``); ``models``: model names and projection table names to rebuild (default: all)."""
         rt = self._rt
         assert rt.db is not None and rt.schema is not None
 
         def run() -> RebuildReport:
             conn = rt.db.connect(query_only=False)  # type: ignore[union-attr]
             try:
-                return rebuild(conn, rt.schema, models, check=check, progress=progress)  # type: ignore[arg-type]
+                return rebuild(conn, rt.schema, models, check=check, progress=progress,  # type: ignore[arg-type]
+                               custom=rt.projector.projections if rt.projector is not None else ())
             finally:
                 conn.close()
         return await asyncio.to_thread(run)

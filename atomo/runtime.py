@@ -30,6 +30,7 @@ from atomo.data.service import DataService
 from atomo.data.validation import normalize_input
 from atomo.data.writes import RecordWriter, WriteResult
 from atomo.errors import ConfigError, StorageError, UsageError, ValidationError
+from atomo.hooks.projections import Projector
 from atomo.hooks.registry import HookSet
 from atomo.jobs import Jobs, create_job_tables
 from atomo.project import Project
@@ -105,7 +106,8 @@ class Runtime:
         self.settings = settings
         self.project = project
         self.schema = schema
-        self.hooks = hooks if hooks is not None else HookSet()   # loaded by the caller (atomo.hooks.loader)
+        self._hooks = hooks if hooks is not None else HookSet()   # loaded by the caller (atomo.hooks.loader)
+        self.projector: Projector | None = None      # the hooks' custom projections, run after every append
         self.data_file_created = False
         self.migration: Plan | None = None
         self.seeded: SeedReport | None = None
@@ -113,12 +115,44 @@ class Runtime:
         self.snapshot_conn: sqlite3.Connection | None = None   # the state reset() goes back to
         # run (on the loop, synchronously) after every reset, once the process state follows the restored file
         self.reset_listeners: list[Callable[[], None]] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def hooks(self) -> HookSet:
+        return self._hooks
+
+    @hooks.setter
+    def hooks(self, hooks: HookSet) -> None:
+        """New hooks for a started runtime (``atomo dev`` after a reload): their custom projections take over in
+        an exclusive write unit that first creates their tables (a bad one is logged, the old ones stay)."""
+        self._hooks = hooks
+        projector, db = self.projector, self.db
+        if projector is None or db is None:
+            return
+        if tuple(hooks.projections.values()) == projector.projections:
+            return
+        try:
+            if self.schema is not None:
+                hooks.check_tables(m.table for m in self.schema.models)
+        except ConfigError as exc:
+            log.error("custom projections not reloaded: %s", exc.message)
+            return
+
+        async def switch() -> None:
+            try:
+                await db.write(projector.reload_unit(hooks), exclusive=True)  # type: ignore[arg-type]
+            except Exception as exc:
+                log.error("custom projections not reloaded: %s", getattr(exc, "message", exc))
+        task = asyncio.get_running_loop().create_task(switch(), name="atomo-projections-reload")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def start(self) -> Runtime:
         s = self.settings
         schema = self.schema or load_schema(self.project.schema_path)
         self.schema = require_valid(schema, strict=s.strict_schema)
         self.hooks.check_models(m.name for m in self.schema.models)
+        self.hooks.check_tables(m.table for m in self.schema.models)
         path = self.project.data_file
         self.db = Database(path, synchronous=s.synchronous, busy_timeout_ms=s.busy_timeout_ms,
                            read_connections=s.read_connections, write_batch_max=s.write_batch_max,
@@ -133,6 +167,10 @@ class Runtime:
             self.feed = EventFeed(self.db, poll_ms=s.event_poll_ms)
             await self.feed.start()
             self.appender = EventAppender(s.event_encoding)
+            self.projector = Projector(self.hooks)
+            if self.projector.projections:
+                await self.db.write(self.projector.create_tables, exclusive=True)
+            self.appender.after_append.append(self.projector)
             self.data = DataService(self.schema, self.db, appender=self.appender, default_access=s.default_access,
                                     max_page_size=s.max_page_size, max_filter_terms=s.max_filter_terms,
                                     hooks=self.hooks)
@@ -202,6 +240,8 @@ class Runtime:
             self.snapshot_conn = None
         if self.db is None:
             return
+        if self._tasks:                          # a reload of the custom projections still queued
+            await asyncio.gather(*self._tasks, return_exceptions=True)
         if hasattr(self, "data"):
             await self.data.hooks.drain()       # after-hooks still running write through this runtime
         if hasattr(self, "jobs"):

@@ -15,6 +15,7 @@ import click
 from atomo.cli.context import CliContext
 from atomo.cli.progress import Progress
 from atomo.errors import AtomoError, ValidationError
+from atomo.hooks.loader import load_project_hooks
 from atomo.project import resolve_project
 from atomo.runtime import Runtime, SeedReport
 from atomo.storage.file_migrations import split_statements
@@ -92,7 +93,8 @@ def seed(obj: CliContext, file_path: str | None, dispatch_actions: bool) -> None
     data = None if is_sql else _load_json(path)
 
     async def run() -> SeedReport | tuple[int, int]:
-        runtime = await Runtime(settings, project).start()
+        # hooks/*.py: their custom projections (@projection) see the seeded events, as every other append's
+        runtime = await Runtime(settings, project, hooks=load_project_hooks(project)).start()
         runtime.jobs.dispatch_seed = dispatch_actions
         try:
             assert runtime.db is not None

@@ -1,5 +1,8 @@
 """What the decorators of ``atomo.hooks`` record, and the ``HookSet`` a load collects.
 
+``@projection`` (custom projections: a table maintained from events) is declared here too; what runs it
+(after every append, and in ``atomo projections rebuild``) is described in ``atomo.hooks.projections``.
+
 A decorator attaches its registrations to the function (``__atomo_hooks__``) and returns the function
 unchanged; nothing is recorded in a global. The loader (``atomo.hooks.loader``) imports the project's hook
 modules and collects the decorated functions it finds in them into a new ``HookSet``, so two servers in
@@ -10,6 +13,7 @@ from __future__ import annotations
 
 import inspect
 import re
+import sqlite3
 from collections.abc import Callable, Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -18,6 +22,8 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from atomo.errors import ConfigError
+from atomo.schema.patterns import valid_pattern
+from atomo.storage.platform import PLATFORM_TABLES
 
 if TYPE_CHECKING:
     from atomo.auth.principal import Caller
@@ -117,7 +123,181 @@ class FieldHook:
         return f"@{self.kind}({self.name!r}) at {self.source}"
 
 
-Registration = ModelHook | FieldHook
+# -- custom projections ------------------------------------------------------------------------
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+# platform tables (storage), the jobs subsystem's, and the prefixes SQLite and Atomo keep for themselves
+RESERVED_TABLES = frozenset(t.lower() for t in (*PLATFORM_TABLES, "jobs", "workers"))
+RESERVED_PREFIXES = ("_atomo_", "sqlite_")
+_CREATE_TABLE = re.compile(r"\s*CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?([\"`\[]?)([A-Za-z0-9_]+)[\"`\]]?\s*\(",
+                           re.IGNORECASE)
+_CREATE_INDEX = re.compile(r"\s*CREATE\s+(?:UNIQUE\s+)?INDEX\s+(?:IF\s+NOT\s+EXISTS\s+)?[\"`\[]?[A-Za-z0-9_]+[\"`\]]?"
+                           r"\s+ON\s+[\"`\[]?([A-Za-z0-9_]+)[\"`\]]?\s*\(", re.IGNORECASE)
+# what a projection function may do through ``db``: read and write its own table, nothing else
+_ALLOWED_ACTIONS = frozenset({sqlite3.SQLITE_SELECT, sqlite3.SQLITE_FUNCTION, getattr(sqlite3, "SQLITE_RECURSIVE", 33)})
+_TABLE_ACTIONS = frozenset({sqlite3.SQLITE_READ, sqlite3.SQLITE_INSERT, sqlite3.SQLITE_UPDATE, sqlite3.SQLITE_DELETE})
+_TABLE_FUNCTIONS = frozenset({"json_each", "json_tree"})
+
+
+def split_sql(text: str) -> list[str]:
+    """The statements of ``text`` (``;``-separated; a ``;`` inside a string literal does not split)."""
+    statements, buffer = [], ""
+    for piece in text.split(";"):
+        buffer += piece + ";"
+        if sqlite3.complete_statement(buffer):
+            if buffer.strip(" \t\r\n;"):
+                statements.append(buffer.strip().rstrip(";").strip())
+            buffer = ""
+    if buffer.strip(" \t\r\n;"):
+        statements.append(buffer.strip().rstrip(";").strip())
+    return statements
+
+
+def check_projection_schema(table: str, schema: str) -> tuple[str, ...]:
+    """The statements of a projection's ``schema``: one ``CREATE TABLE <table> (...)`` and ``CREATE [UNIQUE]
+    INDEX ... ON <table> (...)`` statements, unqualified; tried on an empty in-memory database. ValueError."""
+    if not isinstance(schema, str) or not schema.strip():
+        raise ValueError("schema must be the CREATE TABLE statement of the table")
+    statements = tuple(split_sql(schema))
+    tables = [m.group(2) for m in map(_CREATE_TABLE.match, statements) if m]
+    if [t.lower() for t in tables] != [table.lower()]:
+        raise ValueError(f"schema must hold one CREATE TABLE {table} (...) statement (found: "
+                         f"{', '.join(tables) or 'none'})")
+    for statement in statements:
+        if _CREATE_TABLE.match(statement):
+            continue
+        index = _CREATE_INDEX.match(statement)
+        if index is None or index.group(1).lower() != table.lower():
+            raise ValueError(f"schema may hold only CREATE TABLE {table} and CREATE INDEX ... ON {table} statements, "
+                             f"not {statement.split(chr(10))[0][:80]!r}")
+    conn = sqlite3.connect(":memory:")
+    try:
+        for statement in statements:
+            conn.execute(statement)
+    except sqlite3.Error as exc:
+        raise ValueError(f"schema: {exc}") from None
+    finally:
+        conn.close()
+    return statements
+
+
+@dataclass(frozen=True, eq=False)
+class ProjectionHook:
+    """``@projection``: ``fn(event, db)`` keeps ``table`` up to date from the events of the streams ``pattern``
+    matches. ``statements``: the table's DDL (``schema`` split at ``;``)."""
+
+    pattern: str
+    table: str
+    statements: tuple[str, ...]
+    fn: Callable[..., Any]
+    kind = "projection"
+
+    def __post_init__(self) -> None:
+        star = self.pattern.endswith("*")
+        body = self.pattern[:-1] if star else self.pattern
+        regex = "[^:]+".join(re.escape(p) for p in body.split("{id}")) + (".*" if star else "") + r"\Z"
+        object.__setattr__(self, "_regex", re.compile(regex, re.S))
+        literal = min([i for i in (body.find("{id}"), len(body)) if i >= 0])
+        object.__setattr__(self, "prefix", body[:literal])
+
+    prefix: str = ""     # the pattern's literal start: events of other streams are never looked at
+
+    @property
+    def name(self) -> str:
+        return hook_name(self.fn)
+
+    @property
+    def source(self) -> str:
+        return source_of(self.fn)
+
+    def describe(self) -> str:
+        return f"projection {self.name} ({self.pattern!r} -> table {self.table}) at {self.source}"
+
+    def matches(self, stream: str) -> bool:
+        """Every stream the pattern matches (``{id}``: one segment without ``:``; a trailing ``*``: any rest)."""
+        return stream.startswith(self.prefix) and self._regex.match(stream) is not None  # type: ignore[attr-defined]
+
+    def _authorize(self, action: int, arg1: str | None, arg2: str | None, database: str | None,
+                   trigger: str | None) -> int:
+        if action in _ALLOWED_ACTIONS:
+            return sqlite3.SQLITE_OK
+        if action in _TABLE_ACTIONS and arg1 is not None:
+            if arg1.lower() == self.table.lower() and database in ("main", "temp", None):
+                return sqlite3.SQLITE_OK
+            if action == sqlite3.SQLITE_READ and arg1.lower() in _TABLE_FUNCTIONS:
+                return sqlite3.SQLITE_OK
+        return sqlite3.SQLITE_DENY
+
+    def apply(self, conn: sqlite3.Connection, event: StoredEvent) -> None:
+        """Run ``fn(event, db)`` on ``conn`` with only this table reachable; any failure is a ``ProjectionFailed``
+        naming the projection and the event (the write unit fails, INTERNAL_ERROR)."""
+        conn.set_authorizer(self._authorize)
+        try:
+            self.fn(event, ProjectionDB(conn, self.table))
+        except Exception as exc:
+            hint = (f" (a projection may read and write only its table {self.table})"
+                    if isinstance(exc, sqlite3.DatabaseError) and ("not authorized" in str(exc) or "prohibited" in str(exc))
+                    else "")
+            raise ProjectionFailed(f"the {self.describe()} failed on event {event.position} ({event.type} on "
+                                   f"{event.stream}): {type(exc).__name__}: {exc}{hint}") from exc
+        finally:
+            conn.set_authorizer(None)
+
+
+class ProjectionFailed(RuntimeError):
+    """A projection function raised: the write unit fails (logged by the writer, INTERNAL_ERROR to the caller)."""
+
+
+class ProjectionDB:
+    """The ``db`` of a projection function: ``execute`` and ``executemany`` of the write connection, on the
+    projection's own table only (an SQLite authorizer refuses any other table, DDL, PRAGMA and transaction
+    control: ``sqlite3.DatabaseError: not authorized``)."""
+
+    __slots__ = ("_conn", "table")
+
+    def __init__(self, conn: sqlite3.Connection, table: str) -> None:
+        self._conn = conn
+        self.table = table
+
+    def execute(self, sql: str, parameters: Any = ()) -> sqlite3.Cursor:
+        return self._conn.execute(sql, parameters)
+
+    def executemany(self, sql: str, parameters: Iterable[Any]) -> sqlite3.Cursor:
+        return self._conn.executemany(sql, parameters)
+
+
+def check_projection_table(table: Any) -> str:
+    if not isinstance(table, str) or not IDENTIFIER.match(table):
+        raise ValueError(f"table must be a plain identifier (letters, digits and _), not {table!r}")
+    low = table.lower()
+    if low in RESERVED_TABLES or low.startswith(RESERVED_PREFIXES):
+        raise ValueError(f"table {table!r} is reserved for the platform")
+    return table
+
+
+def projection(pattern: str, *, table: str, schema: str) -> Callable[[F], F]:
+    """``@projection("order-*", table="order_totals", schema="CREATE TABLE order_totals (...)")``: a custom
+    projection. ``def fn(event, db)`` (synchronous) runs for every event appended to a stream ``pattern``
+    matches, inside the write transaction of the append, and again for each of them, in position order, when
+    ``atomo projections rebuild`` rebuilds ``table``. See ``atomo.hooks.projections``."""
+    if not isinstance(pattern, str) or not pattern or not valid_pattern(pattern):
+        raise ValueError(f"@projection({pattern!r}): the pattern is literal text, {{id}} segments and an optional "
+                         "trailing *, e.g. \"order-*\" or \"Deal/{id}\"")
+    try:
+        check_projection_table(table)
+        statements = check_projection_schema(table, schema)
+    except ValueError as exc:
+        raise ValueError(f"@projection({pattern!r}, table={table!r}): {exc}") from None
+
+    def register(fn: F) -> F:
+        if inspect.iscoroutinefunction(fn):
+            raise ValueError(f"@projection({pattern!r}): {hook_name(fn)} must be a plain (def) function: it runs "
+                             "inside the write transaction")
+        _attach(fn, [ProjectionHook(pattern, table, statements, fn)])
+        return fn
+    return register
+
+
+Registration = ModelHook | FieldHook | ProjectionHook
 
 
 def _attach(fn: Any, registrations: list[Registration]) -> None:
@@ -190,27 +370,30 @@ def mutation(name: str, *, args: str = "", returns: str = "JSON", description: s
 
 
 class HookSet:
-    """The hooks of one load: before/after hooks per (model, operation), custom Query and Mutation fields."""
+    """The hooks of one load: before/after hooks per (model, operation), custom Query and Mutation fields,
+    custom projections (by table)."""
 
     def __init__(self, objects: Iterable[Any] = ()) -> None:
         self.before: dict[tuple[str, str], tuple[ModelHook, ...]] = {}
         self.after: dict[tuple[str, str], tuple[ModelHook, ...]] = {}
         self.queries: dict[str, FieldHook] = {}
         self.mutations: dict[str, FieldHook] = {}
+        self.projections: dict[str, ProjectionHook] = {}    # by table name, lower case
         self.modules: list[str] = []      # names of the modules this set was collected from
         self._seen: set[int] = set()
         self.extend(objects)
 
     def __bool__(self) -> bool:
-        return bool(self.before or self.after or self.queries or self.mutations)
+        return bool(self.before or self.after or self.queries or self.mutations or self.projections)
 
     def __len__(self) -> int:
         return (sum(map(len, self.before.values())) + sum(map(len, self.after.values())) + len(self.queries)
-                + len(self.mutations))
+                + len(self.mutations) + len(self.projections))
 
     def __repr__(self) -> str:
         return (f"HookSet(before={sum(map(len, self.before.values()))}, after={sum(map(len, self.after.values()))}, "
-                f"queries={sorted(self.queries)}, mutations={sorted(self.mutations)})")
+                f"queries={sorted(self.queries)}, mutations={sorted(self.mutations)}, "
+                f"projections={sorted(p.table for p in self.projections.values())})")
 
     @property
     def fields(self) -> list[FieldHook]:
@@ -225,6 +408,13 @@ class HookSet:
             table = self.before if registration.kind == "before" else self.after
             key = (registration.model, registration.operation)
             table[key] = (*table.get(key, ()), registration)
+            return
+        if isinstance(registration, ProjectionHook):
+            other = self.projections.get(registration.table.lower())
+            if other is not None:
+                raise ConfigError(f"{registration.source}: @projection table {registration.table!r} is already "
+                                  f"maintained by the {other.describe()}")
+            self.projections[registration.table.lower()] = registration
             return
         fields = self.queries if registration.kind == "query" else self.mutations
         existing = fields.get(registration.name)
@@ -256,6 +446,8 @@ class HookSet:
                     self.add(hook)
         for field in other.fields:
             self.add(field)
+        for custom in other.projections.values():
+            self.add(custom)
         self.modules += other.modules
 
     def extend(self, objects: Iterable[Any]) -> None:
@@ -267,7 +459,7 @@ class HookSet:
                 self.add_module(obj)
             elif not self.add_function(obj):
                 raise TypeError(f"hooks: {obj!r} is neither a module, a HookSet nor a function decorated with "
-                                "@before, @after, @query or @mutation")
+                                "@before, @after, @query, @mutation or @projection")
 
     # -- reading ---------------------------------------------------------------------------------
     def before_hooks(self, model: str, operation: str) -> tuple[ModelHook, ...]:
@@ -285,3 +477,11 @@ class HookSet:
                     hook = hooks[0]
                     raise ConfigError(f"{hook.source}: @{hook.kind}({model!r}, {hook.operation!r}): the schema has no "
                                       f"model {model!r} (models: {', '.join(sorted(known)) or 'none'})")
+
+    def check_tables(self, model_tables: Iterable[str]) -> None:
+        """Refuse a projection table that is a model's table."""
+        tables = {t.lower() for t in model_tables}
+        for custom in self.projections.values():
+            if custom.table.lower() in tables:
+                raise ConfigError(f"{custom.source}: @projection({custom.pattern!r}): table {custom.table!r} is the "
+                                  "table of a model of the schema")

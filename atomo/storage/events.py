@@ -8,7 +8,7 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -196,11 +196,19 @@ def stream_version(conn: sqlite3.Connection, stream: str) -> int:
     return int(row[0] or 0)
 
 
+AfterAppend = Callable[[sqlite3.Connection, "StoredEvent"], None]
+
+
 class EventAppender:
-    """Appends events inside a write unit. Holds the encoding; knows nothing of models."""
+    """Appends events inside a write unit. Holds the encoding; knows nothing of models.
+
+    ``after_append``: functions called with ``(conn, event)`` right after each event is inserted, inside the
+    same write transaction (every append path goes through ``append``): the custom projections of the
+    project's hooks (``atomo.hooks.projections``). One that raises fails the unit: nothing is appended."""
 
     def __init__(self, encoding: str = "json") -> None:
         self.encoding = encoding
+        self.after_append: list[AfterAppend] = []
 
     def append(self, conn: sqlite3.Connection, stream: str, version: int, type_: str, data: Any,
                previous: Any, *, actor: str | None, tenant_id: str | None, origin: str | None,
@@ -220,10 +228,13 @@ class EventAppender:
                 (event_id, stream, version, type_, model, record_id, encode(data, self.encoding),
                  encode(previous, self.encoding), actor, tenant_id, origin, recorded_at,
                  encode(metadata, self.encoding)))
-        return StoredEvent(position=int(cur.lastrowid or 0), event_id=event_id, stream=stream, stream_version=version,
-                           type=type_, model=model, record_id=record_id, data=data, previous_data=previous,
-                           actor=actor, tenant_id=tenant_id, origin=origin, recorded_at_text=recorded_at,
-                           metadata=metadata)
+        event = StoredEvent(position=int(cur.lastrowid or 0), event_id=event_id, stream=stream, stream_version=version,
+                            type=type_, model=model, record_id=record_id, data=data, previous_data=previous,
+                            actor=actor, tenant_id=tenant_id, origin=origin, recorded_at_text=recorded_at,
+                            metadata=metadata)
+        for after in self.after_append:
+            after(conn, event)
+        return event
 
     def append_many(self, conn: sqlite3.Connection, stream: str, events: Iterable[NewEvent],
                     expected_version: int | None, *, actor: str | None, tenant_id: str | None,

@@ -3,19 +3,28 @@
 Runs on a connection of its own (the CLI's, or a thread of the library's) so the live writer keeps
 serving until the final swap: shadows are TEMP tables, filled from a read snapshot; the swap takes
 the write lock, replays what was appended meanwhile, and replaces the live table in one transaction.
+
+Custom projections (``@projection`` of the project's hooks, ``atomo.hooks.projections``; passed in as
+``custom``, anything with the ``CustomProjection`` shape) are rebuilt the same way: their ``schema`` creates
+a TEMP table of the same name (which hides the live one on that connection, so the projection function
+writes into it unchanged), the function replays every event of the matching streams, and the swap drops
+the live table, recreates it from ``schema`` and copies the rows. With ``check`` the rows of both tables
+are compared as sorted tuples.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from atomo.schema.model import Model, Schema, snake_case
-from atomo.storage.events import StoredEvent, read_all
+from atomo.storage.events import StoredEvent, read_all, row_to_event
 from atomo.storage.record_images import BLOCK_EVENT_TYPES, apply_block_event
 from atomo.storage.records import codec_for, from_column
 from atomo.storage.tables import (
@@ -32,13 +41,27 @@ Progress = Callable[[int, int], None]   # (events replayed, events to replay) ov
 BATCH = 2000
 
 
+class CustomProjection(Protocol):
+    """A custom projection as the rebuild sees it (``atomo.hooks.registry.ProjectionHook``)."""
+
+    @property
+    def table(self) -> str: ...
+    @property
+    def statements(self) -> tuple[str, ...]: ...      # CREATE TABLE <table> (...), CREATE INDEX ... ON <table>
+    @property
+    def prefix(self) -> str: ...                      # every stream it matches starts with it
+    def matches(self, stream: str) -> bool: ...
+    def apply(self, conn: sqlite3.Connection, event: StoredEvent) -> None: ...
+
+
 @dataclass
 class ModelReport:
-    model: str
+    model: str                     # the model's name, or a custom projection's table
     rows: int = 0                  # rows of the rebuilt table
     events: int = 0
     seconds: float = 0.0
     live_rows: int | None = None   # with ``check``: rows of the live table
+    projection: bool = False       # a custom projection's table
 
 
 @dataclass
@@ -142,8 +165,10 @@ class _Tally:
 
 
 def _replay(conn: sqlite3.Connection, shadows: dict[str, _Shadow], after: int, before: int | None,
-            report: RebuildReport, counts: dict[str, ModelReport], tally: _Tally) -> int:
+            report: RebuildReport, counts: dict[str, ModelReport], tally: _Tally, known: set[str]) -> int:
     position = after
+    if not shadows:
+        return position
     while True:
         events = read_all(conn, after=position, limit=BATCH, before=before)
         for event in events:
@@ -152,7 +177,8 @@ def _replay(conn: sqlite3.Connection, shadows: dict[str, _Shadow], after: int, b
                 continue
             shadow = shadows.get(event.model)
             if shadow is None:
-                report.skipped_events += 1
+                if event.model not in known:      # a model no longer in the schema (not merely one not chosen)
+                    report.skipped_events += 1
                 continue
             shadow.apply(event)
             counts[event.model].events += 1
@@ -210,39 +236,164 @@ def _swap(conn: sqlite3.Connection, shadow: _Shadow) -> None:
             conn.execute(sql)
 
 
+# -- custom projections ----------------------------------------------------------------------------
+_CREATE_TABLE = re.compile(r"\s*CREATE\s+TABLE\s+", re.IGNORECASE)
+_COLUMNS = ("position, event_id, stream, stream_version, type, model, record_id, data, previous_data, actor, tenant_id, "
+            "origin, recorded_at, metadata")
+
+
+class _CustomShadow:
+    """A TEMP table named like the live projection table (so it hides it on this connection), made by its schema."""
+
+    def __init__(self, conn: sqlite3.Connection, custom: CustomProjection) -> None:
+        self.conn = conn
+        self.custom = custom
+        self.table = custom.table
+        self.saved = f"_atomo_shadow_p_{custom.table}"     # where the shadow goes before the live table is recreated
+        conn.execute(f"DROP TABLE IF EXISTS temp.{q(self.table)}")
+        conn.execute(f"DROP TABLE IF EXISTS temp.{q(self.saved)}")
+        for statement in custom.statements:
+            if _CREATE_TABLE.match(statement):
+                statement = _CREATE_TABLE.sub("CREATE TEMP TABLE ", statement, count=1)
+            conn.execute(statement)            # an index on the (TEMP) table of that name goes to temp too
+
+    def set_aside(self) -> None:
+        """Rename the shadow so that unqualified names reach the live table again."""
+        self.conn.execute(f"ALTER TABLE temp.{q(self.table)} RENAME TO {q(self.saved)}")
+
+    def drop(self) -> None:
+        self.conn.execute(f"DROP TABLE IF EXISTS temp.{q(self.table)}")
+        self.conn.execute(f"DROP TABLE IF EXISTS temp.{q(self.saved)}")
+
+    def rows(self, table: str) -> list[tuple[Any, ...]]:
+        return sorted((tuple(r) for r in self.conn.execute(f"SELECT * FROM {table}")), key=_row_key)
+
+    def compare(self, limit: int) -> list[str]:
+        live = Counter(self.rows(f"main.{q(self.table)}"))
+        rebuilt = Counter(self.rows(f"temp.{q(self.saved)}"))
+        diffs = [f"{self.table} {row!r}: missing rebuilt" for row in (live - rebuilt).elements()]
+        diffs += [f"{self.table} {row!r}: missing live" for row in (rebuilt - live).elements()]
+        return sorted(diffs)[:max(limit, 0)]
+
+    def swap(self) -> None:
+        conn = self.conn
+        columns = [r[1] for r in conn.execute(f"PRAGMA temp.table_info({q(self.saved)})")]
+        conn.execute(f"DROP TABLE IF EXISTS main.{q(self.table)}")
+        for statement in self.custom.statements:
+            conn.execute(statement)
+        names = ", ".join(q(c) for c in columns)
+        conn.execute(f"INSERT INTO main.{q(self.table)} ({names}) SELECT {names} FROM temp.{q(self.saved)}")
+
+
+_TYPE_RANK = {type(None): 0, int: 1, float: 1, str: 2, bytes: 3}
+
+
+def _row_key(row: tuple[Any, ...]) -> tuple[tuple[int, Any], ...]:
+    """Sort key of a row whose columns may mix NULL, numbers, text and blobs (SQLite's order of types)."""
+    return tuple((0, 0) if v is None else (_TYPE_RANK.get(type(v), 4), v if type(v) in _TYPE_RANK else repr(v))
+                 for v in row)
+
+
+def _replay_custom(conn: sqlite3.Connection, shadows: list[_CustomShadow], after: int, before: int | None,
+                   counts: dict[str, ModelReport], tally: _Tally) -> None:
+    if not shadows:
+        return
+    where, params = _prefix_filter(shadows)
+    position = after
+    while True:
+        sql = f"SELECT {_COLUMNS} FROM events WHERE position > ?" + (" AND position <= ?" if before is not None else "")
+        rows = conn.execute(sql + f" AND ({where}) ORDER BY position LIMIT {BATCH}",
+                            [position, *([before] if before is not None else []), *params]).fetchall()
+        for row in rows:
+            event = row_to_event(row)
+            position = event.position
+            for shadow in shadows:
+                if shadow.custom.matches(event.stream):
+                    shadow.custom.apply(conn, event)
+                    counts[shadow.table.lower()].events += 1
+            tally.step()
+        if len(rows) < BATCH:
+            return
+
+
+def _prefix_filter(shadows: list[_CustomShadow]) -> tuple[str, list[Any]]:
+    prefixes = sorted({s.custom.prefix for s in shadows})
+    if "" in prefixes:
+        return "1", []
+    return " OR ".join("substr(stream, 1, ?) = ?" for _ in prefixes), [v for p in prefixes for v in (len(p), p)]
+
+
+def _count_custom(conn: sqlite3.Connection, shadows: list[_CustomShadow], before: int) -> int:
+    if not shadows:
+        return 0
+    where, params = _prefix_filter(shadows)
+    return int(conn.execute(f"SELECT count(*) FROM events WHERE position <= ? AND ({where})",
+                            [before, *params]).fetchone()[0])
+
+
 def rebuild(conn: sqlite3.Connection, schema: Schema, models: list[str] | None = None, *, check: bool = False,
-            progress: Progress | None = None, diff_limit: int = 20) -> RebuildReport:
-    """Rebuild (or, with ``check``, compare) the model tables on ``conn``, a read-write connection."""
+            progress: Progress | None = None, diff_limit: int = 20,
+            custom: Sequence[CustomProjection] = ()) -> RebuildReport:
+    """Rebuild (or, with ``check``, compare) the model tables and the tables of the ``custom`` projections on
+    ``conn``, a read-write connection. ``models``: the model names and projection tables to rebuild (all)."""
     start = time.perf_counter()
     report = RebuildReport()
     chosen = [m for m in schema.models if (models is None or m.name in models) and table_exists(conn, m.table)]
+    wanted = None if models is None else {n.lower() for n in models}
+    projections = [p for p in custom if wanted is None or p.table.lower() in wanted]
+    known = {m.name for m in schema.models}
     shadows = {m.name: _Shadow(conn, m) for m in chosen}
     counts = {m.name: ModelReport(m.name) for m in chosen}
-    conn.execute("BEGIN")   # steps 1-3 from one read snapshot (TEMP tables are writable inside it)
-    snapshot = int(conn.execute("SELECT coalesce(max(position), 0) FROM events").fetchone()[0])
-    marks = ",".join("?" * len(chosen))
-    total = conn.execute(f"SELECT count(*) FROM events WHERE model IN ({marks}) AND record_id IS NOT NULL"
-                         " AND position <= ?", [m.name for m in chosen] + [snapshot]).fetchone()[0]
-    tally = _Tally(int(total), progress)
-    _replay(conn, shadows, 0, snapshot, report, counts, tally)
-    conn.execute("COMMIT")
-    conn.execute("BEGIN IMMEDIATE")   # step 4: the writer is ours; catch up, then swap or compare
+    custom_counts = {p.table.lower(): ModelReport(p.table, projection=True) for p in projections}
+    custom_shadows: list[_CustomShadow] = []
     try:
-        _replay(conn, shadows, snapshot, None, report, counts, tally)
-        for name, shadow in shadows.items():
-            counts[name].rows = int(conn.execute(f"SELECT count(*) FROM temp.{q(shadow.name)}").fetchone()[0])
-            if check:
-                counts[name].live_rows = int(conn.execute(f"SELECT count(*) FROM {q(shadow.model.table)}").fetchone()[0])
-                report.differences += _compare(shadow, diff_limit - len(report.differences))
-            else:
-                _swap(conn, shadow)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
+        for p in projections:
+            custom_shadows.append(_CustomShadow(conn, p))
+        conn.execute("BEGIN")   # steps 1-3 from one read snapshot (TEMP tables are writable inside it)
+        snapshot = int(conn.execute("SELECT coalesce(max(position), 0) FROM events").fetchone()[0])
+        marks = ",".join("?" * len(chosen))
+        total = conn.execute(f"SELECT count(*) FROM events WHERE model IN ({marks}) AND record_id IS NOT NULL"
+                             " AND position <= ?", [m.name for m in chosen] + [snapshot]).fetchone()[0]
+        tally = _Tally(int(total) + _count_custom(conn, custom_shadows, snapshot), progress)
+        try:
+            _replay(conn, shadows, 0, snapshot, report, counts, tally, known)
+            _replay_custom(conn, custom_shadows, 0, snapshot, custom_counts, tally)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("BEGIN IMMEDIATE")   # step 4: the writer is ours; catch up, then swap or compare
+        try:
+            _replay(conn, shadows, snapshot, None, report, counts, tally, known)
+            _replay_custom(conn, custom_shadows, snapshot, None, custom_counts, tally)
+            for name, shadow in shadows.items():
+                counts[name].rows = int(conn.execute(f"SELECT count(*) FROM temp.{q(shadow.name)}").fetchone()[0])
+                if check:
+                    counts[name].live_rows = int(conn.execute(f"SELECT count(*) FROM {q(shadow.model.table)}").fetchone()[0])
+                    report.differences += _compare(shadow, diff_limit - len(report.differences))
+                else:
+                    _swap(conn, shadow)
+            for c in custom_shadows:
+                c.set_aside()
+                report_of = custom_counts[c.table.lower()]
+                report_of.rows = int(conn.execute(f"SELECT count(*) FROM temp.{q(c.saved)}").fetchone()[0])
+                if check:
+                    live = table_exists(conn, c.table)
+                    report_of.live_rows = int(conn.execute(f"SELECT count(*) FROM main.{q(c.table)}").fetchone()[0]) \
+                        if live else 0
+                    report.differences += c.compare(diff_limit - len(report.differences)) if live else \
+                        [f"{c.table}: missing live table"][:max(diff_limit - len(report.differences), 0)]
+                else:
+                    c.swap()
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
     finally:
         for shadow in shadows.values():
             conn.execute(f"DROP TABLE IF EXISTS temp.{q(shadow.name)}")
-    report.models = list(counts.values())
+        for c in custom_shadows:
+            c.drop()
+    report.models = [*counts.values(), *custom_counts.values()]
     report.seconds = time.perf_counter() - start
     return report
