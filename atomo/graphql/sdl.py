@@ -198,6 +198,11 @@ extend type Query {
 extend type Mutation {
   "Append events to a custom stream in one transaction; expectedVersion 0: the stream must not exist yet."
   appendEvents(stream: String!, expectedVersion: Int, events: [NewEventInput!]!): AppendResult!
+}
+
+extend type Subscription {
+  "Readable events of one stream or of the custom streams named prefix* (exactly one): position > after, then live."
+  streamEvents(stream: String, prefix: String, after: Int): StoredEvent!
 }'''
 
 

@@ -40,7 +40,7 @@ BUILTIN_FIELDS = {
     "Mutation": frozenset({"create", "update", "updateMany", "delete", "restore", "hardDelete", "enqueueJob",
                            "insertBlock", "updateBlock", "moveBlock", "removeBlock", "applyBlockOps",
                            "appendEvents"}),
-    "Subscription": frozenset({"modelChanges"}),
+    "Subscription": frozenset({"modelChanges", "streamEvents"}),
 }
 SYSTEM_FIELDS = ("id", "createdAt", "updatedAt", "deletedAt", "tenantId", "_version")
 

@@ -6,7 +6,7 @@ closed with 4406). ``connection_init`` within 10 s (4408), once (4429); its payl
 (``tenant``/``tenantId``, X-Tenant-ID rules); a bad token or tenant mismatch closes with 4403.
 Operations before the ack close with 4401, a reused id with 4409, malformed messages with 4400.
 Queries and mutations run once (``next`` + ``complete``); subscriptions are ``modelChanges``
-streams. Access problems are ``error`` messages for that id; the socket stays open. Open sockets
+and ``streamEvents`` streams. Access problems are ``error`` messages for that id; the socket stays open. Open sockets
 are registered with ``LiveSockets``: a login session that ends closes them with 4403, shutdown with
 1001, and an ``atomo dev`` schema swap or a data reset (``Runtime.reset``) with 1012.
 

@@ -7,10 +7,11 @@ of ``data``/``previousData``). Per event, ``EventViews`` builds the ``ModelEvent
 once (cached by position, shared by every subscriber) and caches the encoded object per selection,
 so a delivery is a dictionary look-up and a string splice.
 
-A ``ModelChanges`` stream is a cursor over the event feed: it replays ``position > after`` from the
-log, then continues live (no gap, no duplicate); a slow client only falls behind. It reads events only
-into room reserved on the socket's outbox (``outbox``), at most ``RESERVE`` at a time, so a client
-that does not read holds the cursor back: no batch of events waits in memory for the socket. Each
+``prepare`` is the part every subscription shares (``streamEvents`` too): the document checked by
+the engine (limits included), the variables coerced, the one root field and its arguments.
+
+A ``ModelChanges`` stream is a cursor over the event feed (``cursor.FeedCursor``: replay ``position >
+after``, then live, no gap, no duplicate, reading only into room reserved on the socket's outbox). Each
 event passes the tenant scope and the read access (row-level terms on the after-image, the
 before-image for delete-type events) of the caller.
 """
@@ -21,7 +22,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from atomo.graphql import import_tartiflette
 
@@ -38,12 +39,9 @@ from atomo.graphql.resolvers import RequestContext
 from atomo.schema.graphql_names import model_names, typed_relations
 from atomo.schema.model import Model, Schema
 from atomo.storage.events import StoredEvent
-from atomo.storage.feed import EventFeed
 from atomo.storage.record_images import fold, images_at
+from atomo.subscriptions.cursor import FeedCursor, Sink
 from atomo.subscriptions.protocol import encode
-
-if TYPE_CHECKING:
-    from atomo.subscriptions.outbox import Outbox
 
 EVENT_TYPES = {"Created": "CREATED", "Updated": "UPDATED", "Deleted": "DELETED", "Restored": "RESTORED",
                "HardDeleted": "HARD_DELETED"}
@@ -71,6 +69,24 @@ class Plan:
     fields: Fields
 
 
+@dataclass(frozen=True)
+class Root:
+    """The one root field of a subscription document, validated and with its arguments' values."""
+
+    execution: Any
+    key: str                            # its response key (alias)
+    node: Any
+    args: dict[str, Any]
+
+    @property
+    def field(self) -> str:
+        return str(self.node.name.value)
+
+
+def plan_error(message: str) -> PlanError:
+    return PlanError(document_error_body([(message, None)])["errors"])
+
+
 def _argument(node: Any, variables: dict[str, Any]) -> Any:
     if isinstance(node, VariableNode):
         return variables.get(node.name.value)
@@ -80,34 +96,43 @@ def _argument(node: Any, variables: dict[str, Any]) -> Any:
         return node.value
     if isinstance(node, NullValueNode):
         return None
-    raise PlanError(document_error_body([("modelChanges: unsupported argument value", None)])["errors"])
+    raise plan_error("subscriptions: unsupported argument value")
 
 
-async def plan(engine: Any, query: str, variables: dict[str, Any] | None, operation_name: str | None,
-               context: RequestContext) -> Plan:
-    """The subscription's plan; ``PlanError`` with the wire errors when it may not run."""
+async def prepare(engine: Any, query: str, variables: dict[str, Any] | None, operation_name: str | None,
+                  context: RequestContext) -> Root:
+    """The subscription's root field; ``PlanError`` with the wire errors when the document may not run."""
     prepared, info, problem = engine._check(query, operation_name)
     if problem is not None or info is None:
         raise PlanError((problem or {"errors": []})["errors"])
     execution, errors = await engine._execution_context(prepared, info, context, variables)
     if errors:
         raise PlanError(document_error_body(error_message_and_locations(e) for e in errors)["errors"])
-    schema = engine._schema
-    root = await collect_fields(execution, schema.get_operation_root_type(execution.operation),
+    root = await collect_fields(execution, engine._schema.get_operation_root_type(execution.operation),
                                 execution.operation.selection_set)
     if len(root) != 1:
-        raise PlanError(document_error_body([("a subscription must select exactly one field", None)])["errors"])
+        raise plan_error("a subscription must select exactly one field")
     (root_key, nodes), = root.items()
     node = nodes[0]
     args = {a.name.value: _argument(a.value, execution.variable_values) for a in node.arguments or ()}
-    typed = _typed_models(engine.schema).get(node.name.value)
-    if node.name.value != "modelChanges" and typed is None:
-        raise PlanError(document_error_body([(f"'{node.name.value}' cannot be subscribed to; "
-                                              "use modelChanges or a <model>Changes field", None)])["errors"])
+    return Root(execution, root_key, node, args)
+
+
+async def selected(root: Root, engine: Any, type_name: str) -> dict[str, Any]:
+    """The fields the client selected of the root field's ``type_name`` (aliases, fragments, directives)."""
+    return await collect_fields(root.execution, engine._schema.find_type(type_name), root.node.selection_set)  # type: ignore[no-any-return]
+
+
+async def plan(engine: Any, root: Root) -> Plan:
+    """The plan of ``modelChanges`` or a typed ``<model>Changes`` field."""
+    execution, schema, args = root.execution, engine._schema, root.args
+    typed = _typed_models(engine.schema).get(root.field)
+    if root.field != "modelChanges" and typed is None:
+        raise plan_error(f"'{root.field}' cannot be subscribed to; use modelChanges, a <model>Changes field "
+                         "or streamEvents")
     event_type = model_names(typed).event_type if typed is not None else "ModelEvent"
-    selected = await collect_fields(execution, schema.find_type(event_type), node.selection_set)
-    fields = []
-    for key, field_nodes in selected.items():
+    fields: list[tuple[str, str, Sub | None, str | None]] = []
+    for key, field_nodes in (await selected(root, engine, event_type)).items():
         name = field_nodes[0].name.value
         if name == "__typename":
             fields.append((key, name, None, event_type))
@@ -117,8 +142,8 @@ async def plan(engine: Any, query: str, variables: dict[str, Any] | None, operat
             fields.append((key, name, None, None))
     model, after = (typed.name if typed is not None else args.get("model")), args.get("after")
     if not isinstance(model, str) or (after is not None and not isinstance(after, int)):
-        raise PlanError(document_error_body([("modelChanges needs model: String! and after: Int", None)])["errors"])
-    return Plan(root_key, model, None if after is None else max(0, after), tuple(fields))
+        raise plan_error("modelChanges needs model: String! and after: Int")
+    return Plan(root.key, model, None if after is None else max(0, after), tuple(fields))
 
 
 def _typed_models(schema: Schema) -> dict[str, Model]:
@@ -261,20 +286,15 @@ def image_reader(db: Any) -> Callable[[StoredEvent], Awaitable[tuple[Any, Any]]]
 
 
 # -- one subscription ----------------------------------------------------------------------------
-class ModelChanges:
-    def __init__(self, plan: Plan, model: Model, access: Access, caller: Caller, feed: EventFeed,
-                 views: EventViews, outbox: Outbox, prefix: tuple[str, str],
-                 stopped: Callable[[], bool], live_from: int) -> None:
+class ModelChanges(FeedCursor):
+    def __init__(self, plan: Plan, model: Model, access: Access, caller: Caller, views: EventViews,
+                 sink: Sink) -> None:
+        super().__init__(caller, sink, plan.after)
         self.plan = plan
+        self.root_key = plan.root_key
         self.model = model
         self.access = access
-        self.caller = caller
-        self.feed = feed
         self.views = views
-        self.outbox = outbox
-        self.head, self.tail = prefix
-        self.stopped = stopped
-        self.live_from = live_from          # the feed's tail when the subscribe message arrived
 
     def allows(self, event: StoredEvent, view: View) -> bool:
         caller = self.caller
@@ -285,29 +305,13 @@ class ModelChanges:
         image = view.image
         return isinstance(image, dict) and self.access.allows(image)
 
-    async def run(self) -> None:
-        """Deliver until the socket closes (stop cancels the task): reserve room, read at most that many
-        events after the cursor (from the feed's ring, else the log), queue those the caller may read."""
-        fields, name, feed, outbox = self.plan.fields, self.model.name, self.feed, self.outbox
-        cursor = self.live_from if self.plan.after is None else self.plan.after
-        while True:
-            room = await outbox.reserve()
-            used = 0
-            try:
-                if room == 0 or self.stopped():
-                    return
-                events = await feed.events_after(cursor, room)
-                for event in events:
-                    cursor = event.position
-                    if event.model != name:
-                        continue
-                    view = await self.views.view(event, self.model)
-                    if self.allows(event, view):
-                        outbox.put_reserved(self.head + view.text(fields) + self.tail)
-                        used += 1
-            finally:
-                outbox.release(room - used)
-            if not events:
-                if feed.closed:
-                    return
-                await feed.wait(cursor)
+    def wants(self, event: StoredEvent) -> bool:
+        return event.model == self.model.name
+
+    async def message(self, event: StoredEvent) -> str | None:
+        view = await self.views.view(event, self.model)
+        return self.head + view.text(self.plan.fields) + self.tail if self.allows(event, view) else None
+
+    def rebind(self, caller: Caller, data: Any) -> None:
+        self.access = data.access(self.model, "read", caller)
+        self.caller = caller

@@ -1,9 +1,10 @@
 """The operations of one ``/graphql/ws`` connection: one task per operation id.
 
 A query or mutation runs once through the engine (``next``/``data`` then ``complete``). A
-subscription is planned (``model_changes.plan``), its model's read access decided for the caller,
-and then runs as a ``ModelChanges`` stream until the client stops it or the socket closes. Problems
-before the stream starts (document errors, unknown model, ``UNAUTHENTICATED``,
+subscription is planned (``model_changes.prepare``, then ``model_changes.plan`` or
+``stream_events.plan``), its read access decided for the caller, and then runs as a ``ModelChanges``
+or ``StreamEvents`` cursor until the client stops it or the socket closes. Problems before the
+stream starts (document errors, unknown model, bad arguments, ``UNAUTHENTICATED``,
 ``PERMISSION_DENIED``) are one ``error`` message for that id. When the caller's principal changes
 (role, tenant binding) the access of every stream is decided again.
 
@@ -19,14 +20,15 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from atomo.auth.principal import Caller
+from atomo.data.streams import EventStore
 from atomo.errors import AtomoError, LimitExceededError, RateLimitedError
 from atomo.graphql.resolvers import INTERNAL_MESSAGE, RequestContext, atomo_error_extensions
 from atomo.http.ratelimit import RATE_LIMITED_MESSAGE, retry_after
 from atomo.subscriptions import protocol as wp
+from atomo.subscriptions.cursor import FeedCursor, Sink
 
 if TYPE_CHECKING:
     from atomo.subscriptions.endpoint import GraphQLSocket
-    from atomo.subscriptions.model_changes import ModelChanges
 
 log = logging.getLogger("atomo.graphql")
 
@@ -43,7 +45,7 @@ class Operations:
     def __init__(self, sock: GraphQLSocket) -> None:
         self.sock = sock
         self.tasks: dict[str, asyncio.Task[None]] = {}
-        self.streams: dict[str, tuple[Any, ModelChanges]] = {}
+        self.streams: dict[str, tuple[Any, FeedCursor]] = {}
 
     def active(self, key: str) -> bool:
         return key in self.tasks
@@ -90,11 +92,10 @@ class Operations:
         data = self.sock.services.current.data
         for key, (op_id, stream) in list(self.streams.items()):
             try:
-                stream.access = data.access(stream.model, "read", caller)
-                stream.caller = caller
+                stream.rebind(caller, data)
             except AtomoError as exc:
                 self.stop(key)
-                message = wp.error_message(self.sock.protocol, op_id, [field_error(exc, stream.plan.root_key)])
+                message = wp.error_message(self.sock.protocol, op_id, [field_error(exc, stream.root_key)])
                 self.sock.spawn(self.sock.send(message))
 
     async def _run(self, op_id: Any, key: str, operation: wp.Operation, live_from: int) -> None:
@@ -103,7 +104,7 @@ class Operations:
         if current is not None:
             current.atomo_op_id = op_id  # type: ignore[attr-defined]
         protocol, root_key = sock.protocol, None
-        from atomo.subscriptions.model_changes import ModelChanges, PlanError, plan  # tartiflette: loaded lazily
+        from atomo.subscriptions.model_changes import PlanError, prepare  # tartiflette: loaded lazily
         try:
             services = sock.services
             engine, data = services.current.engine, services.current.data
@@ -117,14 +118,12 @@ class Operations:
                 await sock.send(wp.complete_message(op_id))
                 return
             caller = sock.caller
-            planned = await plan(engine, query, variables, name, RequestContext(data, caller))
-            root_key = planned.root_key
-            model = data.model(planned.model)
-            access = data.access(model, "read", caller)
+            root = await prepare(engine, query, variables, name, RequestContext(data, caller))
+            root_key = root.key
             state = services.state
-            stream = ModelChanges(planned, model, access, caller, services.runtime.feed, sock.endpoint.event_views(),
-                                  sock.outbox, wp.next_prefix(protocol, op_id, root_key),
-                                  lambda: sock.closed or state.shutting_down, live_from)
+            sink = Sink(services.runtime.feed, sock.outbox, wp.next_prefix(protocol, op_id, root_key),
+                        lambda: sock.closed or state.shutting_down, live_from)
+            stream = await self._cursor(engine, data, caller, root, sink)
             self.streams[key] = (op_id, stream)
             await stream.run()
         except asyncio.CancelledError:
@@ -142,3 +141,14 @@ class Operations:
             if self.tasks.get(key) is current:
                 del self.tasks[key]
                 self.streams.pop(key, None)
+
+    async def _cursor(self, engine: Any, data: Any, caller: Caller, root: Any, sink: Sink) -> FeedCursor:
+        """The cursor of a subscription's root field, its access decided (``AtomoError`` when refused)."""
+        from atomo.subscriptions import model_changes, stream_events
+        if root.field == stream_events.STREAM_EVENTS:
+            store = EventStore(data)
+            return stream_events.StreamEvents(await stream_events.plan(engine, root, store), store, caller, sink)
+        planned = await model_changes.plan(engine, root)
+        model = data.model(planned.model)
+        access = data.access(model, "read", caller)
+        return model_changes.ModelChanges(planned, model, access, caller, self.sock.endpoint.event_views(), sink)
