@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from atomo.errors import UnauthenticatedError, ValidationError
+from atomo.schema.patterns import compile_rules, match, valid_pattern
 from atomo.storage.database import Database
 from atomo.storage.events import uuid4
 
@@ -25,6 +26,14 @@ from .store import iso, utcnow
 QUEUE_RE = re.compile(r"[A-Za-z0-9_.:-]{1,100}\Z")
 NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,99}\Z")
 CRUD_OPS = ("create", "read", "update", "delete")
+MAX_EVENTS_PATTERN = 200
+
+
+@dataclass(frozen=True)
+class StreamPattern:
+    """The stream pattern of an ``events:`` capability (same patterns as the schema's stream rules)."""
+
+    pattern: str
 
 
 def hash_token(token: str) -> str:
@@ -35,13 +44,21 @@ def new_token() -> str:
     return "wkr_" + secrets.token_hex(32)
 
 
+def _stream_pattern(pattern: str) -> bool:
+    return (1 <= len(pattern) <= MAX_EVENTS_PATTERN and valid_pattern(pattern)
+            and not any(ord(c) < 32 or ord(c) == 127 for c in pattern))
+
+
 def normalize_capability(raw: Any) -> str:
-    """``crud:*``, ``crud:<Model>``, ``crud:<Model>:<op>[,<op>…]``, ``action:*``, ``action:<name>``."""
+    """``crud:*``, ``crud:<Model>``, ``crud:<Model>:<op>[,<op>…]``, ``action:*``, ``action:<name>``,
+    ``events:<stream pattern>`` (``events:*``, ``events:order-*``, ``events:Deal/*``: the patterns of stream rules)."""
     text = raw.strip() if isinstance(raw, str) else ""
     prefix, _, rest = text.partition(":")
     prefix = prefix.lower()
     if prefix == "action" and (rest == "*" or NAME_RE.match(rest)):
         return f"action:{rest}"
+    if prefix == "events" and _stream_pattern(rest):
+        return f"events:{rest}"
     if prefix == "crud":
         model, _, ops = rest.partition(":")
         if model == "*" and not ops:
@@ -80,6 +97,15 @@ class WorkerIdentity:
             if cap.startswith(prefix) and op in cap[len(prefix):].split(","):
                 return True
         return False
+
+    @property
+    def stream_patterns(self) -> tuple[StreamPattern, ...]:
+        return tuple(StreamPattern(c[7:]) for c in self.capabilities if c.startswith("events:"))
+
+    def allows_events(self, stream: str) -> bool:
+        """Whether an ``events:<pattern>`` capability matches ``stream`` (for appending and reading)."""
+        patterns = self.stream_patterns
+        return bool(patterns) and match(compile_rules(patterns), stream) is not None
 
 
 def _listed(row: sqlite3.Row, seen: str | None) -> dict[str, Any]:

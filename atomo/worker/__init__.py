@@ -11,12 +11,16 @@ async def notify_won(ctx):
     if deal is None:
         raise NonRetryableError("deal vanished")
     await ctx.progress(percent=50, message="sending")
+    await ctx.crud.append_events(f"deal-{deal['id']}", [{"type": "WinNotified", "data": {"to": deal["ownerId"]}}])
     return {"notified": deal["ownerId"]}
 
 worker.run()   # or: await worker.start() ... await worker.stop()
 ```
 
-``atomo worker run module:handlers`` runs a ``Worker`` or a mapping of kind -> handler.
+``ctx.crud`` also reaches the event store: ``append_events(stream, events, expected_version=, origin=)`` and
+``read_stream(stream, from_version=, limit=)`` (token capability ``events:<pattern>``; the schema's stream
+rules apply to the job's actor). ``atomo worker run module:handlers`` runs a ``Worker`` or a mapping of kind ->
+handler.
 """
 
 from atomo.worker.client import CrudClient, CrudError, JobsClient, JobsError, LeasedJob, LeaseLostError

@@ -1,4 +1,5 @@
-"""HTTP clients of the worker plane (jobs chapter §6, §8, §11): ``JobsClient`` and ``CrudClient``.
+"""HTTP clients of the worker plane (jobs chapter §6, §8, §11): ``JobsClient`` and ``CrudClient`` (which also
+appends to and reads event streams through ``/api/worker/events``).
 
 Both send ``X-Worker-Token`` and rely on status codes only. ``JobsClient`` raises ``LeaseLostError``
 on 409 and ``JobsError`` on any other non-2xx answer; ``CrudClient`` raises ``CrudError``.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -131,7 +133,8 @@ def actor_of(payload: Any) -> dict[str, Any] | None:
 
 
 class CrudClient(_Http):
-    """Worker CRUD (``/api/worker/crud``) as the job's actor; ``origin`` defaults to ``default_origin``."""
+    """Worker CRUD (``/api/worker/crud``) and the event store (``/api/worker/events``) as the job's actor;
+    ``origin`` defaults to ``default_origin``."""
 
     def __init__(self, url: str, token: str, *, actor: dict[str, Any] | None = None, default_origin: str | None = None,
                  http_client: httpx.AsyncClient | None = None) -> None:
@@ -193,3 +196,27 @@ class CrudClient(_Http):
             if value is not None:
                 params[key] = str(value)
         return self._check(await self.send("GET", f"/api/worker/crud/{model}", params=params))  # type: ignore[no-any-return]
+
+    # -- the event store (capability ``events:<pattern>``; the schema's stream rules apply to the actor) ------
+
+    @staticmethod
+    def _stream_path(stream: str) -> str:
+        return "/api/worker/events/" + quote(stream, safe="")
+
+    async def append_events(self, stream: str, events: list[dict[str, Any]], *, expected_version: int | None = None,
+                            origin: Any = UNSET) -> dict[str, Any]:
+        """Append events (``{"type", "data"?, "metadata"?}``) to a custom stream in one transaction:
+        ``{"stream", "version", "events": [stored event]}``. ``expected_version`` (0: the stream must not exist
+        yet) that is not the stream's version -> ``CrudError`` 409 whose body's ``details`` hold
+        ``currentVersion``."""
+        body = self._body(origin, events=list(events), expectedVersion=expected_version)
+        return self._check(await self.send("POST", self._stream_path(stream), body))  # type: ignore[no-any-return]
+
+    async def read_stream(self, stream: str, *, from_version: int = 1, limit: int = 100) -> list[dict[str, Any]]:
+        """The events of a stream the actor may read, in version order from ``from_version`` (``limit`` at most
+        1000); a record stream ``<Model>/<id>`` is its history (needs ``crud:<Model>:read`` too)."""
+        params: dict[str, Any] = {"fromVersion": str(from_version), "limit": str(limit)}
+        if self.actor:
+            params["actor"] = json.dumps(self.actor)
+        return self._check(await self.send("GET", self._stream_path(stream),  # type: ignore[no-any-return]
+                                           params=params))

@@ -1,4 +1,6 @@
-"""Schemas of the jobs tests: both syntaxes bind the same actions (created/updated/deleted, conditions)."""
+"""Schemas of the jobs tests: both syntaxes bind the same actions (created/updated/deleted, conditions) and
+declare the same stream rules (the worker events API: anyone signed in appends to and reads `note-*`; only
+admins append to `audit-*`, which anyone signed in reads)."""
 
 INTERFACE = """
 export interface Ticket {
@@ -41,18 +43,24 @@ export const schema = {
     quote: { input: { object: { ticketId: 'string', email: 'string', note: 'string?', count: 'number?' } },
              returns: { url: 'string' } },
   },
+  streams: {
+    'note-*': { append: 'authenticated', read: 'authenticated' },
+    'audit-*': { append: 'admin', read: 'authenticated' },
+  },
 }
 export default schema
 """
 
 BUILDER = """
-import { model, action, text, number, json } from '@atomo-cc/schema'
+import { model, action, stream, text, number, json } from '@atomo-cc/schema'
 
 export const triage = action('triage').from('tickets').input(['id', 'priority'])
 export const closeOut = action('closeOut').from('tickets').input(['id', 'title'])
 export const urgent = action('urgent')
 export const archive = action('archive')
 export const quote = action('quote').input({ ticketId: 'string', email: 'string' }).returns({ url: 'string' })
+export const noteStreams = stream('note-*', { append: 'authenticated', read: 'authenticated' })
+export const auditStreams = stream('audit-*', { append: 'admin', read: 'authenticated' })
 
 export const Ticket = model('tickets', {
   fields: {

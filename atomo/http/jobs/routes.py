@@ -1,6 +1,7 @@
 """Jobs over HTTP: the app plane (JWT), the admin plane (role ``admin``) and direct action invocation.
 
-``jobs_handlers(services)`` returns every jobs route (these, the worker plane and the worker CRUD API).
+``jobs_handlers(services)`` returns every jobs route (these, the worker plane, the worker CRUD API and the
+worker events API).
 Who may subscribe to ``job:<id>`` on the realtime hub, and the frames sent there, are wired by
 ``atomo.app``.
 
@@ -19,7 +20,9 @@ from litestar import Response, delete, get, post
 from litestar.handlers import HTTPRouteHandler
 
 from atomo.errors import ValidationError
+from atomo.http.jobs.acting import Acting
 from atomo.http.jobs.crud_routes import crud_handlers
+from atomo.http.jobs.event_routes import event_handlers
 from atomo.http.jobs.inputs import AnyRequest, Plane, json_response, query_int
 from atomo.http.jobs.worker_routes import worker_handlers
 from atomo.jobs import store
@@ -123,4 +126,6 @@ def admin_handlers(plane: Plane) -> list[HTTPRouteHandler]:
 
 def jobs_handlers(services: Services) -> list[HTTPRouteHandler]:
     plane = Plane(services)
-    return [*app_handlers(plane), *admin_handlers(plane), *worker_handlers(plane), *crud_handlers(plane)]
+    acting = Acting(plane)          # the worker CRUD and events APIs build their callers alike
+    return [*app_handlers(plane), *admin_handlers(plane), *worker_handlers(plane), *crud_handlers(plane, acting),
+            *event_handlers(plane, acting)]

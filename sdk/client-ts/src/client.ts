@@ -11,6 +11,7 @@ import {
   createGraphQLWs, subscribeModelChanges, type GraphQLWsClient, type ModelChangesOptions, type ModelEvent,
 } from './graphql-ws.js'
 import { createActionsApi, createJobsApi, type ActionsApi, type JobsApi } from './jobs.js'
+import { createEventStoreApi, eventsApi, STORED_EVENT_FIELDS, type EventsApi } from './event-store.js'
 import { RealtimeHandle } from './realtime-handle.js'
 import type {
   AtomoTypesLike, CreateOf, ListOptions, ModelNameOf, Page, RecordOf, StoredEvent, Target, TypedClients,
@@ -72,7 +73,10 @@ export interface AtomoClientBase<T extends AtomoTypesLike> {
   restore<M extends ModelNameOf<T>>(model: M, target: Target<RecordOf<T, M>>): Promise<number>
   hardDelete<M extends ModelNameOf<T>>(model: M, target: Target<RecordOf<T, M>>): Promise<number>
   history<M extends ModelNameOf<T>>(model: M, id: string): Promise<StoredEvent[]>
-  events(options?: { after?: number; limit?: number; model?: ModelNameOf<T> }): Promise<StoredEvent[]>
+  /** Called: the global event log (`events({ after, limit, model })`). Its methods: the event store (custom streams,
+   * with the schema's `streams` rules): `append(stream, events, { expectedVersion })`, `readStream(stream,
+   * { fromVersion, limit })`, `streams({ prefix, after, limit })`. */
+  readonly events: EventsApi<ModelNameOf<T>>
   model<M extends ModelNameOf<T>>(model: M): ModelHandle<RecordOf<T, M>, CreateOf<T, M>, UpdateOf<T, M>>
   /** Block mutations (`insert`, `update`, `move`, `remove`, `apply`) and `render` of Blocks fields (content.md §3–§6). */
   readonly blocks: BlocksApi<T>
@@ -106,8 +110,6 @@ export type AtomoClient<T extends AtomoTypesLike = Untyped> = AtomoClientBase<T>
 export interface MetaField { name: string; type: string; [key: string]: unknown }
 export interface MetaModel { name: string; tableName: string; graphqlName?: string; fields: MetaField[]; [key: string]: unknown }
 export interface MetaSchema { models: MetaModel[]; [key: string]: unknown }
-
-const STORED_EVENT_FIELDS = 'position eventId stream streamVersion type model recordId data previousData actor tenantId origin recordedAt'
 
 /** `first_name` -> `firstName`, as the server names collections (camelCase of the table). */
 export function camelCase(text: string): string {
@@ -361,6 +363,7 @@ export function createClient<T extends AtomoTypesLike = Untyped>(options: Client
       offline?.close()
     },
     ...(generic as any),
+    events: eventsApi(generic.events, createEventStoreApi(transport)),
     model: (name: string) => modelHandle(name),
     blocks: blocks as BlocksApi<any>,
     collection,

@@ -31,6 +31,11 @@ export type {
   BlockRevOptions, BlocksApi, InsertBlockOptions, ModelBlocksApi, MoveBlockOptions, RenderFormat,
 } from './blocks.js'
 export type { WriteOp } from './operations.js'
+// the event store: custom streams (`atomo.events.append / readStream / streams`)
+export { createEventStoreApi, STORED_EVENT_FIELDS } from './event-store.js'
+export type {
+  AppendEventsOptions, AppendResult, EventsApi, EventStoreApi, NewEvent, ReadStreamOptions, StreamInfo, StreamsOptions,
+} from './event-store.js'
 // modelChanges over /graphql/ws and the query cache
 export { afterMutation, MUTATION_OPS } from './client.js'
 export { canonicalJson, createQueryCache, matchesWhere } from './cache.js'

@@ -77,6 +77,8 @@ export interface StoredEvent {
   position: number; eventId: string; stream: string; streamVersion: number; type: string
   model: string | null; recordId: string | null; data: unknown; previousData: unknown
   actor: string | null; tenantId: string | null; origin: string | null; recordedAt: string
+  /** The metadata given to `events.append` (null for model events). */
+  metadata: Record<string, unknown> | null
 }
 
 /** A target of update/delete/restore/hardDelete: an id or `{ where }`. */

@@ -20,6 +20,21 @@ export async function generic(): Promise<void> {
   const page = await atomo.model('Company').paginatedRecords({ where: { name: 'Acme' } })
   assertType<Equal<typeof page.data[number]['name'], string>>(true)
 
+  // the event store: `atomo.events` is still the global log when called
+  const log = await atomo.events({ after: 0, model: 'Deal' })
+  assertType<Equal<typeof log[number]['metadata'], Record<string, unknown> | null>>(true)
+  const appended = await atomo.events.append('order-1', [{ type: 'OrderPlaced', data: { total: 3 }, metadata: { by: 'x' } }],
+    { expectedVersion: 0 })
+  assertType<Equal<typeof appended.version, number>>(true)
+  const read = await atomo.events.readStream('order-1', { fromVersion: 2, limit: 10 })
+  assertType<Equal<typeof read[number]['streamVersion'], number>>(true)
+  const listed = await atomo.events.streams({ prefix: 'order-', after: 'order-1', limit: 5 })
+  assertType<Equal<typeof listed[number]['lastEventAt'], string>>(true)
+  // @ts-expect-error: an event needs a type
+  await atomo.events.append('order-1', [{ data: {} }])
+  // @ts-expect-error: no such model in the global log
+  await atomo.events({ model: 'Person' })
+
   // @ts-expect-error: no such model
   await atomo.records('Person')
   // @ts-expect-error: unknown field in where

@@ -1,4 +1,5 @@
-/** The worker CRUD API (`/api/worker/crud/{model}`), acting as the job's actor. */
+/** The worker CRUD API (`/api/worker/crud/{model}`) and the worker events API (`/api/worker/events/{stream}`),
+ * acting as the job's actor. */
 import { CrudError } from './errors.js'
 import { type ClientOptions, HttpBase } from './jobs-client.js'
 
@@ -41,6 +42,51 @@ export interface BlockOpsResult<T = Row> {
   changes: { block: Row | null; index: number | null }[]
   version: number
   record: T
+}
+
+/** An event to append: a custom type (letters, digits, `_` and `.`, starting with a letter), JSON data and metadata. */
+export interface NewEvent {
+  type: string
+  data?: Row
+  metadata?: Row
+}
+
+/** A stored event, as GraphQL's `StoredEvent` (record streams carry `model`, `recordId`, `previousData`). */
+export interface StoredEvent<D = Row> {
+  position: number
+  eventId: string
+  stream: string
+  streamVersion: number
+  type: string
+  model: string | null
+  recordId: string | null
+  data: D
+  previousData: Row | null
+  actor: string | null
+  tenantId: string | null
+  origin: string | null
+  recordedAt: string
+  metadata: Row | null
+}
+
+export interface AppendOptions {
+  /** The stream's version the events were decided on (0: the stream must not exist yet); else 409 CONFLICT. */
+  expectedVersion?: number
+  origin?: string | null
+}
+
+export interface AppendResult<D = Row> {
+  stream: string
+  /** The stream's version after the append. */
+  version: number
+  events: StoredEvent<D>[]
+}
+
+export interface ReadStreamOptions {
+  /** Default 1. */
+  fromVersion?: number
+  /** Default 100, at most 1000. */
+  limit?: number
 }
 
 /** `payload.actor` (a user id; `worker:…` principals are not users) and `payload.tenantId`. */
@@ -128,5 +174,29 @@ export class CrudClient extends HttpBase {
     if (this.actor) params.set('actor', JSON.stringify(this.actor))
     const query = params.toString()
     return CrudClient.check(await this.send('GET', this.path(model) + (query ? `?${query}` : '')))
+  }
+
+  // ---- the event store: capability `events:<pattern>`; the schema's stream rules apply to the actor ----
+
+  private streamPath(stream: string): string {
+    return `/api/worker/events/${encodeURIComponent(stream)}`
+  }
+
+  /** Append events to a custom stream in one transaction. A stale `expectedVersion` rejects with `CrudError` 409
+   * whose `bodyText` is `{"error": {"code": "CONFLICT", "details": {currentVersion, expectedVersion}}}`. */
+  async appendEvents<D = Row>(stream: string, events: NewEvent[], opts?: AppendOptions): Promise<AppendResult<D>> {
+    const body = this.body(opts, { events, expectedVersion: opts?.expectedVersion })
+    return CrudClient.check(await this.send('POST', this.streamPath(stream), body))
+  }
+
+  /** The events of a stream the actor may read, in version order; a record stream `<Model>/<id>` is its history
+   * (the token also needs `crud:<Model>:read`). */
+  async readStream<D = Row>(stream: string, opts: ReadStreamOptions = {}): Promise<StoredEvent<D>[]> {
+    const params = new URLSearchParams()
+    if (opts.fromVersion !== undefined) params.set('fromVersion', String(opts.fromVersion))
+    if (opts.limit !== undefined) params.set('limit', String(opts.limit))
+    if (this.actor) params.set('actor', JSON.stringify(this.actor))
+    const query = params.toString()
+    return CrudClient.check(await this.send('GET', this.streamPath(stream) + (query ? `?${query}` : '')))
   }
 }

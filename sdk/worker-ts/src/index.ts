@@ -11,7 +11,10 @@
  * ```
  */
 export { CrudClient, actorOf } from './crud-client.js'
-export type { Actor, BlockOperation, BlockOpsResult, CrudClientOptions, FindManyOptions, WriteOptions } from './crud-client.js'
+export type {
+  Actor, AppendOptions, AppendResult, BlockOperation, BlockOpsResult, CrudClientOptions, FindManyOptions, NewEvent,
+  ReadStreamOptions, StoredEvent, WriteOptions,
+} from './crud-client.js'
 export { CrudError, JobsHttpError, LeaseLostError, NonRetryableError } from './errors.js'
 export { JobsClient } from './jobs-client.js'
 export type { ClientOptions, FailOutcome, FetchLike, LeasedJob, LeaseOptions, ProgressUpdate } from './jobs-client.js'

@@ -1,7 +1,8 @@
 // Node test runner suite of @atomo-cc/worker-sdk against a real Atomo server.
 // Needs ATOMO_URL and ATOMO_ADMIN_TOKEN (an admin JWT); tests/jobs/test_ts_worker.py starts the server
 // (with ATOMO_JOB_RECLAIM_INTERVAL=1 and the schema of tests/jobs/schemas.py: model `Note` with
-// update rule `owner(ownerId)`), builds the package and runs `npm test` with both set.
+// update rule `owner(ownerId)`, stream rules `note-*` (anyone signed in) and `audit-*` (appended by admins)),
+// builds the package and runs `npm test` with both set.
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { before, describe, test } from 'node:test'
@@ -150,6 +151,48 @@ describe('@atomo-cc/worker-sdk against a real server', { skip }, () => {
     assert.deepEqual(history.body.data.history.map((e) => [e.actor, e.origin]), Array(4).fill([adminId, 'tsCrud']))
     const deleted = await new CrudClient({ url: URL, token, actor: { userId: adminId } }).delete('Note', record.id)
     assert.equal(deleted, 1)
+  })
+
+  test('appendEvents / readStream: as the job actor, origin from the action, CONFLICT, rules and capability', T, async () => {
+    const token = await workerToken(['actions'], ['action:tsEvents', 'events:note-*', 'events:audit-*'])
+    const stream = `note-${randomUUID().slice(0, 8)}`
+    const id = await enqueue('actions', 'tsEvents', { action: 'tsEvents', actor: adminId, input: {} }, { maxAttempts: 1 })
+    const job = await withWorker({ token, queues: ['actions'] }, (worker) => worker.on('tsEvents', async (ctx) => {
+      const done = await ctx.crud.appendEvents(stream, [
+        { type: 'NoteOpened', data: { n: 1 }, metadata: { traceId: 't-1' } }, { type: 'NoteEdited', data: { n: 2 } }],
+      { expectedVersion: 0 })
+      const more = await ctx.crud.appendEvents(stream, [{ type: 'NoteEdited', data: { n: 3 } }], { origin: null })
+      let conflict
+      try { await ctx.crud.appendEvents(stream, [{ type: 'NoteEdited' }], { expectedVersion: 1 }) } catch (err) { conflict = err }
+      const all = await ctx.crud.readStream(stream)
+      const page = await ctx.crud.readStream(stream, { fromVersion: 2, limit: 1 })
+      return {
+        version: done.version, stream: done.stream, more: more.version,
+        conflict: conflict instanceof CrudError ? [conflict.status, JSON.parse(conflict.bodyText).error.details] : null,
+        all: all.map((e) => [e.streamVersion, e.type, e.data, e.metadata, e.actor, e.origin]),
+        page: page.map((e) => e.streamVersion),
+      }
+    }), () => jobDone(id))
+    assert.equal(job.status, 'succeeded', job.error)
+    assert.deepEqual(job.result, {
+      version: 2, stream, more: 3, conflict: [409, { currentVersion: 3, expectedVersion: 1 }],
+      all: [[1, 'NoteOpened', { n: 1 }, { traceId: 't-1' }, adminId, 'tsEvents'],
+            [2, 'NoteEdited', { n: 2 }, null, adminId, 'tsEvents'], [3, 'NoteEdited', { n: 3 }, null, adminId, null]],
+      page: [2],
+    })
+    // without an actor: principal worker:<id> (role system): `authenticated` passes, the admin-only append does not
+    const direct = new CrudClient({ url: URL, token })
+    const audit = `audit-${randomUUID().slice(0, 8)}`
+    const refused = await direct.appendEvents(audit, [{ type: 'Audited' }]).catch((err) => err)
+    assert.ok(refused instanceof CrudError)
+    assert.equal(refused.status, 403)
+    assert.equal((await direct.readStream(stream)).length, 3)
+    const outside = await direct.readStream('orders-1').catch((err) => err)   // no capability for it
+    assert.equal(outside.status, 403)
+    assert.match(outside.bodyText, /worker lacks events capability for stream 'orders-1'/)
+    const asAdmin = new CrudClient({ url: URL, token, actor: { userId: adminId } })
+    const audited = await asAdmin.appendEvents(audit, [{ type: 'Audited', data: { ok: true } }], { origin: 'audit' })
+    assert.deepEqual(audited.events.map((e) => [e.actor, e.origin, e.stream]), [[adminId, 'audit', audit]])
   })
 
   test('a cancelled job aborts ctx.signal on the next progress call; complete is swallowed', T, async () => {
