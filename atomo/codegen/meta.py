@@ -96,8 +96,12 @@ def meta_schema(schema: Schema) -> dict[str, Any]:
         if a.returns is not None:
             entry["returns"] = a.returns
         actions.append(entry)
-    return {"models": [model_json(m) for m in schema.models], "actions": actions,
-            "channels": [_channel(c) for c in schema.channels]}
+    out = {"models": [model_json(m) for m in schema.models], "actions": actions,
+           "channels": [_channel(c) for c in schema.channels]}
+    if schema.streams:   # event-stream rules (Atomo-Python extension): listed only when the schema declares some
+        out["streams"] = [{"pattern": r.pattern, "append": _rule(r.append), "read": _rule(r.read)}
+                          for r in schema.streams]
+    return out
 
 
 def meta_schema_bytes(schema: Schema) -> bytes:

@@ -4,9 +4,10 @@ the library before the server starts, and a keep-alive GraphQL client that repor
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import subprocess
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ import httpx
 
 from atomo import Atomo
 from atomo.config import load_settings
-from tests.e2e.conftest import atomo_command, server_env
+from tests.e2e.conftest import ServerProcess, atomo_command, server_env
 
 PASSWORD = "Matrix-pass-42"
 
@@ -31,6 +32,18 @@ def with_library(project: Path, work: Callable[[Atomo], Awaitable[Any]]) -> Any:
         async with Atomo(project, settings=load_settings({})) as app:
             return await work(app)
     return asyncio.run(main())
+
+
+@contextlib.contextmanager
+def served(folder: Path, schema: str, prepare: Callable[[Atomo], Awaitable[Any]]) -> Iterator[ServerProcess]:
+    """A server of its own on a project with ``schema``, prepared with the library (users, rows) first."""
+    project = write_project(folder / "project", schema)
+    with_library(project, prepare)
+    server = ServerProcess(project, env=server_env()).start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def cli(project: Path, *args: str, stdin: str | None = None, env: dict[str, str] | None = None,

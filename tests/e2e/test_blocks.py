@@ -13,8 +13,8 @@ import pytest
 
 from atomo import Atomo
 from atomo.worker.client import CrudClient, CrudError
-from tests.e2e.authkit import PASSWORD, Gql, with_library, write_project
-from tests.e2e.conftest import ServerProcess, server_env
+from tests.e2e.authkit import PASSWORD, Gql, served
+from tests.e2e.conftest import ServerProcess
 from tests.e2e.wskit import graphql_ws
 
 SCHEMA = """
@@ -85,15 +85,10 @@ async def prepare(app: Atomo) -> None:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    project = write_project(tmp_path_factory.mktemp("blocks") / "project", SCHEMA)
-    with_library(project, prepare)
-    server = ServerProcess(project, env=server_env()).start()
-    try:
+    with served(tmp_path_factory.mktemp("blocks"), SCHEMA, prepare) as server:
         w = World(server)
         yield w
         w.gql.close()
-    finally:
-        server.stop()
 
 
 def ids(record: dict[str, Any]) -> list[str]:

@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from atomo import Atomo
-from tests.e2e.authkit import PASSWORD, Gql, with_library, write_project
-from tests.e2e.conftest import ServerProcess, server_env
+from tests.e2e.authkit import PASSWORD, Gql, served
+from tests.e2e.conftest import ServerProcess
 
 SCHEMA = """
 export interface Memo { id: string; title: string }
@@ -85,15 +85,10 @@ async def prepare(app: Atomo) -> None:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    project = write_project(tmp_path_factory.mktemp("event-store") / "project", SCHEMA)
-    with_library(project, prepare)
-    server = ServerProcess(project, env=server_env()).start()
-    try:
+    with served(tmp_path_factory.mktemp("event-store"), SCHEMA, prepare) as server:
         w = World(server)
         yield w
         w.gql.close()
-    finally:
-        server.stop()
 
 
 def fresh(prefix: str = "order") -> str:

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from atomo import Atomo
-from tests.e2e.authkit import PASSWORD, Gql, with_library, write_project
-from tests.e2e.conftest import ServerProcess, server_env
+from tests.e2e.authkit import PASSWORD, Gql, served
+from tests.e2e.conftest import ServerProcess
 from tests.e2e.wskit import Socket, graphql_ws
 
 SCHEMA = """
@@ -64,15 +64,10 @@ async def prepare(app: Atomo) -> None:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    project = write_project(tmp_path_factory.mktemp("stream-events") / "project", SCHEMA)
-    with_library(project, prepare)
-    server = ServerProcess(project, env=server_env()).start()
-    try:
+    with served(tmp_path_factory.mktemp("stream-events"), SCHEMA, prepare) as server:
         w = World(server)
         yield w
         w.gql.close()
-    finally:
-        server.stop()
 
 
 def tag() -> str:

@@ -38,6 +38,14 @@ def test_both_syntaxes_declare_the_same_rules() -> None:
     assert rules(BUILDER) == expected
 
 
+def test_meta_schema_lists_the_stream_rules() -> None:
+    from atomo.codegen.meta import meta_schema
+    assert meta_schema(parse_schema(INTERFACE))["streams"] == [
+        {"pattern": "order-*", "append": "sales|admin", "read": "authenticated"},
+        {"pattern": "audit-{id}", "append": None, "read": "admin"}]
+    assert "streams" not in meta_schema(parse_schema("export const schema = { models: {} }\nexport default schema\n"))
+
+
 def test_bad_stream_rules_are_schema_errors(tmp_path: Path) -> None:
     (tmp_path / "schema.ts").write_text("""export interface Deal { id: string; title: string }
 export const schema = { models: {}, streams: {
