@@ -56,7 +56,9 @@ def query(conn: sqlite3.Connection, *, model: str | None, stream: str | None, af
         params.append(after)
     clause = (" WHERE " + " AND ".join(where)) if where else ""
     order = "ASC" if after is not None else "DESC"
-    rows = conn.execute(f"SELECT {COLUMNS} FROM events{clause} ORDER BY position {order} LIMIT ?", (*params, limit))
+    has_metadata = any(row[1] == "metadata" for row in conn.execute("PRAGMA table_info(events)"))
+    columns = COLUMNS + (", metadata" if has_metadata else "")     # a file from before event metadata has none
+    rows = conn.execute(f"SELECT {columns} FROM events{clause} ORDER BY position {order} LIMIT ?", (*params, limit))
     events = [row_to_event(r) for r in rows]
     return events if after is not None else events[::-1]
 

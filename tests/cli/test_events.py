@@ -73,8 +73,9 @@ def test_filters_after_and_json(crm: Path) -> None:
     events = [json.loads(line) for line in out.splitlines()]
     assert [e["position"] for e in events] == [12, 13]
     assert list(events[0]) == ["position", "eventId", "stream", "streamVersion", "type", "model", "recordId", "data",
-                               "previousData", "actor", "tenantId", "origin", "recordedAt"]
+                               "previousData", "actor", "tenantId", "origin", "recordedAt", "metadata"]
     assert events[1]["data"]["title"] == "Support plan" and events[1]["origin"] == "seed"
+    assert events[1]["metadata"] is None
 
 
 def test_no_data_file_and_usage(tmp_path: Path, crm: Path) -> None:
@@ -110,3 +111,18 @@ def test_follow_prints_new_events_until_interrupted(crm: Path) -> None:
     conn = sqlite3.connect(project / ".atomo" / "atomo.db")
     assert conn.execute("SELECT count(*) FROM events").fetchone()[0] == 14
     conn.close()
+
+
+def test_json_lines_carry_event_metadata(crm: Path) -> None:
+    import asyncio
+
+    from atomo import Atomo, NewEvent
+    from atomo.config import load_settings
+
+    async def append() -> None:
+        async with Atomo(crm, settings=load_settings({})) as app:
+            await app.events.append("order-7", [NewEvent("OrderPlaced", {"total": 3}, metadata={"corr": "c-9"})])
+    asyncio.run(append())
+    out = atomo("--project", str(crm), "events", "tail", "--stream", "order-7", "--format", "json", cwd=crm).stdout
+    (event,) = [json.loads(line) for line in out.splitlines()]
+    assert event["type"] == "OrderPlaced" and event["metadata"] == {"corr": "c-9"}
