@@ -23,6 +23,7 @@ from litestar.plugins import PluginProtocol
 from litestar.plugins.core import MsgspecDIPlugin
 from litestar.static_files import create_static_files_router
 from litestar.types import ControllerRouterHandler
+from litestar.utils import normalize_path
 
 from atomo.auth.principal import Principal
 from atomo.auth.scope import caller_for
@@ -35,8 +36,9 @@ from atomo.http.graphql_route import GraphQLEndpoint, graphql_handler
 from atomo.http.health import health_handlers
 from atomo.http.jobs.routes import jobs_handlers
 from atomo.http.meta import meta_handlers
+from atomo.http.metrics import UNMATCHED, Metrics, metrics_handlers
 from atomo.http.ratelimit import RateLimitMiddleware
-from atomo.http.security import SecurityMiddleware
+from atomo.http.security import RequestObserver, SecurityMiddleware
 from atomo.http.services import Services
 from atomo.jobs import Jobs
 from atomo.jobs.service import can_read
@@ -68,12 +70,15 @@ def create_app(services: Services) -> Litestar:
             services.state.shutting_down = True
 
     live = LiveSockets(services)            # open WebSockets of /graphql/ws and /realtime/ws (sessions, shutdown)
-    graphql = GraphQLEndpoint(services)
-    handlers: list[ControllerRouterHandler] = [*health_handlers(services), *meta_handlers(services),
-                                               *auth_handlers(services), graphql_handler(graphql),
-                                               *subscription_handlers(services, live)]
-    if settings.enable_realtime:
-        hub = realtime_hub(services)
+    hub = realtime_hub(services) if settings.enable_realtime else None
+    routed: list[Litestar] = []
+    metrics = Metrics(services, route_of=lambda scope: route_template(routed[0], scope), hub=hub,
+                      subscriptions=lambda: subscriptions_active(live))
+    graphql = GraphQLEndpoint(services, metrics.graphql)
+    handlers: list[ControllerRouterHandler] = [*health_handlers(services), *metrics_handlers(metrics),
+                                               *meta_handlers(services), *auth_handlers(services),
+                                               graphql_handler(graphql), *subscription_handlers(services, live)]
+    if hub is not None:
         handlers += realtime_handlers(services, live, hub)
         publish_jobs(services.jobs, hub)
     handlers += jobs_handlers(services)
@@ -86,8 +91,9 @@ def create_app(services: Services) -> Litestar:
     app = AtomoLitestar(route_handlers=handlers, lifespan=[lifespan], exception_handlers=exception_handlers(),
                    openapi_config=None, logging_config=None, debug=False)
     app.state.atomo = services
+    routed.append(app)
     app.asgi_handler = graphql_first(app.asgi_handler, graphql)
-    wrap_asgi(app, services)
+    wrap_asgi(app, services, metrics)
     app.asgi_handler = live.watch_logout(app.asgi_handler)
     return app
 
@@ -129,7 +135,24 @@ def worker_token_exempt(jobs: Jobs) -> Callable[[Any], Awaitable[bool]]:
     return exempt
 
 
-def wrap_asgi(app: Litestar, services: Services) -> None:
+def route_template(app: Litestar, scope: Any) -> str:
+    """The route template of a request the router did not see (refused by a wrapper: 413, 429, a preflight)
+    or could not route (404, 405): looked up in the router's bounded cache, else ``unmatched``."""
+    path = normalize_path(scope["path"])
+    for method in (scope["method"], "GET"):
+        try:
+            return str(app.asgi_router.handle_routing(path=path, method=method)[4])
+        except Exception:
+            continue
+    return UNMATCHED
+
+
+def subscriptions_active(live: LiveSockets) -> int:
+    """Operations running on open ``/graphql/ws`` connections (the realtime sockets have none)."""
+    return sum(len(getattr(getattr(sock, "operations", None), "tasks", ())) for sock in list(live.sockets))
+
+
+def wrap_asgi(app: Litestar, services: Services, metrics: Metrics | None = None) -> None:
     """Outermost first: security headers/CORS/request id/body limits -> rate limiter -> Litestar.
 
     Plain ASGI wrappers around Litestar's handler (not route middleware), so unknown routes, 405s
@@ -137,6 +160,10 @@ def wrap_asgi(app: Litestar, services: Services) -> None:
     """
     handler: Any = app.asgi_handler
     if services.request_buckets is not None:
-        handler = RateLimitMiddleware(handler, services.request_buckets, services.client_address,
-                                      exempt=worker_token_exempt(services.jobs))
-    app.asgi_handler = SecurityMiddleware(handler, services.settings, services.client_address)
+        handler = limiter = RateLimitMiddleware(handler, services.request_buckets, services.client_address,
+                                                exempt=worker_token_exempt(services.jobs))
+        if metrics is not None:
+            metrics.rate_limiter = limiter
+    observe = (RequestObserver(metrics.http.observe, metrics.http.route, services.client_address)
+               if metrics is not None else None)
+    app.asgi_handler = SecurityMiddleware(handler, services.settings, services.client_address, observe=observe)

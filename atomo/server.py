@@ -40,6 +40,7 @@ from atomo._version import __version__
 from atomo.app import create_app
 from atomo.config import Settings, is_memory
 from atomo.errors import ConfigError
+from atomo.http.logs import JsonFormatter, configure_logging
 from atomo.http.services import ServerState, Services, start_services
 from atomo.process_memory import configure_heap, release_free_heap
 from atomo.project import Project
@@ -135,6 +136,20 @@ def banner(services: Services, project: Project, host: str, port: int) -> str:
     return "\n".join(lines)
 
 
+def json_banner(services: Services, project: Project, host: str, port: int) -> str:
+    """The banner as one JSON log line (``LOG_FORMAT=json``): every line of the output parses. A generated
+    admin password is not in it (logs never carry passwords): set ``ADMIN_PASSWORD``."""
+    lines = banner(services, project, host, port).splitlines()
+    record = logging.LogRecord("atomo.server", logging.INFO, __file__, 0, lines[0], None, None)
+    text = JsonFormatter().format(record)
+    shown_host = f"[{host}]" if ":" in host else host
+    fields: dict[str, str | None] = {"url": f"http://{shown_host}:{port}/graphql"}
+    if services.admin.generated_password:
+        fields["adminEmail"] = services.admin.email
+        fields["note"] = "an admin password was generated; it is shown with LOG_FORMAT=pretty only"
+    return text[:-1] + "".join(f", {json.dumps(k)}: {json.dumps(v)}" for k, v in fields.items()) + "}"
+
+
 class AtomoServer(uvicorn.Server):
     """uvicorn, with our signal handling (no re-raise: exit 0) and a hook once listening."""
 
@@ -186,6 +201,7 @@ def uvicorn_config(services: Services) -> uvicorn.Config:
     settings = services.settings
     return uvicorn.Config(create_app(services), http=http_implementation(), lifespan="on",
                           access_log=False, log_level="warning", proxy_headers=False, server_header=False,
+                          log_config=None,    # uvicorn's lines go through the root handler (LOG_FORMAT)
                           # request line + headers: the httptools protocol above reads this limit too
                           h11_max_incomplete_event_size=settings.max_header_bytes,
                           timeout_graceful_shutdown=settings.shutdown_grace_secs, ws="auto",
@@ -224,6 +240,9 @@ async def serve(settings: Settings, project: Project, *, check: bool = False,
             def listening() -> None:
                 sys.stderr.write(banner(services, project, settings.host, port) + "\n")
                 say(ready)
+        elif settings.log_format == "json":
+            def listening() -> None:
+                say(json_banner(services, project, settings.host, port))
         else:
             def listening() -> None:
                 say(banner(services, project, settings.host, port))
@@ -281,5 +300,7 @@ def _stdout(text: str) -> None:
 def run(settings: Settings, project: Project, *, check: bool = False) -> int:
     """Run the server to completion on a fresh event loop (uvloop when installed); the exit code."""
     configure_heap(settings.malloc_arenas)   # before the writer and reader threads exist
+    if not check:
+        configure_logging(settings)
     with asyncio.Runner(loop_factory=loop_factory()) as runner:
         return runner.run(serve(settings, project, check=check))

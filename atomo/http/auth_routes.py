@@ -56,6 +56,7 @@ def auth_handlers(services: Services) -> list[HTTPRouteHandler]:
             result = await services.logins.login(email, password, ip_address=ip,
                                                  user_agent=request.headers.get("user-agent"))
         except UnauthenticatedError:
+            limiter.failed()
             raise                       # a failed attempt keeps its tokens
         except BaseException:
             limiter.not_counted(ip, email)

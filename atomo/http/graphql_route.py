@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
@@ -26,6 +27,7 @@ from atomo.http.idempotency import REPLAYED, parse_key
 from atomo.http.request_context import Disconnected, is_json_content_type, parse_json, read_body, request_id, tenant_header
 
 if TYPE_CHECKING:
+    from atomo.http.metrics import GraphQLMetrics
     from atomo.http.services import Services
 
 log = logging.getLogger("atomo.http")
@@ -36,6 +38,10 @@ _CONTENT_TYPE = {JSON: b"application/json; charset=utf-8",
                  GRAPHQL_JSON: b"application/graphql-response+json; charset=utf-8"}
 _BEARER = [(b"www-authenticate", b"Bearer")]
 _encode = msgspec.json.Encoder().encode
+OPERATION_KEY = "atomo.graphql_operation"     # scope: (operation name or None, answered without errors)
+
+
+_NO_OPERATION = (None, False)
 
 
 def _bad_request(message: str) -> HttpError:
@@ -163,8 +169,9 @@ async def respond_error(send: Any, exc: AtomoError, media: str | None, rid: str)
 
 
 class GraphQLEndpoint:
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, metrics: GraphQLMetrics | None = None) -> None:
         self.services = services
+        self.metrics = metrics        # graphql_requests_total, graphql_request_duration_seconds
         self._graphiql: bytes | None = None
 
     def graphiql(self) -> bytes:
@@ -208,17 +215,21 @@ class GraphQLEndpoint:
             if media is None:
                 raise HttpError(406, "NOT_ACCEPTABLE",
                                 f"supported response media types: {GRAPHQL_JSON}, {JSON}")
+        except Exception as exc:
+            await self.failed(send, exc, media, rid)
+            return
+        metrics = self.metrics
+        started = time.perf_counter() if metrics is not None else 0.0
+        try:
             await self.execute(scope, receive, send, rid, media, method, content_type, content_length,
                                authorization, tenant, idempotency_key)
         except Disconnected:
             return
-        except AtomoError as exc:
-            if exc.internal:
-                await self.internal_error(send, exc, media, rid)
-            else:
-                await respond_error(send, exc, media, rid)
         except Exception as exc:
-            await self.internal_error(send, exc, media, rid)
+            await self.failed(send, exc, media, rid)
+        if metrics is not None:
+            operation, ok = scope.get(OPERATION_KEY, _NO_OPERATION)
+            metrics.observe(operation, ok, time.perf_counter() - started)
 
     async def execute(self, scope: Any, receive: Any, send: Any, rid: str, media: str, method: str,
                       content_type: str | None, content_length: bytes | None, authorization: str | None,
@@ -236,6 +247,7 @@ class GraphQLEndpoint:
         else:
             params = query_params(scope.get("query_string", b""))
         query, variables, operation_name = graphql_params(params)
+        scope[OPERATION_KEY] = (operation_name, False)      # until answered without errors
         is_mutation = (method == "GET" or idempotency_key is not None) and \
             engine.operation_type(query, operation_name) == "mutation"
         if method == "GET" and is_mutation:
@@ -248,25 +260,34 @@ class GraphQLEndpoint:
 
             async def keyed_answer() -> tuple[int, bytes]:
                 status, body, _ = await self.answer(engine, current.data, query, variables, operation_name, keyed, rid,
-                                                    media)
+                                                    media, scope)
                 return status, body
             status, body, replayed = await services.idempotency.run(claim, keyed_answer)
             extra = [REPLAYED] if replayed else None
         else:
             status, body, extra = await self.answer(engine, current.data, query, variables, operation_name, caller, rid,
-                                                    media)
+                                                    media, scope)
         await respond(send, status, body, _CONTENT_TYPE[media], rid, extra)
 
     @staticmethod
     async def answer(engine: Any, data: Any, query: str, variables: Any, operation_name: str | None, caller: Caller,
-                     rid: str, media: str) -> tuple[int, bytes, list[tuple[bytes, bytes]] | None]:
-        """Execute and encode: the status, the body, extra headers (401's WWW-Authenticate)."""
+                     rid: str, media: str, scope: Any = None) -> tuple[int, bytes, list[tuple[bytes, bytes]] | None]:
+        """Execute and encode: the status, the body, extra headers (401's WWW-Authenticate). The operation's
+        name (from the document when the request names none) and outcome go to ``scope`` for the metrics."""
         outcome = await engine.execute(query, variables, operation_name, service=data, caller=caller, request_id=rid)
+        if scope is not None:
+            scope[OPERATION_KEY] = (outcome.operation_name or operation_name, "errors" not in outcome.body)
         if outcome.document_error:
             return (400 if media == GRAPHQL_JSON else 200), encode(outcome.body), None
         if outcome.all_unauthenticated and not caller.principal.authenticated:
             return 401, encode(outcome.body), _BEARER
         return 200, encode(outcome.body), None
+
+    async def failed(self, send: Any, exc: Exception, media: str | None, rid: str) -> None:
+        if isinstance(exc, AtomoError) and not exc.internal:
+            await respond_error(send, exc, media, rid)
+        else:
+            await self.internal_error(send, exc, media, rid)
 
     async def internal_error(self, send: Any, exc: BaseException, media: str | None, rid: str) -> None:
         log.error("GET/POST /graphql failed (request %s): %r", rid, exc, exc_info=exc)

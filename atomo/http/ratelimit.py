@@ -260,6 +260,7 @@ class RateLimitMiddleware:
         self.buckets = buckets
         self.client_address = client_address
         self.exempt = exempt   # e.g. requests carrying a valid worker token (workers poll often)
+        self.limited = 0       # requests refused (/metrics)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         kind = scope["type"]
@@ -269,6 +270,7 @@ class RateLimitMiddleware:
                 self.exempt is not None and await self.exempt(scope)):
             wait = self.buckets.take(self.client_address(scope))
             if wait:
+                self.limited += 1
                 await send_rate_limited(scope, send, wait)
                 return
         await self.app(scope, receive, send)
@@ -292,6 +294,8 @@ class LoginLimiter:
         self.pairs = TokenBuckets(attempts, window_secs, clock=clock)
         self.ips = TokenBuckets(ip_attempts, window_secs, clock=clock)
         self.accounts = TokenBuckets(account_attempts, window_secs, clock=clock)
+        # /metrics: login attempts by outcome (success, failure, limited: refused by these buckets)
+        self.outcomes = {"success": 0, "failure": 0, "limited": 0}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LoginLimiter:
@@ -304,6 +308,7 @@ class LoginLimiter:
         now = self.pairs.clock()
         wait = max(self.pairs.wait(pair, now), self.accounts.wait(email, now), self.ips.wait(ip, now))
         if wait:
+            self.outcomes["limited"] += 1
             seconds = retry_after(wait)
             raise RateLimitedError("too many login attempts", {"retryAfter": seconds})
         self.pairs.take(pair, now)
@@ -311,6 +316,7 @@ class LoginLimiter:
         self.ips.take(ip, now)
 
     def succeeded(self, ip: str, email: str) -> None:
+        self.outcomes["success"] += 1
         self.pairs.reset((ip, email))
         self.accounts.give_back(email)
         self.ips.give_back(ip)
@@ -319,6 +325,10 @@ class LoginLimiter:
         """Refill every bucket (``POST /__test__/reset``)."""
         for buckets in (self.pairs, self.ips, self.accounts):
             buckets.clear()
+
+    def failed(self) -> None:
+        """A wrong password (or unknown or inactive account): the attempt keeps its tokens."""
+        self.outcomes["failure"] += 1
 
     def not_counted(self, ip: str, email: str) -> None:
         self.pairs.give_back((ip, email))

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,7 @@ from atomo.auth.scope import caller_for
 from atomo.auth.tokens import INVALID_TOKEN
 from atomo.errors import BadRequestError, UnauthenticatedError, ValidationError
 from atomo.http.errors import HttpError
+from atomo.http.logs import CURRENT_USER_ID, access_log
 from atomo.storage.events import uuid4
 
 if TYPE_CHECKING:
@@ -200,7 +202,10 @@ class Authenticator(TokenAuthenticator):
     async def principal(self, authorization: str | None) -> Principal:
         if authorization is None:
             return ANONYMOUS
-        return await self.principal_for_token(bearer_token(authorization))
+        principal = await self.principal_for_token(bearer_token(authorization))
+        if principal.user_id is not None and access_log.isEnabledFor(logging.DEBUG):
+            CURRENT_USER_ID.set(principal.user_id)      # the access line's userId (this request's task)
+        return principal
 
     async def caller(self, authorization: str | None, tenant_header: str | None) -> Caller:
         principal = await self.principal(authorization)

@@ -19,6 +19,9 @@ response start (skipping any the handler already set).
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -26,6 +29,7 @@ import msgspec
 from atomo.config import Settings
 from atomo.errors import ConfigError
 from atomo.http.errors import HttpError, graphql_body, is_graphql_path, rest_body
+from atomo.http.logs import LOG_REQUEST_ID, access_log, log_access
 from atomo.http.request_context import _REQUEST_ID, REQUEST_ID_KEY
 from atomo.storage.events import uuid4
 
@@ -62,8 +66,11 @@ def new_request_id() -> str:
 class SecurityMiddleware:
     """The outermost ASGI wrapper: see the module docstring."""
 
-    def __init__(self, app: Any, settings: Settings, client_address: ClientAddress | None = None) -> None:
+    def __init__(self, app: Any, settings: Settings, client_address: ClientAddress | None = None, *,
+                 observe: Callable[[Any, int, float], None] | None = None) -> None:
         self.app = app
+        self.observe = observe       # per request: metrics and the access line (``RequestObserver``)
+        self.log_request_id = settings.log_format == "json"     # error lines carry the request id as a field
         self.headers = security_headers(settings)
         self.hsts = not settings.disable_security_headers
         if client_address is None:
@@ -100,36 +107,48 @@ class SecurityMiddleware:
         if rid is None or not _REQUEST_ID.fullmatch(rid):
             rid = new_request_id()
         scope[REQUEST_ID_KEY] = rid
-        extra = self._extra.get(origin) or self.extra_headers(origin)
-        if self.hsts and (scope.get("scheme") in ("https", "wss") or (proto and self.forwarded_https(scope, proto))):
-            extra = [*extra, HSTS_HEADER]
-        if preflight is not None and origin is not None and scope["method"] == "OPTIONS":
-            await self.preflight(scope, send, [(b"x-request-id", rid.encode("latin-1")), *extra], origin)
-            return
-        graphql = is_graphql_path(scope["path"])
-        limit = self.graphql_max_body if graphql else self.max_body
-        if length is not None:
-            if length.isdigit() and int(length) > limit:
-                await self.too_large(send, [(b"x-request-id", rid.encode("latin-1")), *extra], limit, graphql)
+        if self.log_request_id:
+            LOG_REQUEST_ID.set(rid)      # this request's own task: nothing to reset
+        status = 500                     # what the server answers when the application fails to
+        started = time.perf_counter() if self.observe is not None else 0.0
+        try:
+            extra = self._extra.get(origin) or self.extra_headers(origin)
+            if self.hsts and (scope.get("scheme") in ("https", "wss") or (proto and self.forwarded_https(scope, proto))):
+                extra = [*extra, HSTS_HEADER]
+            if preflight is not None and origin is not None and scope["method"] == "OPTIONS":
+                status = 204
+                await self.preflight(scope, send, [(b"x-request-id", rid.encode("latin-1")), *extra], origin)
                 return
-        elif not graphql and scope["method"] not in ("GET", "HEAD"):
-            receive = _limited(receive, limit)
-        names = self.names
+            graphql = is_graphql_path(scope["path"])
+            limit = self.graphql_max_body if graphql else self.max_body
+            if length is not None:
+                if length.isdigit() and int(length) > limit:
+                    status = 413
+                    await self.too_large(send, [(b"x-request-id", rid.encode("latin-1")), *extra], limit, graphql)
+                    return
+            elif not graphql and scope["method"] not in ("GET", "HEAD"):
+                receive = _limited(receive, limit)
+            names = self.names
 
-        async def send_with_headers(message: Any) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers") or ())
-                present = {name.lower() for name, _ in headers}
-                if b"x-request-id" not in present:
-                    headers.append((b"x-request-id", rid.encode("latin-1")))
-                if present.isdisjoint(names):
-                    headers += extra
-                else:
-                    headers += [(n, v) for n, v in extra if n not in present or n == b"vary"]
-                message["headers"] = headers
-            await send(message)
+            async def send_with_headers(message: Any) -> None:
+                if message["type"] == "http.response.start":
+                    nonlocal status
+                    status = message["status"]
+                    headers = list(message.get("headers") or ())
+                    present = {name.lower() for name, _ in headers}
+                    if b"x-request-id" not in present:
+                        headers.append((b"x-request-id", rid.encode("latin-1")))
+                    if present.isdisjoint(names):
+                        headers += extra
+                    else:
+                        headers += [(n, v) for n, v in extra if n not in present or n == b"vary"]
+                    message["headers"] = headers
+                await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            if self.observe is not None:
+                self.observe(scope, status, started)
 
     def forwarded_https(self, scope: Any, values: list[bytes]) -> bool:
         """Whether a trusted proxy (the socket peer is in ``ATOMO_TRUSTED_PROXIES``) says the request came
@@ -197,3 +216,21 @@ def _limited(receive: Any, limit: int) -> Any:
                 raise HttpError(413, "PAYLOAD_TOO_LARGE", f"request body is larger than {limit} bytes")
         return message
     return limited_receive
+
+
+class RequestObserver:
+    """After each HTTP request: ``http_requests_total`` and ``http_request_duration_seconds`` (``record``:
+    method, route template, status, seconds), and at ``LOG_LEVEL=debug`` the access line."""
+
+    def __init__(self, record: Callable[[str, str, int, float], None], route: Callable[[Any], str],
+                 client_address: Callable[[Any], str]) -> None:
+        self.record = record
+        self.route = route
+        self.client_address = client_address
+
+    def __call__(self, scope: Any, status: int, started: float) -> None:
+        seconds = time.perf_counter() - started
+        route = self.route(scope)
+        self.record(scope["method"], route, status, seconds)
+        if access_log.isEnabledFor(logging.DEBUG):
+            log_access(scope["method"], route, status, seconds, self.client_address(scope), scope[REQUEST_ID_KEY])

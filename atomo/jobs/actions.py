@@ -20,6 +20,7 @@ from atomo.schema.model import Action, ActionBinding, Condition, Model, Schema
 from atomo.storage.events import StoredEvent
 from atomo.storage.records import codec_for
 from atomo.storage.tables import q
+from atomo.storage.tally import Tally
 
 from . import store
 from .store import NewJob
@@ -99,6 +100,7 @@ class Dispatcher:
     def __init__(self) -> None:
         self.dispatch_seed = False          # `atomo seed --dispatch-actions`
         self.bound_models: set[str] = set()  # models with bindings (their commits wake long polls)
+        self.enqueued = Tally()             # /metrics: jobs enqueued by model events (writer thread only)
 
     def hook(self, schema: Schema) -> Hook:
         actions = {a.name: a for a in schema.actions}
@@ -116,9 +118,12 @@ class Dispatcher:
                     continue
                 payload = event_payload(binding.action, model, event,
                                         action_input(actions.get(binding.action), model, image))
-                store.enqueue(conn, NewJob(ACTIONS_QUEUE, binding.action, payload, tenant_id=event.tenant_id,
-                                           created_by=event.actor, max_attempts=DEFAULT_MAX_ATTEMPTS,
-                                           idempotency_key=f"{event.event_id}:{binding.action}"), now)
+                _, existed = store.enqueue(conn, NewJob(ACTIONS_QUEUE, binding.action, payload,
+                                                        tenant_id=event.tenant_id, created_by=event.actor,
+                                                        max_attempts=DEFAULT_MAX_ATTEMPTS,
+                                                        idempotency_key=f"{event.event_id}:{binding.action}"), now)
+                if not existed:
+                    self.enqueued.add(ACTIONS_QUEUE)
         dispatch.atomo_dispatcher = True  # type: ignore[attr-defined]
         return dispatch
 

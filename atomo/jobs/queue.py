@@ -24,6 +24,7 @@ from typing import Any
 
 from atomo.errors import ConflictError
 from atomo.storage.database import Database
+from atomo.storage.tally import OTHER, Tally
 
 from . import reports, store
 from .store import NewJob, utcnow
@@ -62,6 +63,10 @@ class JobQueue:
         self._arrival: asyncio.Event | None = None
         self._finished: dict[str, asyncio.Event] = {}
         self._sweeper: asyncio.Task[None] | None = None
+        # /metrics: jobs enqueued by queue, finished by (queue, outcome), leases reclaimed by queue
+        self.enqueued = Tally()
+        self.finished = Tally()
+        self.reclaimed = Tally()
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def start(self) -> None:
@@ -112,6 +117,9 @@ class JobQueue:
         if event is not None:
             event.set()
 
+    def _finished_as(self, row: sqlite3.Row, outcome: str) -> None:
+        self.finished.add((row["queue"], outcome), other=(OTHER, outcome))
+
     def _published(self, rows: list[sqlite3.Row]) -> None:
         arrived = False
         for row in rows:
@@ -135,6 +143,7 @@ class JobQueue:
     async def enqueue(self, job: NewJob) -> tuple[str, bool]:
         result: tuple[str, bool] = await self.db.write(lambda conn: store.enqueue(conn, job, utcnow()))
         if not result[1]:
+            self.enqueued.add(job.queue)
             self.notify_arrival()
         return result
 
@@ -143,6 +152,8 @@ class JobQueue:
 
     async def cancel(self, job_id: str) -> sqlite3.Row:
         row: sqlite3.Row = await self.db.write(lambda conn: store.cancel(conn, job_id, utcnow()))
+        if row["status"] == "cancelled":
+            self._finished_as(row, "cancelled")
         self._published([row])
         return row
 
@@ -227,6 +238,7 @@ class JobQueue:
         row = await self.db.write(lambda conn: store.complete(conn, job_id, lease_id, worker.id, result, utcnow()))
         if row is None:
             raise LeaseLostError(job_id)
+        self._finished_as(row, "succeeded")
         self._published([row])
 
     async def fail(self, worker: WorkerIdentity, job_id: str, lease_id: str, *, error: str, retryable: bool,
@@ -236,12 +248,17 @@ class JobQueue:
         if done is None:
             raise LeaseLostError(job_id)
         row, delay = done
+        self._finished_as(row, "dead" if delay is None else "retry")
         self._published([row])
         return {"outcome": "dead"} if delay is None else {"outcome": "retry", "delaySecs": delay}
 
     # -- sweep and revocation --------------------------------------------------------------------------
     async def reclaim(self) -> int:
         rows: list[sqlite3.Row] = await self.db.write(lambda conn: store.reclaim(conn, utcnow()))
+        for row in rows:
+            self.reclaimed.add(row["queue"])
+            if row["status"] == "dead":
+                self._finished_as(row, "dead")
         if rows:
             log.info("reclaimed %d expired job lease(s)", len(rows))
             self._published(rows)

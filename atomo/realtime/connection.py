@@ -49,7 +49,7 @@ class Stats:
     """Counters of ``GET /realtime/health`` (the active_* ones are computed by the hub)."""
 
     __slots__ = ("messages_published", "messages_delivered", "dropped_frames", "connections_opened",
-                 "connections_closed")
+                 "connections_closed", "rate_limited")
 
     def __init__(self) -> None:
         self.messages_published = 0
@@ -57,6 +57,7 @@ class Stats:
         self.dropped_frames = 0
         self.connections_opened = 0
         self.connections_closed = 0
+        self.rate_limited = 0           # refusals: join/publish throttles, the per-IP connection cap (/metrics)
 
 
 class Connection:

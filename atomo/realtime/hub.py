@@ -133,9 +133,11 @@ class RealtimeHub:
         where = {"session": name} if is_session else {"channel": name}
         if op in ("subscribe", "presence", "session_join"):
             if not conn.joins.take():
+                self.stats.rate_limited += 1
                 conn.push(error_frame("RATE_LIMITED", "join rate limit exceeded", ref=ref, **where))
                 return
         elif not conn.publishes.take():
+            self.stats.rate_limited += 1
             conn.push(error_frame("RATE_LIMITED", "publish rate limit exceeded", ref=ref, **where))
             return
         if op == "to_coordinator":

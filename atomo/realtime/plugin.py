@@ -72,6 +72,7 @@ class RealtimeEndpoint:
             return
         ip = self.services.client_address(scope)
         if not self.cap.acquire(ip):
+            self.hub.stats.rate_limited += 1
             await deny(scope, send, 429, "RATE_LIMITED", "too many realtime connections from this address")
             return
         try:

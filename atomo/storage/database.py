@@ -25,6 +25,7 @@ import queue
 import sqlite3
 import threading
 import time
+from bisect import bisect_left
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -40,6 +41,7 @@ from atomo.storage.files import (
     prepare_data_file,
     remove_memory_data_file,
 )
+from atomo.storage.tally import Tally
 
 log = logging.getLogger("atomo.storage")
 T = TypeVar("T")
@@ -60,11 +62,32 @@ class _Unit:
     on_done: Callable[[Any], None] | None = None        # raw: run on the loop before later commits are handed out
 
 
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+SECONDS_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
 @dataclass
 class WriterStats:
+    """What the writer did, for tests and ``/metrics``: written by the writer thread only (the checkpoint
+    thread keeps its own ``checkpoints``). The histograms are bucket counts (not cumulative; the last one
+    is +Inf) and sums, in the buckets of the configuration chapter §3."""
+
     transactions: int = 0
     units: int = 0
     batch_sizes: list[int] = field(default_factory=list)
+    batch_buckets: list[int] = field(default_factory=lambda: [0] * (len(BATCH_BUCKETS) + 1))
+    commit_buckets: list[int] = field(default_factory=lambda: [0] * (len(SECONDS_BUCKETS) + 1))
+    commit_seconds: float = 0.0
+    checkpoints: Tally = field(default_factory=Tally)      # RESTART checkpoints by result (ok, busy, error)
+
+    def committed(self, size: int, seconds: float) -> None:
+        self.transactions += 1
+        self.units += size
+        if len(self.batch_sizes) < 100_000:
+            self.batch_sizes.append(size)
+        self.batch_buckets[bisect_left(BATCH_BUCKETS, size)] += 1
+        self.commit_buckets[bisect_left(SECONDS_BUCKETS, seconds)] += 1
+        self.commit_seconds += seconds
 
 
 def configure(conn: sqlite3.Connection, *, synchronous: str, busy_timeout_ms: int, query_only: bool) -> None:
@@ -116,6 +139,16 @@ class Database:
         self.queue_depth = 0
         self.write_failure: str | None = None    # why writes fail right now (disk full), for /ready
         self._checkpointer: Checkpointer | None = None
+
+    def checkpoint_results(self) -> dict[str, int]:
+        """Checkpoints by result (``ok``, ``busy``, ``error``): the writer's RESTART ones and the background
+        PASSIVE ones, for ``/metrics``."""
+        counts: dict[str, int] = {}
+        tallies = [self.stats.checkpoints] + ([self._checkpointer.results] if self._checkpointer else [])
+        for tally in tallies:
+            for key, n in tally.snapshot().items():
+                counts[str(key)] = counts.get(str(key), 0) + n
+        return counts
 
     # -- lifecycle ---------------------------------------------------------------------------
     def connect(self, *, query_only: bool) -> sqlite3.Connection:
@@ -339,7 +372,9 @@ class Database:
                 conn.execute(f"PRAGMA busy_timeout = {int(self._busy)}")
         except (OSError, sqlite3.Error) as exc:
             log.warning("WAL restart checkpoint failed: %s", exc)
+            self.stats.checkpoints.add("error")
             return
+        self.stats.checkpoints.add("busy" if busy else "ok")
         if busy:
             log.info("WAL restart checkpoint was blocked by a reader; retried after the next batch")
 
@@ -359,6 +394,7 @@ class Database:
     def _run_batch(self, conn: sqlite3.Connection, batch: list[_Unit]) -> None:
         results: list[tuple[bool, Any]] = []
         changes = conn.total_changes
+        started = time.perf_counter()
         try:
             self._begin(conn)
             if len(batch) == 1:
@@ -384,10 +420,7 @@ class Database:
             self._track_failure(results, wrote=conn.total_changes != changes)
         if self._checkpointer is not None:
             self._checkpointer.committed()
-        self.stats.transactions += 1
-        self.stats.units += len(batch)
-        if len(self.stats.batch_sizes) < 100_000:
-            self.stats.batch_sizes.append(len(batch))
+        self.stats.committed(len(batch), time.perf_counter() - started)
         assert self._loop is not None
         try:
             self._loop.call_soon_threadsafe(self._resolve, batch, results)
@@ -498,6 +531,7 @@ class Checkpointer:
         self._conn = conn
         self._dirty = threading.Event()
         self._stopping = False
+        self.results = Tally()              # PASSIVE checkpoints by result (ok, busy, error), for /metrics
         self._thread = threading.Thread(target=self._run, name="atomo-checkpoint", daemon=True)
         self._thread.start()
 
@@ -512,9 +546,12 @@ class Checkpointer:
             time.sleep(self.INTERVAL_SECS)
             self._dirty.clear()
             try:
-                self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                busy = self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[0]
             except sqlite3.Error as exc:
                 log.warning("checkpoint failed: %s", exc)
+                self.results.add("error")
+            else:
+                self.results.add("busy" if busy else "ok")
         self._conn.close()
 
     def stop(self) -> None:

@@ -21,6 +21,7 @@ from typing import Any
 
 from atomo.storage.database import Database
 from atomo.storage.events import StoredEvent, last_position, read_all
+from atomo.storage.tally import Tally
 
 log = logging.getLogger("atomo.feed")
 READ_BATCH = 500
@@ -34,6 +35,7 @@ class EventFeed:
         self._ring: list[StoredEvent] = []
         self._positions: list[int] = []
         self.tail = 0                      # every event with position <= tail has been ingested
+        self.appended = Tally()            # events ingested since start, by model (/metrics)
         self._changed = asyncio.Event()
         self._lock = asyncio.Lock()
         self._poller: asyncio.Task[None] | None = None
@@ -118,6 +120,9 @@ class EventFeed:
         self._ring.extend(fresh)
         self._positions.extend(e.position for e in fresh)
         self.tail = fresh[-1].position
+        add = self.appended.add
+        for event in fresh:
+            add(event.model or "none")
         if len(self._ring) > 2 * self.ring_size:
             del self._ring[: -self.ring_size]
             del self._positions[: -self.ring_size]
