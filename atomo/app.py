@@ -28,6 +28,7 @@ from litestar.utils import normalize_path
 from atomo.auth.principal import Principal
 from atomo.auth.scope import caller_for
 from atomo.errors import AtomoError
+from atomo.http.admin_ui import admin_handlers
 from atomo.http.auth_routes import auth_handlers
 from atomo.http.ephemeral import ephemeral_handlers
 from atomo.http.exception_handlers import exception_handlers
@@ -88,6 +89,7 @@ def create_app(services: Services) -> Litestar:
         handlers.append(create_static_files_router("/graphql/static", directories=[STATIC_DIR], name="graphiql"))
     if FAVICON.is_file():
         handlers.append(favicon_handler())
+    handlers += admin_handlers(settings)    # the admin UI on /_/ (issue 19)
     app = AtomoLitestar(route_handlers=handlers, lifespan=[lifespan], exception_handlers=exception_handlers(),
                    openapi_config=None, logging_config=None, debug=False)
     app.state.atomo = services

@@ -1,0 +1,342 @@
+// Atomo admin UI (issue 19, "Admin UI at /_/"): the main module.
+//
+// README. There is no build step: index.html, admin.js, api.js and admin.css in atomo/http/static/admin/
+// are both the source and the shipped assets (served by atomo/http/admin_ui.py, packaged in the wheel and
+// the PyInstaller binary as they are), so "the shipped bundle matches the source" holds by construction.
+// Nothing is loaded from elsewhere (no CDN): the page works offline against its own server.
+// Rules: the DOM is built with createElement/textContent (never innerHTML with data); the app talks to the
+// public API only (/auth/*, /meta/schema, /graphql) with the admin's token (api.js).
+// Screens: log-in (admins only), models (with counts), a model's records (filter with a `where` JSON,
+// click-to-sort, 50 per page, deleted rows), a record (its fields and history timeline with diffs).
+
+import { ApiError, gql, request, session } from "./api.js";
+
+const BASE = "/_/";
+const PAGE = 50;
+const app = document.getElementById("app");
+let me = null;        // GET /auth/me of the logged-in admin
+let schema = null;    // GET /meta/schema
+let rendering = 0;    // the latest render; older ones stop writing
+
+// ---------------------------------------------------------------------------------------------- DOM
+
+function h(tag, props, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(props || {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
+    else if (key === "class") el.className = value;
+    else if (key === "value" || key === "checked") el[key] = value;
+    else el.setAttribute(key, value === true ? "" : String(value));
+  }
+  for (const child of children.flat(Infinity)) {
+    if (child !== null && child !== undefined && child !== false) el.append(child instanceof Node ? child : String(child));
+  }
+  return el;
+}
+
+function link(path, ...children) {
+  return h("a", {
+    href: path,
+    onclick: (event) => {
+      if (event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+      event.preventDefault();
+      go(path);
+    },
+  }, ...children);
+}
+
+function go(path, replace = false) {
+  history[replace ? "replaceState" : "pushState"](null, "", path);
+  render();
+}
+
+window.addEventListener("popstate", () => render());
+
+const modelPath = (model) => `${BASE}models/${encodeURIComponent(model)}`;
+const recordPath = (model, id) => `${modelPath(model)}/${encodeURIComponent(id)}`;
+
+function shorten(text, max = 80) {
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
+function cell(field, value) {
+  if (value === null || value === undefined) return h("span", { class: "null" }, "—");
+  if (field && field.type === "blocks" && Array.isArray(value)) {
+    return h("span", { class: "muted" }, `${value.length} block${value.length === 1 ? "" : "s"}`);
+  }
+  const text = typeof value === "string" ? value : Array.isArray(value) && value.length && value.every((v) => typeof v !== "object")
+    ? value.join(", ") : JSON.stringify(value);
+  return text.length > 80 ? h("span", { title: shorten(text, 1000) }, shorten(text)) : text;
+}
+
+function pretty(value) {
+  if (value === null || value === undefined) return h("span", { class: "null" }, "—");
+  if (typeof value === "object") return h("pre", null, JSON.stringify(value, null, 2));
+  return String(value);
+}
+
+function when(iso) {
+  const date = new Date(iso);
+  return h("time", { datetime: iso, title: iso }, Number.isNaN(date.getTime()) ? iso : date.toLocaleString());
+}
+
+// -------------------------------------------------------------------------------------------- session
+
+function dropSession() {
+  session.token = null;
+  me = null;
+  schema = null;
+}
+
+async function logout() {
+  const token = session.token;
+  dropSession();
+  if (token) request("POST", "/auth/logout", {}, token).catch(() => {});
+  go(BASE);
+}
+
+function showLogin(message = "") {
+  const email = h("input", { name: "email", type: "email", required: true, autocomplete: "username", placeholder: "email" });
+  const password = h("input", { name: "password", type: "password", required: true, autocomplete: "current-password",
+    placeholder: "password" });
+  const button = h("button", { type: "submit" }, "Log in");
+  const status = h("p", { id: "login-status", class: message ? "status error" : "status", role: "alert" }, message);
+  const form = h("form", { id: "login", class: "login", method: "post", action: "/auth/login" },
+    h("h1", null, "Atomo admin"),
+    h("label", null, "Email", email), h("label", null, "Password", password), button, status);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    button.disabled = true;
+    status.className = "status";
+    status.textContent = "Logging in…";
+    try {
+      const answer = await request("POST", "/auth/login", { email: email.value, password: password.value }, null);
+      const who = await request("GET", "/auth/me", undefined, answer.token);
+      password.value = "";
+      if (who.role !== "admin") {            // drop the token (and end that session on the server)
+        request("POST", "/auth/logout", {}, answer.token).catch(() => {});
+        status.className = "status error";
+        status.textContent = "admin role required";
+        return;
+      }
+      session.token = answer.token;
+      me = who;
+      render();
+    } catch (error) {
+      status.className = "status error";
+      status.textContent = `Log-in failed: ${error.message}`;
+    } finally {
+      button.disabled = false;
+    }
+  });
+  app.replaceChildren(form);
+  email.focus();
+}
+
+function header() {
+  const items = [link(BASE, h("strong", null, "Atomo admin"))];
+  if (me.tenant_id === null || me.tenant_id === undefined) {
+    const input = h("input", { id: "tenant", name: "tenant", placeholder: "all tenants", value: session.tenant,
+      "aria-label": "Tenant (X-Tenant-ID)" });
+    const form = h("form", { id: "tenant-form", class: "tenant" }, h("label", null, "Tenant ", input),
+      h("button", { type: "submit" }, "Switch"));
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      session.tenant = input.value.trim();
+      render();
+    });
+    items.push(form);
+  } else {
+    items.push(h("span", { class: "tenant" }, `Tenant ${me.tenant_id}`));
+  }
+  items.push(h("span", { id: "who", class: "who" }, `${me.email} (${me.role})`),
+    h("button", { id: "logout", type: "button", onclick: logout }, "Log out"));
+  return h("header", { class: "bar" }, items);
+}
+
+// -------------------------------------------------------------------------------------------- screens
+
+async function modelsScreen(main) {
+  const models = schema.models;
+  const counts = {};
+  if (models.length) {
+    const vars = models.map((_, i) => `$m${i}: String!`).join(", ");
+    const fields = models.map((_, i) => `m${i}: count(model: $m${i})`).join(" ");
+    const variables = Object.fromEntries(models.map((m, i) => [`m${i}`, m.name]));
+    try {
+      const data = await gql(`query Counts(${vars}) { ${fields} }`, variables);
+      models.forEach((m, i) => { counts[m.name] = data[`m${i}`]; });
+    } catch (error) {
+      if (error instanceof ApiError && error.unauthenticated) throw error;
+    }
+  }
+  main.replaceChildren(h("h2", null, "Models"), h("ul", { id: "models", class: "models" },
+    models.map((m) => h("li", { "data-model": m.name }, link(modelPath(m.name), m.name),
+      h("span", { class: "muted" }, ` ${m.fields.filter((f) => !f.system).length} fields`,
+        m.name in counts ? ` · ${counts[m.name]} records` : "")))));
+}
+
+function columnsOf(model, deleted) {
+  const columns = model.fields.filter((f) => f.name === "id" || !f.system);
+  columns.push(model.fields.find((f) => f.name === (deleted ? "deletedAt" : "updatedAt")));
+  return columns.filter(Boolean);
+}
+
+const UNSORTABLE = new Set(["blocks", "json", "array"]);
+
+async function recordsScreen(main, model) {
+  const params = new URLSearchParams(location.search);
+  const whereText = params.get("where") || "";
+  const [sortField, sortDir] = (params.get("sort") || "").split(":");
+  const page = Math.max(1, parseInt(params.get("page") || "1", 10) || 1);
+  const deleted = params.get("deleted") === "1";
+  const update = (changes) => {
+    const next = new URLSearchParams(location.search);
+    for (const [key, value] of Object.entries(changes)) value ? next.set(key, value) : next.delete(key);
+    if (!("page" in changes)) next.delete("page");
+    const query = next.toString();
+    go(modelPath(model.name) + (query ? `?${query}` : ""));
+  };
+
+  const whereInput = h("input", { id: "where", name: "where", value: whereText, spellcheck: "false",
+    placeholder: '{"lastName": {"startsWith": "L"}}', "aria-label": "Filter (where JSON)" });
+  const problem = h("p", { id: "records-error", class: "status error", role: "alert" });
+  const filter = h("form", { id: "filter", class: "filter" }, whereInput, h("button", { type: "submit" }, "Filter"),
+    h("button", { type: "button", onclick: () => update({ where: "" }) }, "Clear"),
+    h("label", null, h("input", { id: "show-deleted", type: "checkbox", checked: deleted,
+      onchange: (e) => update({ deleted: e.target.checked ? "1" : "" }) }), " show deleted"));
+  filter.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const text = whereInput.value.trim();
+    if (text) {
+      try { JSON.parse(text); } catch (error) {
+        problem.textContent = `The filter is not JSON: ${error.message}`;
+        return;
+      }
+    }
+    update({ where: text });
+  });
+  main.replaceChildren(h("nav", { class: "crumbs" }, link(BASE, "Models"), " / ", model.name),
+    h("h2", null, model.name, deleted ? " (deleted)" : ""), filter, problem, h("p", { class: "muted" }, "Loading…"));
+
+  let where = null;
+  if (whereText) {
+    try { where = JSON.parse(whereText); } catch (error) {
+      problem.textContent = `The filter is not JSON: ${error.message}`;
+      main.lastChild.remove();
+      return;
+    }
+  }
+  const root = deleted ? "deletedRecords" : "paginatedRecords";
+  let result;
+  try {
+    const data = await gql(`query Records($model: String!, $where: JSON, $orderBy: JSON, $limit: Int, $offset: Int) {
+      page: ${root}(model: $model, where: $where, orderBy: $orderBy, limit: $limit, offset: $offset) {
+        data pageInfo { totalCount hasNextPage hasPreviousPage } } }`, {
+      model: model.name, where, orderBy: sortField ? { [sortField]: sortDir === "desc" ? "desc" : "asc" } : null,
+      limit: PAGE, offset: (page - 1) * PAGE,
+    });
+    result = data.page;
+  } catch (error) {
+    if (error instanceof ApiError && error.unauthenticated) throw error;
+    problem.textContent = error.message;
+    main.lastChild.remove();
+    return;
+  }
+
+  const columns = columnsOf(model, deleted);
+  const head = h("tr", null, columns.map((f) => {
+    if (UNSORTABLE.has(f.type)) return h("th", { scope: "col" }, f.name);
+    const active = f.name === sortField;
+    const next = active && sortDir !== "desc" ? "desc" : "asc";
+    return h("th", { scope: "col", "aria-sort": active ? (sortDir === "desc" ? "descending" : "ascending") : null },
+      h("button", { type: "button", class: "sort", "data-field": f.name, onclick: () => update({ sort: `${f.name}:${next}` }) },
+        f.name, active ? (sortDir === "desc" ? " ▼" : " ▲") : ""));
+  }));
+  const rows = result.data.map((record) => h("tr", { "data-id": record.id }, columns.map((f) => h("td", { "data-field": f.name },
+    f.name === "id" ? link(recordPath(model.name, record.id), record.id) : cell(f, record[f.name])))));
+  const total = result.pageInfo.totalCount;
+  const first = total ? (page - 1) * PAGE + 1 : 0;
+  const last = (page - 1) * PAGE + result.data.length;
+  const pages = Math.max(1, Math.ceil(total / PAGE));
+  const pager = h("nav", { class: "pager" },
+    h("button", { id: "prev", type: "button", disabled: !result.pageInfo.hasPreviousPage,
+      onclick: () => update({ page: String(page - 1) }) }, "‹ Previous"),
+    h("span", { id: "page-info" }, `${first}–${last} of ${total} · page ${page} of ${pages}`),
+    h("button", { id: "next", type: "button", disabled: !result.pageInfo.hasNextPage,
+      onclick: () => update({ page: String(page + 1) }) }, "Next ›"));
+  main.lastChild.replaceWith(h("div", { class: "scroll" }, h("table", { id: "records", class: "records" },
+    h("thead", null, head), h("tbody", null, rows.length ? rows
+      : h("tr", null, h("td", { colspan: columns.length, class: "muted" }, "No records"))))), pager);
+}
+
+function diff(event) {
+  const data = event.data && typeof event.data === "object" ? event.data : {};
+  const before = event.previousData && typeof event.previousData === "object" ? event.previousData : null;
+  const keys = [...new Set([...Object.keys(before || {}), ...Object.keys(data)])];
+  const changed = keys.filter((k) => (before ? JSON.stringify(before[k]) !== JSON.stringify(data[k])
+    : data[k] !== null && data[k] !== undefined));
+  if (!changed.length) return h("p", { class: "muted" }, "no field changed");
+  return h("table", { class: "diff" }, h("tbody", null, changed.map((k) => h("tr", { "data-key": k },
+    h("th", { scope: "row" }, k),
+    h("td", { class: "old" }, before ? cell(null, before[k]) : ""),
+    h("td", { class: "arrow" }, "→"),
+    h("td", { class: "new" }, cell(null, data[k]))))));
+}
+
+async function recordScreen(main, model, id) {
+  const data = await gql(`query Record($model: String!, $id: String!) {
+    record(model: $model, id: $id)
+    history(model: $model, id: $id) { position type actor recordedAt data previousData } }`, { model: model.name, id });
+  const record = data.record;
+  const events = data.history;
+  const shown = record || (events.length ? events[events.length - 1].data : null);
+  main.replaceChildren(h("nav", { class: "crumbs" }, link(BASE, "Models"), " / ", link(modelPath(model.name), model.name),
+    " / ", id), h("h2", null, `${model.name} ${id}`));
+  if (!record) main.append(h("p", { class: "status error" }, shown ? "This record is deleted (last known data below)." : "No such record."));
+  if (shown) {
+    main.append(h("dl", { id: "fields", class: "fields" }, model.fields.map((f) => [
+      h("dt", null, f.name), h("dd", { "data-field": f.name }, pretty(shown[f.name]))])));
+  }
+  main.append(h("h3", null, "History"), h("ol", { id: "history", class: "timeline" }, events.map((event) =>
+    h("li", { "data-type": event.type, "data-position": event.position },
+      h("div", { class: "event-head" }, h("strong", { class: "event-type" }, event.type), " · ",
+        h("span", { class: "actor" }, event.actor || "system"), " · ", when(event.recordedAt),
+        h("span", { class: "muted" }, ` · #${event.position}`)),
+      diff(event)))));
+}
+
+// ---------------------------------------------------------------------------------------------- main
+
+async function render() {
+  const mine = ++rendering;
+  if (!session.token) return showLogin();
+  try {
+    if (!me) me = await request("GET", "/auth/me");
+    if (me.role !== "admin") {
+      dropSession();
+      return showLogin("admin role required");
+    }
+    if (!schema) schema = await request("GET", "/meta/schema");
+    if (mine !== rendering) return;
+    const main = h("main", { id: "main" }, h("p", { class: "muted" }, "Loading…"));
+    app.replaceChildren(header(), main);
+    const parts = location.pathname.slice(BASE.length).split("/").filter(Boolean).map(decodeURIComponent);
+    const model = parts[0] === "models" && schema.models.find((m) => m.name === parts[1]);
+    if (!parts.length || (parts.length === 1 && parts[0] === "index.html")) await modelsScreen(main);
+    else if (model && parts.length === 2) await recordsScreen(main, model);
+    else if (model && parts.length === 3) await recordScreen(main, model, parts[2]);
+    else main.replaceChildren(h("h2", null, "Not found"), h("p", null, link(BASE, "Back to the models")));
+  } catch (error) {
+    if (mine !== rendering) return;
+    if (error instanceof ApiError && error.unauthenticated) {
+      dropSession();
+      return showLogin("Your session ended: log in again.");
+    }
+    const main = document.getElementById("main") || app;
+    main.replaceChildren(h("p", { class: "status error", role: "alert" }, `Error: ${error.message}`));
+  }
+}
+
+render();
