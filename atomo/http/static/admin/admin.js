@@ -7,9 +7,12 @@
 // Rules: the DOM is built with createElement/textContent (never innerHTML with data); the app talks to the
 // public API only (/auth/*, /meta/schema, /graphql) with the admin's token (api.js).
 // Screens: log-in (admins only), models (with counts), a model's records (filter with a `where` JSON,
-// click-to-sort, 50 per page, deleted rows), a record (its fields and history timeline with diffs).
+// click-to-sort, 50 per page, deleted rows), a record (its fields, rendered blocks and history timeline with
+// diffs; delete / restore / hard delete), the create and edit forms (generated from the field types, with the
+// server's validation details next to the fields). The records table and the record view follow
+// modelChanges(model) over /graphql/ws and refresh (at most every 500 ms) when the model changes.
 
-import { ApiError, gql, request, session } from "./api.js";
+import { ApiError, gql, live, request, session } from "./api.js";
 
 const BASE = "/_/";
 const PAGE = 50;
@@ -17,6 +20,7 @@ const app = document.getElementById("app");
 let me = null;        // GET /auth/me of the logged-in admin
 let schema = null;    // GET /meta/schema
 let rendering = 0;    // the latest render; older ones stop writing
+let stopLive = null;  // closes the live subscription of the current screen
 
 // ---------------------------------------------------------------------------------------------- DOM
 
@@ -83,7 +87,36 @@ function when(iso) {
 
 // -------------------------------------------------------------------------------------------- session
 
+function unwatch() {
+  if (stopLive) stopLive();
+  stopLive = null;
+}
+
+// refresh the screen when `model` changes: coalesced, at most once per 500 ms
+function watch(model, refresh) {
+  let last = 0;
+  let timer = null;
+  const close = live(model, () => {
+    if (timer) return;
+    timer = setTimeout(() => {
+      timer = null;
+      last = Date.now();
+      refresh().catch((error) => { if (error instanceof ApiError && error.unauthenticated) ended(); });
+    }, Math.max(0, last + 500 - Date.now()));
+  }, (on) => { app.dataset.live = on ? "on" : "off"; });
+  stopLive = () => {
+    clearTimeout(timer);
+    close();
+  };
+}
+
+function ended() {
+  dropSession();
+  showLogin("Your session ended: log in again.");
+}
+
 function dropSession() {
+  unwatch();
   session.token = null;
   me = null;
   schema = null;
@@ -217,17 +250,26 @@ async function recordsScreen(main, model) {
     }
     update({ where: text });
   });
+  const holder = h("div", { id: "records-holder" }, h("p", { class: "muted" }, "Loading…"));
   main.replaceChildren(h("nav", { class: "crumbs" }, link(BASE, "Models"), " / ", model.name),
-    h("h2", null, model.name, deleted ? " (deleted)" : ""), filter, problem, h("p", { class: "muted" }, "Loading…"));
+    h("h2", null, model.name, deleted ? " (deleted)" : ""),
+    h("p", null, link(`${modelPath(model.name)}/new`, h("span", { id: "new-record", class: "button" }, `New ${model.name}`))),
+    filter, problem, holder);
 
   let where = null;
   if (whereText) {
     try { where = JSON.parse(whereText); } catch (error) {
       problem.textContent = `The filter is not JSON: ${error.message}`;
-      main.lastChild.remove();
-      return;
+      holder.remove();
+      return null;
     }
   }
+  const fill = () => recordsTable(model, holder, problem, { where, sortField, sortDir, page, deleted, update });
+  await fill();
+  return fill;
+}
+
+async function recordsTable(model, holder, problem, { where, sortField, sortDir, page, deleted, update }) {
   const root = deleted ? "deletedRecords" : "paginatedRecords";
   let result;
   try {
@@ -241,7 +283,7 @@ async function recordsScreen(main, model) {
   } catch (error) {
     if (error instanceof ApiError && error.unauthenticated) throw error;
     problem.textContent = error.message;
-    main.lastChild.remove();
+    holder.replaceChildren();
     return;
   }
 
@@ -266,7 +308,7 @@ async function recordsScreen(main, model) {
     h("span", { id: "page-info" }, `${first}–${last} of ${total} · page ${page} of ${pages}`),
     h("button", { id: "next", type: "button", disabled: !result.pageInfo.hasNextPage,
       onclick: () => update({ page: String(page + 1) }) }, "Next ›"));
-  main.lastChild.replaceWith(h("div", { class: "scroll" }, h("table", { id: "records", class: "records" },
+  holder.replaceChildren(h("div", { class: "scroll" }, h("table", { id: "records", class: "records" },
     h("thead", null, head), h("tbody", null, rows.length ? rows
       : h("tr", null, h("td", { colspan: columns.length, class: "muted" }, "No records"))))), pager);
 }
@@ -292,12 +334,34 @@ async function recordScreen(main, model, id) {
   const record = data.record;
   const events = data.history;
   const shown = record || (events.length ? events[events.length - 1].data : null);
+  const blocks = record ? await renderedBlocks(model, record) : {};
+  const status = h("p", { id: "action-status", class: "status error", role: "alert" });
+  const vars = { model: model.name, id };
+  const act = (key, label, question, query, after) => h("button", { id: key, type: "button", onclick: async () => {
+    if (!window.confirm(question)) return;
+    try {
+      await gql(query, vars);
+      after();
+    } catch (error) {
+      if (error instanceof ApiError && error.unauthenticated) return ended();
+      status.textContent = error.message;
+    }
+  } }, label);
+  const again = () => recordScreen(main, model, id).catch((error) => { status.textContent = error.message; });
+  const hard = act("hard-delete", "Delete for good", `Delete ${model.name} ${id} for good? This cannot be undone.`,
+    "mutation Hard($model: String!, $id: String) { n: hardDelete(model: $model, id: $id) }", () => go(modelPath(model.name)));
+  const actions = h("div", { id: "actions", class: "actions" }, record
+    ? [link(`${recordPath(model.name, id)}/edit`, h("span", { id: "edit", class: "button" }, "Edit")),
+      act("delete", "Delete", `Delete ${model.name} ${id}? It can be restored.`,
+        "mutation Del($model: String!, $id: String) { n: delete(model: $model, id: $id) }", again), hard]
+    : shown ? [act("restore", "Restore", `Restore ${model.name} ${id}?`,
+      "mutation Restore($model: String!, $id: String) { n: restore(model: $model, id: $id) }", again), hard] : []);
   main.replaceChildren(h("nav", { class: "crumbs" }, link(BASE, "Models"), " / ", link(modelPath(model.name), model.name),
-    " / ", id), h("h2", null, `${model.name} ${id}`));
+    " / ", id), h("h2", null, `${model.name} ${id}`), actions, status);
   if (!record) main.append(h("p", { class: "status error" }, shown ? "This record is deleted (last known data below)." : "No such record."));
   if (shown) {
     main.append(h("dl", { id: "fields", class: "fields" }, model.fields.map((f) => [
-      h("dt", null, f.name), h("dd", { "data-field": f.name }, pretty(shown[f.name]))])));
+      h("dt", null, f.name), h("dd", { "data-field": f.name }, blocks[f.name] || pretty(shown[f.name]))])));
   }
   main.append(h("h3", null, "History"), h("ol", { id: "history", class: "timeline" }, events.map((event) =>
     h("li", { "data-type": event.type, "data-position": event.position },
@@ -307,10 +371,184 @@ async function recordScreen(main, model, id) {
       diff(event)))));
 }
 
+// ------------------------------------------------------------------------------------------- blocks
+
+// The server's HTML of a blocks field (escaped, URL allow-list), imported node by node after dropping
+// anything active (defence in depth: scripts, event handlers, inline styles, javascript: URLs).
+function safeHtml(html) {
+  const doc = new DOMParser().parseFromString(html, "text/html");
+  for (const bad of doc.body.querySelectorAll("script,style,iframe,object,embed,link,meta,base,form")) bad.remove();
+  for (const el of doc.body.querySelectorAll("*")) {
+    for (const { name, value } of [...el.attributes]) {
+      const key = name.toLowerCase();
+      if (key.startsWith("on") || key === "style" || key === "srcdoc"
+        || (/(href|src|action)$/.test(key) && /^\s*(javascript|vbscript|data):/i.test(value))) el.removeAttribute(name);
+    }
+  }
+  return h("div", { class: "blocks" }, [...doc.body.childNodes].map((node) => document.importNode(node, true)));
+}
+
+async function renderedBlocks(model, record) {
+  const fields = model.fields.filter((f) => f.type === "blocks" && Array.isArray(record[f.name]) && record[f.name].length);
+  if (!fields.length) return {};
+  const parts = fields.map((f, i) => `b${i}: renderBlocks(model: $model, id: $id, field: ${JSON.stringify(f.name)}, format: "html")`);
+  try {
+    const data = await gql(`query Blocks($model: String!, $id: String!) { ${parts.join(" ")} }`, { model: model.name, id: record.id });
+    return Object.fromEntries(fields.map((f, i) => [f.name, safeHtml(data[`b${i}`])]));
+  } catch (error) {
+    if (error instanceof ApiError && error.unauthenticated) throw error;
+    return {};
+  }
+}
+
+// -------------------------------------------------------------------------------------------- forms
+
+const INPUT_TYPES = { email: "email", url: "url", number: "number", datetime: "datetime-local" };
+
+function localTime(iso) {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return "";
+  const two = (n) => String(n).padStart(2, "0");
+  return `${date.getFullYear()}-${two(date.getMonth() + 1)}-${two(date.getDate())}T${two(date.getHours())}:${two(date.getMinutes())}`;
+}
+
+// One field's control: the element, its value (throws on input that cannot be sent) and whether it changed.
+function control(field, value) {
+  const t = field.type;
+  const props = { id: `f-${field.name}`, name: field.name };
+  let el;
+  let get;
+  if (t === "boolean") {
+    el = h("input", { ...props, type: "checkbox", checked: value === true });
+    get = () => el.checked;
+  } else if (t === "select") {
+    const options = field.options || [];
+    el = h("select", props, h("option", { value: "" }, "—"), options.map((o) => h("option", { value: String(o) }, String(o))));
+    el.value = value === null || value === undefined ? "" : String(value);
+    get = () => (el.value === "" ? null : options.find((o) => String(o) === el.value) ?? el.value);
+  } else if (t === "json") {
+    el = h("textarea", { ...props, rows: 4, spellcheck: "false", value: value === null || value === undefined ? "" : JSON.stringify(value, null, 2) });
+    get = () => {
+      const text = el.value.trim();
+      if (!text) return null;
+      try { return JSON.parse(text); } catch (error) { throw new Error(`not JSON: ${error.message}`); }
+    };
+  } else {
+    const rule = String(field.validation || "").split("|");
+    const type = INPUT_TYPES[t] || (rule.includes("email") ? "email" : rule.includes("url") ? "url" : "text");
+    const raw = value === null || value === undefined ? "" : t === "datetime" ? localTime(value)
+      : Array.isArray(value) ? value.join(", ") : typeof value === "object" ? JSON.stringify(value) : String(value);
+    el = h("input", { ...props, type, value: raw, step: t === "number" ? "any" : null,
+      placeholder: t === "array" ? "comma, separated" : t === "relation" ? `${field.target || ""} id` : null });
+    get = () => {
+      const text = el.value.trim();
+      if (!text) return t === "array" ? [] : null;
+      if (t === "number") {
+        const n = Number(text);
+        if (!Number.isFinite(n)) throw new Error("not a number");
+        return n;
+      }
+      if (t === "datetime") {
+        const date = new Date(text);
+        if (Number.isNaN(date.getTime())) throw new Error("not a date");
+        return date.toISOString();
+      }
+      return t === "array" ? text.split(",").map((x) => x.trim()).filter(Boolean) : text;
+    };
+  }
+  const now = () => (t === "boolean" ? el.checked : el.value);
+  const initial = now();
+  return { el, get, dirty: () => now() !== initial };
+}
+
+async function formScreen(main, model, id) {
+  let record = null;
+  if (id) {
+    record = (await gql("query Edit($model: String!, $id: String!) { record(model: $model, id: $id) }",
+      { model: model.name, id })).record;
+    if (!record) return main.replaceChildren(h("p", { class: "status error" }, "No such record."));
+  }
+  const controls = {};
+  const errors = {};
+  const rows = model.fields.filter((f) => !f.system && f.name !== "id").map((f) => {
+    if (f.type === "blocks") {
+      const count = record && Array.isArray(record[f.name]) ? record[f.name].length : 0;
+      return h("div", { class: "form-row", "data-field": f.name }, h("span", { class: "label" }, f.name),
+        h("span", { class: "muted" }, `${count} block${count === 1 ? "" : "s"} (read-only here)`));
+    }
+    const c = controls[f.name] = control(f, record ? record[f.name] : f.default);
+    errors[f.name] = h("span", { id: `error-${f.name}`, class: "field-error", role: "alert" });
+    return h("div", { class: "form-row", "data-field": f.name },
+      h("label", { for: c.el.id, class: "label" }, f.name, f.required ? " *" : ""), c.el, errors[f.name]);
+  });
+  const status = h("div", { id: "form-status", class: "status error", role: "alert" });
+  const button = h("button", { type: "submit" }, id ? "Save" : "Create");
+  const form = h("form", { id: "record-form", class: "record-form", novalidate: true }, rows, status,
+    h("div", { class: "actions" }, button, link(id ? recordPath(model.name, id) : modelPath(model.name), "Cancel")));
+  const fail = (name, message) => {
+    errors[name].textContent = message;
+    controls[name].el.setAttribute("aria-invalid", "true");
+  };
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    status.replaceChildren();
+    for (const [name, c] of Object.entries(controls)) {
+      errors[name].textContent = "";
+      c.el.removeAttribute("aria-invalid");
+    }
+    const data = {};
+    let bad = false;
+    for (const [name, c] of Object.entries(controls)) {
+      if (record && !c.dirty()) continue;
+      let value;
+      try { value = c.get(); } catch (error) {
+        fail(name, error.message);
+        bad = true;
+        continue;
+      }
+      if (!record && (value === null || (Array.isArray(value) && !value.length))) continue;
+      data[name] = value;
+    }
+    if (bad) return;
+    if (record && !Object.keys(data).length) return status.append("Nothing changed.");
+    button.disabled = true;
+    try {
+      const saved = record
+        ? await gql(`mutation Save($model: String!, $id: String!, $data: JSON!, $version: Int) {
+            saved: update(model: $model, id: $id, data: $data, expectedVersion: $version) }`,
+        { model: model.name, id, data, version: record._version })
+        : await gql("mutation Create($model: String!, $data: JSON!) { saved: create(model: $model, data: $data) }",
+          { model: model.name, data });
+      go(recordPath(model.name, saved.saved.id));
+    } catch (error) {
+      if (error instanceof ApiError && error.unauthenticated) return ended();
+      if (error.code === "VALIDATION_ERROR" && Array.isArray(error.details)) {
+        const general = error.details.filter((d) => !(d.field in controls));
+        error.details.filter((d) => d.field in controls).forEach((d) => fail(d.field, d.message));
+        status.append(...general.map((d) => h("div", null, d.field ? `${d.field}: ${d.message}` : d.message)));
+        if (!error.details.length) status.append(error.message);
+      } else if (error.code === "CONFLICT") {
+        status.append("This record was changed by someone else — reload. ",
+          h("button", { id: "reload", type: "button", onclick: () => render() }, "Reload"));
+      } else {
+        status.append(error.message);
+      }
+    } finally {
+      button.disabled = false;
+    }
+  });
+  const back = id ? [" / ", link(recordPath(model.name, id), id), " / edit"] : " / new";
+  main.replaceChildren(h("nav", { class: "crumbs" }, link(BASE, "Models"), " / ", link(modelPath(model.name), model.name), back),
+    h("h2", null, id ? `Edit ${model.name} ${id}` : `New ${model.name}`), form);
+  const first = form.querySelector("input,select,textarea");
+  if (first) first.focus();
+}
+
 // ---------------------------------------------------------------------------------------------- main
 
 async function render() {
   const mine = ++rendering;
+  unwatch();
   if (!session.token) return showLogin();
   try {
     if (!me) me = await request("GET", "/auth/me");
@@ -325,8 +563,14 @@ async function render() {
     const parts = location.pathname.slice(BASE.length).split("/").filter(Boolean).map(decodeURIComponent);
     const model = parts[0] === "models" && schema.models.find((m) => m.name === parts[1]);
     if (!parts.length || (parts.length === 1 && parts[0] === "index.html")) await modelsScreen(main);
-    else if (model && parts.length === 2) await recordsScreen(main, model);
-    else if (model && parts.length === 3) await recordScreen(main, model, parts[2]);
+    else if (model && parts.length === 2) {
+      const fill = await recordsScreen(main, model);
+      if (fill && mine === rendering) watch(model.name, fill);
+    } else if (model && parts.length === 3 && parts[2] === "new") await formScreen(main, model, null);
+    else if (model && parts.length === 3) {
+      await recordScreen(main, model, parts[2]);
+      if (mine === rendering) watch(model.name, () => recordScreen(main, model, parts[2]));
+    } else if (model && parts.length === 4 && parts[3] === "edit") await formScreen(main, model, parts[2]);
     else main.replaceChildren(h("h2", null, "Not found"), h("p", null, link(BASE, "Back to the models")));
   } catch (error) {
     if (mine !== rendering) return;

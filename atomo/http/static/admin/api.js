@@ -12,10 +12,11 @@ export const session = {
 };
 
 export class ApiError extends Error {
-  constructor(message, status, code) {
+  constructor(message, status, code, details) {
     super(message);
     this.status = status;
     this.code = code;
+    this.details = details;   // VALIDATION_ERROR: [{field, message, code}]
   }
   get unauthenticated() { return this.status === 401 || this.code === "UNAUTHENTICATED"; }
 }
@@ -48,7 +49,54 @@ export async function gql(query, variables) {
   const body = await request("POST", "/graphql", { query, variables }, session.token, true);
   if (body.errors && body.errors.length) {
     const first = body.errors[0];
-    throw new ApiError(body.errors.map((e) => e.message).join("; "), 200, first.extensions && first.extensions.code);
+    const ext = first.extensions || {};
+    throw new ApiError(body.errors.map((e) => e.message).join("; "), 200, ext.code, ext.details);
   }
   return body.data;
+}
+
+// Live updates: a graphql-transport-ws subscription to modelChanges(model) on /graphql/ws; `onEvent` gets each
+// event. Reconnects with backoff (0.5 s doubling to 15 s) unless the server refused the session (4403) or the
+// returned function closed it. `onState(true|false)`: subscribed or not.
+export function live(model, onEvent, onState = () => {}) {
+  let ws = null;
+  let closed = false;
+  let delay = 500;
+  let timer = null;
+  const send = (frame) => ws && ws.readyState === 1 && ws.send(JSON.stringify(frame));
+  const open = () => {
+    if (closed || !session.token) return;
+    ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/graphql/ws`, "graphql-transport-ws");
+    ws.onopen = () => {
+      const payload = { authorization: `Bearer ${session.token}` };
+      if (session.tenant) payload.tenant = session.tenant;
+      send({ type: "connection_init", payload });
+    };
+    ws.onmessage = (message) => {
+      let frame;
+      try { frame = JSON.parse(message.data); } catch { return; }
+      if (frame.type === "connection_ack") {
+        delay = 500;
+        send({ id: "1", type: "subscribe", payload: { variables: { model },
+          query: "subscription Live($model: String!) { modelChanges(model: $model) { eventType modelName position } }" } });
+        onState(true);
+      } else if (frame.type === "next") onEvent(frame.payload && frame.payload.data && frame.payload.data.modelChanges);
+      else if (frame.type === "ping") send({ type: "pong" });
+    };
+    ws.onclose = (event) => {
+      ws = null;
+      if (closed) return;
+      onState(false);
+      if (event.code === 4403) return;
+      timer = setTimeout(open, delay);
+      delay = Math.min(delay * 2, 15000);
+    };
+  };
+  open();
+  return () => {
+    closed = true;
+    clearTimeout(timer);
+    if (ws) ws.close(1000);
+    onState(false);
+  };
 }
