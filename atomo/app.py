@@ -41,6 +41,7 @@ from atomo.http.metrics import UNMATCHED, Metrics, metrics_handlers
 from atomo.http.ratelimit import RateLimitMiddleware
 from atomo.http.security import RequestObserver, SecurityMiddleware
 from atomo.http.services import Services
+from atomo.http.users_routes import users_handlers
 from atomo.jobs import Jobs
 from atomo.jobs.service import can_read
 from atomo.realtime.hub import RealtimeHub
@@ -78,6 +79,7 @@ def create_app(services: Services) -> Litestar:
     graphql = GraphQLEndpoint(services, metrics.graphql)
     handlers: list[ControllerRouterHandler] = [*health_handlers(services), *metrics_handlers(metrics),
                                                *meta_handlers(services), *auth_handlers(services),
+                                               *users_handlers(services, live.recheck_user),
                                                graphql_handler(graphql), *subscription_handlers(services, live)]
     if hub is not None:
         handlers += realtime_handlers(services, live, hub)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import re
 import sqlite3
 from collections.abc import Callable
@@ -81,6 +82,19 @@ def insert_user(conn: sqlite3.Connection, *, email: str, password_hash: str, rol
     return user
 
 
+def _page_filter(query: str, tenant_scope: tuple[bool, str | None]) -> tuple[str, tuple[Any, ...]]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    if query:
+        clauses.append("instr(email, ?) > 0")
+        params.append(query.strip().lower())
+    scoped, tenant = tenant_scope
+    if scoped:
+        clauses.append("tenant_id IS NULL" if tenant is None else "tenant_id = ?")
+        params += [] if tenant is None else [tenant]
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), tuple(params)
+
+
 class Users:
     """The `app.users` API of the library; the CLI uses the same object."""
 
@@ -93,6 +107,10 @@ class Users:
     def _notify(self, user_id: str) -> None:
         for listener in self.changed:
             listener(user_id)
+
+    def check_password(self, password: object) -> None:
+        """The password policy of this file's settings (``ValidationError`` with details)."""
+        check_policy(password, min_length=self.min_length, require_complexity=self.require_complexity)
 
     async def create(self, email: str, password: str | None = None, *, role: str = "viewer",
                      tenant_id: str | None = None, first_name: str = "",
@@ -138,6 +156,51 @@ class Users:
             conn.execute(f"UPDATE users SET {assignments} WHERE id = ?", (*changes.values(), user_id))
         await self.db.write(run)
         self._notify(user_id)
+
+    async def page(self, *, limit: int, offset: int, query: str = "",
+                   tenant_scope: tuple[bool, str | None] = (False, None)) -> tuple[builtins.list[User], int]:
+        """One page of users, newest first, and how many match: emails containing ``query``, inside the
+        ``(scoped, tenant)`` scope of the caller (``Caller.tenant_scope``; scoped with None: untenanted only)."""
+        where, params = _page_filter(query, tenant_scope)
+        sql = f"SELECT {_COLUMNS} FROM users{where} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?"
+
+        def run(conn: sqlite3.Connection) -> tuple[list[sqlite3.Row], int]:
+            total = conn.execute(f"SELECT COUNT(*) FROM users{where}", params).fetchone()[0]
+            return conn.execute(sql, (*params, limit, offset)).fetchall(), int(total)
+        rows, total = await self.db.read(run)
+        return [u for u in map(_row_to_user, rows) if u is not None], total
+
+    async def change(self, user_id: str, *, role: str | None = None, is_active: bool | None = None,
+                     visible: Callable[[str | None], bool] = lambda _tenant: True) -> User:
+        """Change a user's role and/or activity in one writer unit. A changed role or activity revokes the
+        user's sessions at once (re-activating restores none). A user that does not exist or that
+        ``visible(tenant_id)`` refuses is ``NotFoundError``. Returns the user as changed."""
+        from atomo.storage.records import now_iso
+        role = None if role is None else check_role(role)
+        now = now_iso()
+
+        def run(conn: sqlite3.Connection) -> tuple[User, bool]:
+            user = find_by_id(conn, user_id)
+            if user is None or not visible(user.tenant_id):
+                raise NotFoundError(f"user {user_id} not found")
+            changes: dict[str, Any] = {}
+            if role is not None and role != user.role:
+                changes["role"] = role
+            if is_active is not None and is_active != user.is_active:
+                changes["is_active"] = int(is_active)
+            if not changes:
+                return user, False
+            changes["updated_at"] = now
+            assignments = ", ".join(f"{k} = ?" for k in changes)
+            conn.execute(f"UPDATE users SET {assignments} WHERE id = ?", (*changes.values(), user.id))
+            conn.execute("UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL", (now, user.id))
+            changed = find_by_id(conn, user.id)
+            assert changed is not None
+            return changed, True
+        user, changed = await self.db.write(run)
+        if changed:
+            self._notify(user.id)
+        return user
 
     async def set_password(self, email_or_id: str, password: str) -> None:
         from atomo.storage.records import now_iso
