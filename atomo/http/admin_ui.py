@@ -11,7 +11,9 @@ Every answer carries ``Cache-Control: no-cache`` and a strong ``ETag`` (a hash o
 revalidate with ``If-None-Match`` and get 304 until the server is upgraded. The pages set their own
 strict CSP (``ADMIN_CSP``: scripts, styles and requests to this origin only, no inline code, no
 framing); an operator's ``CSP`` setting wins over it, and ``DISABLE_SECURITY_HEADERS`` drops it. The
-app talks only to the public API (``/auth/*``, ``/meta/schema``, ``/graphql``) with the admin's token.
+app talks only to the public API with the admin's token: ``/auth/*`` (login, users administration),
+``/meta/schema``, ``/graphql`` and ``/graphql/ws`` (records, history, live tail), ``/jobs/*`` (jobs dashboard,
+workers).
 """
 
 from __future__ import annotations

@@ -5,12 +5,15 @@
 // the PyInstaller binary as they are), so "the shipped bundle matches the source" holds by construction.
 // Nothing is loaded from elsewhere (no CDN): the page works offline against its own server.
 // Rules: the DOM is built with createElement/textContent (never innerHTML with data); the app talks to the
-// public API only (/auth/*, /meta/schema, /graphql) with the admin's token (api.js).
+// public API only (/auth/*, /meta/schema, /graphql, the admin routes of /jobs/*) with the admin's token (api.js).
 // Screens: log-in (admins only), models (with counts), a model's records (filter with a `where` JSON,
 // click-to-sort, 50 per page, deleted rows), a record (its fields, rendered blocks and history timeline with
 // diffs; delete / restore / hard delete), the create and edit forms (generated from the field types, with the
 // server's validation details next to the fields). The records table and the record view follow
 // modelChanges(model) over /graphql/ws and refresh (at most every 500 ms) when the model changes.
+// Operations (header nav): Events (the latest 200 events of the log, live: one modelChanges per model on one
+// socket), Jobs (per-queue counts, recent jobs by status/queue, a job's detail, retry of dead/cancelled jobs),
+// Workers (create: the token is shown once; revoke) and Users (/auth/users: search, create, role, deactivate).
 
 import { ApiError, gql, live, request, session } from "./api.js";
 
@@ -168,7 +171,10 @@ function showLogin(message = "") {
 }
 
 function header() {
-  const items = [link(BASE, h("strong", null, "Atomo admin"))];
+  const here = location.pathname.slice(BASE.length).split("/")[0] || "models";
+  const items = [link(BASE, h("strong", null, "Atomo admin")), h("nav", { id: "nav", class: "nav" },
+    [["models", "Models"], ["events", "Events"], ["jobs", "Jobs"], ["workers", "Workers"], ["users", "Users"]].map(([key, label]) =>
+      link(key === "models" ? BASE : `${BASE}${key}`, h("span", { "data-nav": key, "aria-current": key === here ? "page" : null }, label))))];
   if (me.tenant_id === null || me.tenant_id === undefined) {
     const input = h("input", { id: "tenant", name: "tenant", placeholder: "all tenants", value: session.tenant,
       "aria-label": "Tenant (X-Tenant-ID)" });
@@ -544,7 +550,269 @@ async function formScreen(main, model, id) {
   if (first) first.focus();
 }
 
+// ------------------------------------------------------------------------------------ operations screens
+// Jobs, workers, the event log tail and users: the REST admin routes (/jobs/*, /auth/users) and GraphQL events.
+
+const api = (method, path, body) => request(method, path, body, session.token, true);
+const STATUSES = ["queued", "leased", "succeeded", "dead", "cancelled"];
+const list = (text) => text.split(",").map((x) => x.trim()).filter(Boolean);
+const table = (id, heads, rows, empty = "Nothing here") => h("div", { class: "scroll" }, h("table", { id, class: "records" },
+  h("thead", null, h("tr", null, heads.map((x) => h("th", { scope: "col" }, x)))),
+  h("tbody", null, rows.length ? rows : h("tr", null, h("td", { colspan: heads.length, class: "muted" }, empty)))));
+const td = (key, ...children) => h("td", { "data-field": key }, ...children);
+const maybe = (value) => (value === null || value === undefined || value === "" ? h("span", { class: "null" }, "—") : String(value));
+
+// an action button: runs `fn`, reports errors in `status` (a session that ended goes back to the log-in)
+function doer(props, label, fn, status, question) {
+  return h("button", { type: "button", ...props, onclick: async (event) => {
+    if (question && !window.confirm(question)) return;
+    event.target.disabled = true;
+    try { await fn(); } catch (error) {
+      if (error instanceof ApiError && error.unauthenticated) return ended();
+      status.textContent = error.message;
+    } finally { event.target.disabled = false; }
+  } }, label);
+}
+
+const retryable = (job) => job.status === "dead" || job.status === "cancelled";
+
+async function jobsScreen(main) {
+  const params = new URLSearchParams(location.search);
+  const status = params.get("status") || "";
+  const queue = params.get("queue") || "";
+  const query = new URLSearchParams({ limit: "100" });
+  if (status) query.set("status", status);
+  if (queue) query.set("queue", queue);
+  const [stats, recent] = await Promise.all([api("GET", "/jobs/stats"), api("GET", `/jobs/recent?${query}`)]);
+  const problem = h("p", { id: "jobs-error", class: "status error", role: "alert" });
+  const queues = {};
+  for (const { queue: q, status: s, count } of stats.byQueue) (queues[q] ||= {})[s] = count;
+  const counts = (key, by) => h("tr", { "data-queue": key }, h("th", { scope: "row" }, key),
+    STATUSES.map((s) => td(s, String(by[s] || 0))));
+  const select = h("select", { id: "job-status", name: "status", "aria-label": "Status" }, h("option", { value: "" }, "any status"),
+    STATUSES.map((s) => h("option", { value: s }, s)));
+  select.value = status;
+  const queueInput = h("input", { id: "job-queue", name: "queue", value: queue, placeholder: "queue", "aria-label": "Queue" });
+  const filter = h("form", { id: "job-filter", class: "filter" }, select, queueInput, h("button", { type: "submit" }, "Filter"));
+  filter.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const next = new URLSearchParams();
+    if (select.value) next.set("status", select.value);
+    if (queueInput.value.trim()) next.set("queue", queueInput.value.trim());
+    go(`${BASE}jobs${next.toString() ? `?${next}` : ""}`);
+  });
+  const again = () => jobsScreen(main);
+  const rows = recent.jobs.map((job) => h("tr", { "data-id": job.id, "data-status": job.status },
+    td("id", link(`${BASE}jobs/${encodeURIComponent(job.id)}`, shorten(job.id, 13))), td("queue", job.queue), td("kind", job.kind),
+    td("status", h("span", { class: `badge ${job.status}` }, job.status)), td("attempts", `${job.attempts}/${job.maxAttempts}`),
+    td("error", job.error ? cell(null, job.error) : maybe(null)), td("updatedAt", when(job.updatedAt)),
+    td("actions", retryable(job) ? doer({ class: "retry" }, "Retry", async () => {
+      await api("POST", `/jobs/${encodeURIComponent(job.id)}/retry`, {});
+      await again();
+    }, problem) : "")));
+  main.replaceChildren(h("h2", null, "Jobs"),
+    table("job-stats", ["queue", ...STATUSES], [...Object.keys(queues).sort().map((q) => counts(q, queues[q])),
+      counts("all", stats.byStatus)], "No jobs"),
+    h("p", { class: "muted" }, stats.oldestQueuedSeconds === null ? "Nothing queued."
+      : `Oldest queued job: ${Math.round(stats.oldestQueuedSeconds)} s.`),
+    h("h3", null, "Recent jobs"), filter, problem,
+    table("jobs", ["id", "queue", "kind", "status", "attempts", "error", "updated", ""], rows, "No jobs"),
+    h("p", null, h("button", { id: "jobs-refresh", type: "button", onclick: again }, "Refresh")));
+}
+
+async function jobScreen(main, id) {
+  const job = await api("GET", `/jobs/${encodeURIComponent(id)}`);
+  const status = h("p", { id: "action-status", class: "status error", role: "alert" });
+  const keys = ["status", "queue", "kind", "attempts", "maxAttempts", "priority", "payload", "progress", "error", "result",
+    "tenantId", "createdBy", "createdAt", "updatedAt"].filter((k) => k in job);
+  main.replaceChildren(h("nav", { class: "crumbs" }, link(`${BASE}jobs`, "Jobs"), " / ", id), h("h2", null, `${job.kind} job`),
+    h("div", { class: "actions" }, retryable(job) ? doer({ id: "retry" }, "Retry", async () => {
+      await api("POST", `/jobs/${encodeURIComponent(id)}/retry`, {});
+      await jobScreen(main, id);
+    }, status) : "", doer({ id: "job-refresh" }, "Refresh", () => jobScreen(main, id), status)), status,
+    h("dl", { id: "job", class: "fields" }, keys.map((k) => [h("dt", null, k), h("dd", { "data-field": k },
+      k.endsWith("At") && job[k] ? when(job[k]) : pretty(job[k]))])));
+}
+
+async function workersScreen(main, created = null) {
+  const { workers } = await api("GET", "/jobs/workers");
+  const status = h("p", { id: "workers-error", class: "status error", role: "alert" });
+  const name = h("input", { id: "w-name", name: "name", required: true, placeholder: "name" });
+  const queues = h("input", { id: "w-queues", name: "queues", placeholder: "queues: actions, mail or *" });
+  const caps = h("input", { id: "w-capabilities", name: "capabilities", placeholder: "capabilities: crud:Deal, action:*" });
+  const form = h("form", { id: "worker-form", class: "filter" }, name, queues, caps, h("button", { type: "submit" }, "Create worker"));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      const made = await api("POST", "/jobs/workers", { name: name.value.trim(), queues: list(queues.value), capabilities: list(caps.value) });
+      await workersScreen(main, made);
+    } catch (error) {
+      if (error instanceof ApiError && error.unauthenticated) return ended();
+      status.textContent = error.message;
+    }
+  });
+  const token = created && h("div", { id: "new-token", class: "notice" },
+    h("strong", null, `Token of ${created.name}: copy it now, it is not shown again.`),
+    h("input", { id: "worker-token", readonly: true, value: created.token, "aria-label": "Worker token", onfocus: (e) => e.target.select() }));
+  const rows = workers.map((w) => h("tr", { "data-id": w.id, "data-revoked": w.isRevoked ? "1" : "0" },
+    td("name", w.name), td("queues", w.queues.join(", ")), td("capabilities", w.capabilities.join(", ")),
+    td("state", w.isRevoked ? h("span", { class: "badge dead" }, "revoked") : "active"),
+    td("lastSeenAt", w.lastSeenAt ? when(w.lastSeenAt) : maybe(null)), td("createdAt", when(w.createdAt)),
+    td("actions", w.isRevoked ? "" : doer({ class: "revoke" }, "Revoke", async () => {
+      await api("DELETE", `/jobs/workers/${encodeURIComponent(w.id)}`);
+      await workersScreen(main);
+    }, status, `Revoke the worker ${w.name}? Its token stops working at once.`))));
+  main.replaceChildren(h("h2", null, "Workers"), form, status, token || "",
+    table("workers", ["name", "queues", "capabilities", "state", "last seen", "created", ""], rows, "No workers"));
+}
+
+// The event log: the latest 100 events (the head found by probing `events(after, limit: 1)`), then live.
+const TAIL = 200;
+
+async function head() {
+  const probe = async (points) => {
+    const parts = points.map((p, i) => `p${i}: events(after: ${p}, limit: 1) { position }`);
+    const data = await gql(`query Head { ${parts.join(" ")} }`);
+    return points.map((_, i) => data[`p${i}`].length > 0);
+  };
+  const powers = Array.from({ length: 32 }, (_, k) => 2 ** k - 1);      // GraphQL Int: 32 bits
+  const found = await probe(powers);
+  const k = found.lastIndexOf(true);
+  if (k < 0) return 0;
+  let lo = powers[k];            // an event is after lo
+  let hi = k < 31 ? powers[k + 1] : powers[k];        // none after hi
+  while (hi - lo > 100) {
+    const step = Math.ceil((hi - lo) / 40);
+    const points = [];
+    for (let p = lo + step; p < hi; p += step) points.push(p);
+    const more = await probe(points);
+    const last = more.lastIndexOf(true);
+    if (last >= 0) lo = points[last];
+    hi = last + 1 < points.length ? points[last + 1] : hi;
+  }
+  return hi;
+}
+
+async function eventsScreen(main) {
+  const rows = new Map();
+  const body = h("tbody");
+  const state = h("span", { id: "tail-state", class: "muted" }, "connecting…");
+  const draw = () => {
+    const kept = [...rows.values()].sort((a, b) => b.position - a.position).slice(0, TAIL);
+    rows.clear();
+    kept.forEach((e) => rows.set(e.position, e));
+    body.replaceChildren(...kept.map((e) => h("tr", { "data-position": e.position, "data-id": e.recordId || "" },
+      td("position", String(e.position)), td("time", when(e.time)), td("model", e.model || maybe(null)),
+      td("record", e.model && e.recordId && schema.models.some((m) => m.name === e.model)
+        ? link(recordPath(e.model, e.recordId), e.recordId) : maybe(e.recordId)),
+      td("type", e.type), td("actor", e.actor || "system"))));
+  };
+  const add = (e) => { if (e && !rows.has(e.position)) rows.set(e.position, e); };
+  main.replaceChildren(h("h2", null, "Events ", state), h("p", { class: "muted" }, `The latest ${TAIL} events, newest first.`),
+    h("div", { class: "scroll" }, h("table", { id: "events", class: "records" }, h("thead", null, h("tr", null,
+      ["position", "time", "model", "record", "type", "actor"].map((x) => h("th", { scope: "col" }, x)))), body)));
+  // each live event asks for the events after the newest shown (coalesced), so both paths show the stored rows
+  let newest = 0;
+  let busy = null;
+  const pull = async (after) => {
+    const data = await gql(`query Tail($after: Int) { events(after: $after, limit: 100) {
+      position type model recordId actor recordedAt } }`, { after });
+    data.events.forEach((e) => add({ position: e.position, time: e.recordedAt, model: e.model, recordId: e.recordId,
+      type: e.type, actor: e.actor }));
+    newest = Math.max(newest, after, ...data.events.map((e) => e.position));
+    draw();
+    return data.events.length;
+  };
+  let again = false;
+  const more = () => {
+    again = true;
+    busy ||= (async () => {
+      try {
+        while (again) {
+          again = false;
+          while (await pull(newest) === 100) again = false;
+        }
+      } catch (error) {
+        if (error instanceof ApiError && error.unauthenticated) ended();
+      } finally { busy = null; }
+    })();
+    return busy;
+  };
+  let ready = false;
+  stopLive = live(schema.models.map((m) => m.name), () => { if (ready) more(); }, (on) => {
+    app.dataset.live = on ? "on" : "off";
+    state.textContent = on ? "· live" : "· reconnecting…";
+  });
+  const top = await head();
+  await pull(Math.max(0, top - 100));
+  ready = true;
+  await more();                  // anything written while the tail was filled
+}
+
+const USER_PAGE = 50;
+
+async function usersScreen(main, shown = null) {
+  const params = new URLSearchParams(location.search);
+  const q = params.get("q") || "";
+  const offset = Math.max(0, parseInt(params.get("offset") || "0", 10) || 0);
+  let answer;
+  try {
+    answer = await request("GET", `/auth/users?${new URLSearchParams({ limit: USER_PAGE, offset, q })}`);
+  } catch (error) {
+    if (error.status !== 404) throw error;
+    return main.replaceChildren(h("h2", null, "Users"), h("p", { id: "users-missing", class: "status error" },
+      "This server has no users API (GET /auth/users)."));
+  }
+  const status = h("p", { id: "users-error", class: "status error", role: "alert" });
+  const again = (made = null) => usersScreen(main, made);
+  const search = h("input", { id: "user-search", name: "q", value: q, placeholder: "email or name", "aria-label": "Search" });
+  const finder = h("form", { id: "user-find", class: "filter" }, search, h("button", { type: "submit" }, "Search"));
+  finder.addEventListener("submit", (event) => {
+    event.preventDefault();
+    go(`${BASE}users${search.value.trim() ? `?q=${encodeURIComponent(search.value.trim())}` : ""}`);
+  });
+  const input = (key, props = {}) => h("input", { id: `u-${key}`, name: key, placeholder: key, ...props });
+  const fields = { email: input("email", { type: "email", required: true }), password: input("password",
+    { type: "password", placeholder: "password (blank: generated)", autocomplete: "new-password" }), role: input("role", { value: "viewer" }),
+  tenantId: input("tenantId"), firstName: input("firstName"), lastName: input("lastName") };
+  const form = h("form", { id: "user-form", class: "filter" }, Object.values(fields), h("button", { type: "submit" }, "Create user"));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const body = {};
+    for (const [key, el] of Object.entries(fields)) if (el.value.trim()) body[key] = key === "password" ? el.value : el.value.trim();
+    try { await again(await request("POST", "/auth/users", body)); } catch (error) {
+      if (error instanceof ApiError && error.unauthenticated) return ended();
+      status.textContent = error.message;
+    }
+  });
+  const patch = async (user, change) => {
+    await request("PATCH", `/auth/users/${encodeURIComponent(user.id)}`, change);
+    await again();
+  };
+  const rows = answer.users.map((u) => {
+    const role = h("input", { class: "role", value: u.role, "aria-label": `Role of ${u.email}`, size: 10 });
+    return h("tr", { "data-id": u.id, "data-email": u.email, "data-active": u.isActive ? "1" : "0" },
+      td("email", u.email), td("name", [u.firstName, u.lastName].filter(Boolean).join(" ") || maybe(null)),
+      td("role", role, " ", doer({ class: "set-role" }, "Set", () => patch(u, { role: role.value.trim() }), status)),
+      td("tenantId", maybe(u.tenantId)), td("active", u.isActive ? "active" : h("span", { class: "badge dead" }, "inactive")),
+      td("createdAt", when(u.createdAt)),
+      td("actions", u.id === me.id ? h("span", { class: "muted" }, "you") : doer({ class: "toggle" }, u.isActive ? "Deactivate" : "Activate",
+        () => patch(u, { isActive: !u.isActive }), status, u.isActive ? `Deactivate ${u.email}? They cannot log in any more.` : null)));
+  });
+  const page = (to) => go(`${BASE}users?${new URLSearchParams({ ...(q ? { q } : {}), offset: String(to) })}`);
+  main.replaceChildren(h("h2", null, "Users"), form, status,
+    shown && shown.password ? h("div", { id: "new-password", class: "notice" },
+      h("strong", null, `Password of ${shown.email}: copy it now, it is not shown again.`),
+      h("input", { id: "user-password", readonly: true, value: shown.password, "aria-label": "Generated password" })) : "",
+    finder, table("users", ["email", "name", "role", "tenant", "state", "created", ""], rows, "No users"),
+    h("nav", { class: "pager" }, h("button", { type: "button", disabled: offset === 0, onclick: () => page(Math.max(0, offset - USER_PAGE)) }, "‹ Previous"),
+      h("span", { id: "users-info" }, `${answer.users.length ? offset + 1 : 0}–${offset + answer.users.length} of ${answer.total}`),
+      h("button", { type: "button", disabled: offset + USER_PAGE >= answer.total, onclick: () => page(offset + USER_PAGE) }, "Next ›")));
+}
+
 // ---------------------------------------------------------------------------------------------- main
+
+const SCREENS = { workers: workersScreen, events: eventsScreen, users: usersScreen };
 
 async function render() {
   const mine = ++rendering;
@@ -571,6 +839,8 @@ async function render() {
       await recordScreen(main, model, parts[2]);
       if (mine === rendering) watch(model.name, () => recordScreen(main, model, parts[2]));
     } else if (model && parts.length === 4 && parts[3] === "edit") await formScreen(main, model, parts[2]);
+    else if (parts[0] === "jobs" && parts.length <= 2) await (parts[1] ? jobScreen(main, parts[1]) : jobsScreen(main));
+    else if (parts.length === 1 && SCREENS[parts[0]]) await SCREENS[parts[0]](main);
     else main.replaceChildren(h("h2", null, "Not found"), h("p", null, link(BASE, "Back to the models")));
   } catch (error) {
     if (mine !== rendering) return;

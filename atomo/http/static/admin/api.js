@@ -55,10 +55,12 @@ export async function gql(query, variables) {
   return body.data;
 }
 
-// Live updates: a graphql-transport-ws subscription to modelChanges(model) on /graphql/ws; `onEvent` gets each
-// event. Reconnects with backoff (0.5 s doubling to 15 s) unless the server refused the session (4403) or the
-// returned function closed it. `onState(true|false)`: subscribed or not.
+// Live updates: a graphql-transport-ws subscription to modelChanges(model) on /graphql/ws (one operation per model
+// when `model` is a list, on the same socket; GRAPHQL_WS_MAX_OPERATIONS is 100 by default); `onEvent` gets each
+// event. Reconnects with backoff (0.5 s doubling to 15 s) unless the server refused
+// the session (4403) or the returned function closed it. `onState(true|false)`: subscribed or not.
 export function live(model, onEvent, onState = () => {}) {
+  const models = [model].flat().slice(0, 100);
   let ws = null;
   let closed = false;
   let delay = 500;
@@ -77,8 +79,8 @@ export function live(model, onEvent, onState = () => {}) {
       try { frame = JSON.parse(message.data); } catch { return; }
       if (frame.type === "connection_ack") {
         delay = 500;
-        send({ id: "1", type: "subscribe", payload: { variables: { model },
-          query: "subscription Live($model: String!) { modelChanges(model: $model) { eventType modelName position } }" } });
+        models.forEach((m, i) => send({ id: String(i + 1), type: "subscribe", payload: { variables: { model: m },
+          query: `subscription Live($model: String!) { modelChanges(model: $model) { eventType modelName position } }` } }));
         onState(true);
       } else if (frame.type === "next") onEvent(frame.payload && frame.payload.data && frame.payload.data.modelChanges);
       else if (frame.type === "ping") send({ type: "pong" });
