@@ -81,6 +81,12 @@ def test_executable_serves_login_create_query(built_executable: Path, tmp_path: 
         assert found["data"]["count"] == 3
         graphiql = httpx.get(server.base_url + "/graphql", headers={"Accept": "text/html"}, timeout=10)
         assert graphiql.status_code == 200 and "graphiql" in graphiql.text.lower()
+        admin = httpx.get(server.base_url + "/_/", timeout=10)           # the admin UI ships in the binary
+        assert admin.status_code == 200 and "/_/assets/admin.js" in admin.text
+        script = httpx.get(server.base_url + "/_/assets/admin.js", timeout=10)
+        assert script.status_code == 200 and script.headers["content-type"].startswith("text/javascript")
+        metrics = httpx.get(server.base_url + "/metrics", timeout=10)     # prometheus_client is bundled too
+        assert metrics.status_code == 200 and "atomo_build_info" in metrics.text
     finally:
         assert server.stop() == 0
 
