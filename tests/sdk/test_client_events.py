@@ -38,4 +38,4 @@ def events_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerPr
 
 
 def test_event_store_of_the_client(built_sdk: Path, events_server: ServerProcess) -> None:
-    run_node_tests(built_sdk, "test/events.test.mjs", node_env(events_server), expected_pass=4)
+    run_node_tests(built_sdk, "test/events.test.mjs", node_env(events_server), expected_pass=6)

@@ -75,7 +75,8 @@ export interface AtomoClientBase<T extends AtomoTypesLike> {
   history<M extends ModelNameOf<T>>(model: M, id: string): Promise<StoredEvent[]>
   /** Called: the global event log (`events({ after, limit, model })`). Its methods: the event store (custom streams,
    * with the schema's `streams` rules): `append(stream, events, { expectedVersion })`, `readStream(stream,
-   * { fromVersion, limit })`, `streams({ prefix, after, limit })`. */
+   * { fromVersion, limit })`, `streams({ prefix, after, limit })`, `subscribe({ stream } | { prefix }, handler,
+   * { after, onError })` (live, over the shared /graphql/ws socket). */
   readonly events: EventsApi<ModelNameOf<T>>
   model<M extends ModelNameOf<T>>(model: M): ModelHandle<RecordOf<T, M>, CreateOf<T, M>, UpdateOf<T, M>>
   /** Block mutations (`insert`, `update`, `move`, `remove`, `apply`) and `render` of Blocks fields (content.md §3–§6). */
@@ -363,7 +364,7 @@ export function createClient<T extends AtomoTypesLike = Untyped>(options: Client
       offline?.close()
     },
     ...(generic as any),
-    events: eventsApi(generic.events, createEventStoreApi(transport)),
+    events: eventsApi(generic.events, createEventStoreApi(transport, ws)),
     model: (name: string) => modelHandle(name),
     blocks: blocks as BlocksApi<any>,
     collection,

@@ -8,6 +8,8 @@
  * CONFLICT whose `details` are `{ currentVersion, expectedVersion }`.
  */
 
+import type { AtomoError } from './errors.js'
+import { subscribeAfterPosition, type GraphQLWsClient } from './graphql-ws.js'
 import type { Transport } from './transport.js'
 import type { StoredEvent } from './types.js'
 
@@ -44,6 +46,15 @@ export interface StreamsOptions {
 /** A custom stream the caller may read: its version (last stream version), last position and last event time. */
 export interface StreamInfo { name: string; version: number; lastPosition: number; lastEventAt: string }
 
+/** What `subscribe` listens to: one stream by name, or every custom stream whose name starts with `prefix`. */
+export type StreamTarget = { stream: string; prefix?: undefined } | { prefix: string; stream?: undefined }
+
+export interface SubscribeEventsOptions {
+  /** Replay every event with `position > after` first, then continue live. */
+  after?: number
+  onError?: (error: AtomoError) => void
+}
+
 export interface EventStoreApi {
   /** `appendEvents`: append events to a custom stream in one transaction. */
   append(stream: string, events: NewEvent[], options?: AppendEventsOptions): Promise<AppendResult>
@@ -51,6 +62,10 @@ export interface EventStoreApi {
   readStream(stream: string, options?: ReadStreamOptions): Promise<StoredEvent[]>
   /** `streams(prefix, after, limit)`: the custom streams the caller may read, by name. */
   streams(options?: StreamsOptions): Promise<StreamInfo[]>
+  /** `streamEvents(stream | prefix, after)` over `/graphql/ws`: events appended from now on (or with `position >
+   * after` first), in position order; resumes after a reconnect from the last delivered position, so nothing is
+   * missed or delivered twice. Returns the unsubscribe function. */
+  subscribe(target: StreamTarget, handler: (event: StoredEvent) => void, options?: SubscribeEventsOptions): () => void
 }
 
 /** `atomo.events`: the global event log when called (`events({ after, limit, model })`), the event store's methods. */
@@ -62,8 +77,18 @@ export interface EventsApi<M extends string = string> extends EventStoreApi {
 export const STORED_EVENT_FIELDS =
   'position eventId stream streamVersion type model recordId data previousData actor tenantId origin recordedAt metadata'
 
-export function createEventStoreApi(transport: Transport): EventStoreApi {
+export const STREAM_EVENTS_QUERY =
+  `subscription($stream: String, $prefix: String, $after: Int) { streamEvents(stream: $stream, prefix: $prefix, after: $after) { ${STORED_EVENT_FIELDS} } }`
+
+/** `ws` is the client's `/graphql/ws` client (`subscribe` needs it). */
+export function createEventStoreApi(transport: Transport, ws?: GraphQLWsClient): EventStoreApi {
   return {
+    subscribe: (target, handler, o = {}) => {
+      if (!ws) throw new TypeError('events.subscribe needs a GraphQL WebSocket client')
+      const variables = typeof target?.stream === 'string' ? { stream: target.stream } : { prefix: target?.prefix }
+      return subscribeAfterPosition<StoredEvent>(ws, STREAM_EVENTS_QUERY, 'streamEvents', variables, handler,
+        { after: o.after, onError: o.onError })
+    },
     append: (stream, events, o = {}) =>
       transport.field<AppendResult>(
         `mutation($stream: String!, $expectedVersion: Int, $events: [NewEventInput!]!) { appendEvents(stream: $stream, expectedVersion: $expectedVersion, events: $events) { stream version events { ${STORED_EVENT_FIELDS} } } }`,

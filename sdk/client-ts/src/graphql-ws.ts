@@ -322,20 +322,23 @@ export const MODEL_CHANGES_QUERY =
   'subscription($model: String!, $after: Int) { modelChanges(model: $model, after: $after) ' +
   '{ eventType modelName eventId data previousData timestamp actor position blockOp } }'
 
-/** `modelChanges(model, after)`; resumes after a reconnect with `after: <highest position delivered>`. */
-export function subscribeModelChanges<R = Record<string, unknown>>(
-  ws: GraphQLWsClient, model: string, handler: (event: ModelEvent<R>) => void, options: ModelChangesHooks = {},
+/** A subscription whose root field takes `after` and yields events with a `position`: `variables` are sent with
+ * `after: <highest position delivered>` (or `options.after` before any), so a resubscribe after a reconnect
+ * misses nothing and delivers nothing twice. Used by `modelChanges` and `streamEvents`. */
+export function subscribeAfterPosition<E extends { position?: unknown }>(
+  ws: GraphQLWsClient, query: string, field: string, variables: Record<string, unknown>,
+  handler: (event: E) => void, options: ModelChangesHooks = {},
 ): () => void {
   let last: number | null = typeof options.after === 'number' ? options.after : null
   return ws.subscribe(
-    () => ({ query: MODEL_CHANGES_QUERY, variables: last === null ? { model } : { model, after: last } }),
+    () => ({ query, variables: last === null ? { ...variables } : { ...variables, after: last } }),
     {
       next(payload) {
         if (payload.errors && payload.errors.length > 0) {
           options.onError?.(graphqlError(payload.errors, payload.data, 200))
           return
         }
-        const event = payload.data?.modelChanges as ModelEvent<R> | undefined
+        const event = payload.data?.[field] as E | undefined
         if (!event) return
         if (typeof event.position === 'number') {
           if (last !== null && event.position <= last) return     // already delivered
@@ -348,4 +351,11 @@ export function subscribeModelChanges<R = Record<string, unknown>>(
       drop() { options.onDrop?.() },
     },
   )
+}
+
+/** `modelChanges(model, after)`; resumes after a reconnect with `after: <highest position delivered>`. */
+export function subscribeModelChanges<R = Record<string, unknown>>(
+  ws: GraphQLWsClient, model: string, handler: (event: ModelEvent<R>) => void, options: ModelChangesHooks = {},
+): () => void {
+  return subscribeAfterPosition<ModelEvent<R>>(ws, MODEL_CHANGES_QUERY, 'modelChanges', { model }, handler, options)
 }

@@ -32,15 +32,16 @@ export type {
 } from './blocks.js'
 export type { WriteOp } from './operations.js'
 // the event store: custom streams (`atomo.events.append / readStream / streams`)
-export { createEventStoreApi, STORED_EVENT_FIELDS } from './event-store.js'
+export { createEventStoreApi, STORED_EVENT_FIELDS, STREAM_EVENTS_QUERY } from './event-store.js'
 export type {
   AppendEventsOptions, AppendResult, EventsApi, EventStoreApi, NewEvent, ReadStreamOptions, StreamInfo, StreamsOptions,
+  StreamTarget, SubscribeEventsOptions,
 } from './event-store.js'
 // modelChanges over /graphql/ws and the query cache
 export { afterMutation, MUTATION_OPS } from './client.js'
 export { canonicalJson, createQueryCache, matchesWhere } from './cache.js'
 export type { Fetcher, MutationOp, QueryCache, QueryCacheOptions, QueryObserver, QueryOp, QueryState } from './cache.js'
-export { createGraphQLWs, subscribeModelChanges, MODEL_CHANGES_QUERY } from './graphql-ws.js'
+export { createGraphQLWs, subscribeAfterPosition, subscribeModelChanges, MODEL_CHANGES_QUERY } from './graphql-ws.js'
 export type {
   GraphQLWsClient, ModelChangesOptions, ModelEvent, ModelEventType, SubscribeRequest, SubscriptionSink,
 } from './graphql-ws.js'

@@ -2,19 +2,21 @@
 // tests/sdk/test_client_events.py: the sample CRM schema plus the stream rules
 //   'order-*': { append: 'sales|admin', read: 'authenticated' }, 'audit-*': { append: 'admin', read: 'admin' }
 // and self-registration on (role `viewer`). Env: ATOMO_URL, ATOMO_ADMIN_EMAIL, ATOMO_ADMIN_PASSWORD.
+// `events.subscribe` runs over /graphql/ws; Node 20 has no global WebSocket: `ws` is passed in.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import WebSocket from 'ws'
 import { createClient } from '../dist/index.js'
-import { URL_, EMAIL, PASSWORD, rejects, tag } from './env.mjs'
+import { URL_, EMAIL, PASSWORD, rejects, sleep, tag } from './env.mjs'
 
 const clients = []
-function client() {
-  const atomo = createClient({ url: URL_ })
+function client(extra = {}) {
+  const atomo = createClient({ url: URL_, WebSocket, ...extra })
   clients.push(atomo)
   return atomo
 }
-async function admin() {
-  const atomo = client()
+async function admin(extra = {}) {
+  const atomo = client(extra)
   await atomo.auth.login(EMAIL, PASSWORD)
   return atomo
 }
@@ -126,4 +128,98 @@ test('rules: a viewer reads order-* but may not append, never sees audit-*; anon
   const anonymous = client()
   await rejects(anonymous.events.readStream(order), 'UNAUTHENTICATED')
   await rejects(anonymous.events.append(order, [{ type: 'OrderPlaced' }]), 'UNAUTHENTICATED')
+})
+
+async function until(check, ms, what) {
+  const end = Date.now() + ms
+  while (!check()) {
+    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`)
+    await sleep(20)
+  }
+}
+
+test('subscribe: live events of a stream in order, `after` replays exactly the later ones, a prefix merges streams by position', async () => {
+  const atomo = await admin()
+  const writer = await admin()
+  const stream = `order-${tag()}`
+  const live = []
+  const errors = []
+  const off = atomo.events.subscribe({ stream }, (e) => live.push(e), { onError: (e) => errors.push(e) })
+  await until(() => atomo.subscriptions.connected, 3000, 'the socket')
+  await sleep(200)
+  const first = await writer.events.append(stream, [
+    { type: 'OrderPlaced', data: { total: 5 }, metadata: { traceId: 'sub-1' } }, { type: 'OrderPaid', data: { amount: 5 } },
+  ])
+  const second = await writer.events.append(stream, [{ type: 'OrderShipped' }])
+  await until(() => live.length >= 3, 5000, 'three live events')
+  await sleep(200)
+  const appended = [...first.events, ...second.events]
+  assert.deepEqual(live, appended)                                     // every field, metadata included, in order
+  assert.deepEqual(live[0].metadata, { traceId: 'sub-1' })
+  assert.deepEqual(errors, [])
+  off()
+  await writer.events.append(stream, [{ type: 'OrderNoted' }])          // after unsubscribing: not delivered
+  await sleep(300)
+  assert.equal(live.length, 3)
+
+  // `after`: exactly the events with a later position, then live
+  const replayed = []
+  const offAfter = atomo.events.subscribe({ stream }, (e) => replayed.push(e), { after: appended[0].position })
+  await until(() => replayed.length >= 3, 5000, 'the replay')
+  const more = await writer.events.append(stream, [{ type: 'OrderClosed' }])
+  await until(() => replayed.length >= 4, 5000, 'the live event after the replay')
+  await sleep(200)
+  assert.deepEqual(replayed.map((e) => [e.streamVersion, e.type]),
+    [[2, 'OrderPaid'], [3, 'OrderShipped'], [4, 'OrderNoted'], [5, 'OrderClosed']])
+  assert.equal(replayed.at(-1).eventId, more.events[0].eventId)
+  offAfter()
+
+  // a prefix: two streams' events in position order (and nothing of other streams)
+  const prefix = `order-${tag()}-`
+  const merged = []
+  const start = (await writer.events.append(`order-${tag()}`, [{ type: 'Elsewhere' }])).events[0].position
+  const offPrefix = atomo.events.subscribe({ prefix }, (e) => merged.push(e), { after: start })
+  const expected = []
+  for (const [name, type] of [['a', 'A1'], ['b', 'B1'], ['a', 'A2'], ['b', 'B2'], ['b', 'B3']]) {
+    expected.push((await writer.events.append(`${prefix}${name}`, [{ type }])).events[0])
+  }
+  await writer.events.append(`order-${tag()}`, [{ type: 'Elsewhere' }])
+  await until(() => merged.length >= 5, 5000, 'the prefix events')
+  await sleep(200)
+  assert.deepEqual(merged.map((e) => [e.stream, e.type, e.position]), expected.map((e) => [e.stream, e.type, e.position]))
+  const positions = merged.map((e) => e.position)
+  assert.deepEqual(positions, [...positions].sort((x, y) => x - y))
+  offPrefix()
+})
+
+test('subscribe: after the server drops the socket it resumes from the last delivered position, nothing lost or twice', async () => {
+  const sockets = []
+  class Droppable extends WebSocket {
+    constructor(...args) { super(...args); sockets.push(this) }
+  }
+  const reader = await admin({ WebSocket: Droppable })
+  const writer = await admin()
+  const stream = `order-${tag()}`
+  const seen = []
+  const off = reader.events.subscribe({ stream }, (e) => seen.push(e))
+  await until(() => reader.subscriptions.connected, 3000, 'the socket')
+  await sleep(200)
+  const ids = []
+  const write = async (n) => {
+    for (let i = 0; i < n; i++) ids.push((await writer.events.append(stream, [{ type: 'Tick', data: { i: ids.length } }])).events[0].eventId)
+  }
+  await write(3)
+  await until(() => seen.length === 3, 3000, 'three live events')
+  sockets.at(-1).close()                       // the connection drops
+  await until(() => !reader.subscriptions.connected, 1000, 'the drop')
+  await write(4)                               // while it is down (reconnect waits 500 ms)
+  assert.equal(reader.subscriptions.connected, false)
+  await until(() => reader.subscriptions.connected, 5000, 'the reconnect')
+  assert.equal(sockets.length, 2)
+  await write(3)
+  await until(() => seen.length >= 10, 5000, 'ten events')
+  await sleep(200)
+  assert.deepEqual(seen.map((e) => e.eventId), ids)                // none missed, none twice, in order
+  assert.deepEqual(seen.map((e) => e.streamVersion), Array.from({ length: 10 }, (_, i) => i + 1))
+  off()
 })

@@ -1,6 +1,6 @@
 // Compiled by `tsc -p test/tsconfig.json` (strict, noEmit) against the sample's generated types: correct
 // usage compiles; every `@ts-expect-error` line must be an error, or the compilation fails.
-import { createClient, AtomoError, type WithTypedApi } from '../dist/index.js'
+import { createClient, AtomoError, type StoredEvent, type WithTypedApi } from '../dist/index.js'
 import { createAtomoHooks } from '../dist/react.js'
 import type { AtomoTypes, Contact, Deal, TypedMutations, TypedQueries } from '../../../tests/cli/golden/crm/atomo.js'
 
@@ -30,6 +30,16 @@ export async function generic(): Promise<void> {
   assertType<Equal<typeof read[number]['streamVersion'], number>>(true)
   const listed = await atomo.events.streams({ prefix: 'order-', after: 'order-1', limit: 5 })
   assertType<Equal<typeof listed[number]['lastEventAt'], string>>(true)
+  const offEvents = atomo.events.subscribe({ stream: 'order-1' }, (e) => {
+    assertType<Equal<typeof e, StoredEvent>>(true)
+    assertType<Equal<typeof e['metadata'], Record<string, unknown> | null>>(true)
+  }, { after: 3, onError: (e) => { assertType<Equal<typeof e, AtomoError>>(true) } })
+  assertType<Equal<typeof offEvents, () => void>>(true)
+  atomo.events.subscribe({ prefix: 'order-' }, () => {})
+  // @ts-expect-error: one of stream and prefix, not both
+  atomo.events.subscribe({ stream: 'order-1', prefix: 'order-' }, () => {})
+  // @ts-expect-error: a stream or a prefix is needed
+  atomo.events.subscribe({}, () => {})
   // @ts-expect-error: an event needs a type
   await atomo.events.append('order-1', [{ data: {} }])
   // @ts-expect-error: no such model in the global log
