@@ -5,7 +5,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import WebSocket from 'ws'
 import { createClient, memoryOfflineStorage } from '../dist/index.js'
-import { URL_, EMAIL, PASSWORD, rejects, sleep, tag } from './env.mjs'
+import { URL_, EMAIL, PASSWORD, rejects, sleep, tag, until } from './env.mjs'
 
 const clients = []
 async function admin(extra = {}) {
@@ -26,16 +26,6 @@ async function newDeal(atomo) {
   })
 }
 const ids = (record) => record.notes.map((b) => b.id)
-
-async function until(check, ms = 5000, what = 'condition') {
-  const start = Date.now()
-  for (;;) {
-    const value = await check()
-    if (value) return value
-    if (Date.now() - start > ms) assert.fail(`timed out waiting for ${what}`)
-    await sleep(10)
-  }
-}
 
 test('insert: at the end, after a block, at a position; the result is the block, its index, the version and the record', async () => {
   const atomo = await admin()

@@ -5,18 +5,9 @@ import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import WebSocket from 'ws'
 import { createClient } from '../dist/index.js'
-import { URL_, EMAIL, PASSWORD, sleep, tag } from './env.mjs'
+import { URL_, EMAIL, PASSWORD, droppableWebSocket, dropAndResume, sleep, tag, until } from './env.mjs'
 
 
-
-/** A `ws` WebSocket whose instances the test can reach (to drop the connection). */
-function droppableWebSocket() {
-  const sockets = []
-  class Droppable extends WebSocket {
-    constructor(...args) { super(...args); sockets.push(this) }
-  }
-  return { WebSocket: Droppable, sockets }
-}
 
 /** A fetch that records the GraphQL operation of every request. */
 function recordingFetch() {
@@ -38,16 +29,6 @@ async function admin(extra = {}) {
   return atomo
 }
 
-/** Wait until `check()` is truthy (polling every 5 ms), or fail after `ms`. */
-async function until(check, ms = 3000, what = 'condition') {
-  const start = Date.now()
-  for (;;) {
-    const value = check()
-    if (value) return value
-    if (Date.now() - start > ms) assert.fail(`timed out waiting for ${what}`)
-    await sleep(5)
-  }
-}
 
 /** Observe one cache entry; resolves the states as they change. */
 function watch(cache, model, op, args) {
@@ -134,19 +115,9 @@ test('resuming with after across a dropped socket misses nothing and duplicates 
   const off = reader.modelChanges('Company', (e) => { if (e.data.industry === t || e.eventType !== 'CREATED') seen.push(e) })
   await until(() => reader.subscriptions.connected, 3000, 'the socket')
   await sleep(50)
-  const ids = []
-  const write = async (n) => { for (let i = 0; i < n; i++) ids.push((await writer.create('Company', { name: `Resume ${t} ${ids.length}`, industry: t })).id) }
-  await write(3)
-  await until(() => seen.filter((e) => e.data.industry === t).length === 3, 3000, 'three live events')
-  sockets.at(-1).close()                       // the connection drops
-  await until(() => !reader.subscriptions.connected, 1000, 'the drop')
-  await write(4)                               // while it is down (reconnect waits 500 ms)
-  assert.equal(reader.subscriptions.connected, false)
-  await until(() => reader.subscriptions.connected, 5000, 'the reconnect')
-  assert.equal(sockets.length, 2)
-  await write(3)
-  await until(() => seen.filter((e) => e.data.industry === t).length >= 10, 5000, 'ten events')
-  await sleep(200)
+  const ids = await dropAndResume(reader, sockets,
+    async (n) => (await writer.create('Company', { name: `Resume ${t} ${n}`, industry: t })).id,
+    () => seen.filter((e) => e.data.industry === t).length)
   const mine = seen.filter((e) => e.data.industry === t)
   assert.deepEqual(mine.map((e) => e.data.id), ids)                // none missed, none twice, in order
   const positions = mine.map((e) => e.position)

@@ -2,6 +2,7 @@
 // tests/sdk/conftest.py) and small helpers.
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
+import WebSocket from 'ws'
 import { AtomoError } from '../dist/index.js'
 
 export const URL_ = process.env.ATOMO_URL
@@ -21,4 +22,45 @@ export async function rejects(promise, code) {
     return e
   }
   assert.fail(`expected ${code}`)
+}
+
+/** Wait until `check()` (may be async) is truthy, polling every `step` ms (or with `tick()` when given), or fail
+ * after `ms`; returns the value. */
+export async function until(check, ms = 3000, what = 'condition', { step = 10, tick } = {}) {
+  const start = Date.now()
+  for (;;) {
+    const value = await check()
+    if (value) return value
+    if (Date.now() - start > ms) assert.fail(`timed out waiting for ${what}`)
+    await (tick ? tick() : sleep(step))
+  }
+}
+
+/** A `ws` WebSocket whose instances the test can reach (to drop the connection). */
+export function droppableWebSocket() {
+  const sockets = []
+  class Droppable extends WebSocket {
+    constructor(...args) { super(...args); sockets.push(this) }
+  }
+  return { WebSocket: Droppable, sockets }
+}
+
+/** The resume scenario of a subscription: `write(n)` makes one change and returns its id; 3 writes while live,
+ * the reader's socket dropped, 4 writes while it is down (the reconnect waits 500 ms), the reconnect, 3 more.
+ * Resolves with the 10 ids once `received()` counts 10 (and 200 ms more for any duplicate to show). */
+export async function dropAndResume(reader, sockets, write, received) {
+  const ids = []
+  const writeSome = async (n) => { for (let i = 0; i < n; i++) ids.push(await write(ids.length)) }
+  await writeSome(3)
+  await until(() => received() === 3, 3000, 'three live events')
+  sockets.at(-1).close()                       // the connection drops
+  await until(() => !reader.subscriptions.connected, 1000, 'the drop')
+  await writeSome(4)                           // while it is down
+  assert.equal(reader.subscriptions.connected, false)
+  await until(() => reader.subscriptions.connected, 5000, 'the reconnect')
+  assert.equal(sockets.length, 2)
+  await writeSome(3)
+  await until(() => received() >= 10, 5000, 'ten events')
+  await sleep(200)
+  return ids
 }

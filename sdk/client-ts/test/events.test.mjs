@@ -7,7 +7,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import WebSocket from 'ws'
 import { createClient } from '../dist/index.js'
-import { URL_, EMAIL, PASSWORD, rejects, sleep, tag } from './env.mjs'
+import { URL_, EMAIL, PASSWORD, droppableWebSocket, dropAndResume, rejects, sleep, tag, until } from './env.mjs'
 
 const clients = []
 function client(extra = {}) {
@@ -130,14 +130,6 @@ test('rules: a viewer reads order-* but may not append, never sees audit-*; anon
   await rejects(anonymous.events.append(order, [{ type: 'OrderPlaced' }]), 'UNAUTHENTICATED')
 })
 
-async function until(check, ms, what) {
-  const end = Date.now() + ms
-  while (!check()) {
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`)
-    await sleep(20)
-  }
-}
-
 test('subscribe: live events of a stream in order, `after` replays exactly the later ones, a prefix merges streams by position', async () => {
   const atomo = await admin()
   const writer = await admin()
@@ -193,10 +185,7 @@ test('subscribe: live events of a stream in order, `after` replays exactly the l
 })
 
 test('subscribe: after the server drops the socket it resumes from the last delivered position, nothing lost or twice', async () => {
-  const sockets = []
-  class Droppable extends WebSocket {
-    constructor(...args) { super(...args); sockets.push(this) }
-  }
+  const { WebSocket: Droppable, sockets } = droppableWebSocket()
   const reader = await admin({ WebSocket: Droppable })
   const writer = await admin()
   const stream = `order-${tag()}`
@@ -204,21 +193,9 @@ test('subscribe: after the server drops the socket it resumes from the last deli
   const off = reader.events.subscribe({ stream }, (e) => seen.push(e))
   await until(() => reader.subscriptions.connected, 3000, 'the socket')
   await sleep(200)
-  const ids = []
-  const write = async (n) => {
-    for (let i = 0; i < n; i++) ids.push((await writer.events.append(stream, [{ type: 'Tick', data: { i: ids.length } }])).events[0].eventId)
-  }
-  await write(3)
-  await until(() => seen.length === 3, 3000, 'three live events')
-  sockets.at(-1).close()                       // the connection drops
-  await until(() => !reader.subscriptions.connected, 1000, 'the drop')
-  await write(4)                               // while it is down (reconnect waits 500 ms)
-  assert.equal(reader.subscriptions.connected, false)
-  await until(() => reader.subscriptions.connected, 5000, 'the reconnect')
-  assert.equal(sockets.length, 2)
-  await write(3)
-  await until(() => seen.length >= 10, 5000, 'ten events')
-  await sleep(200)
+  const ids = await dropAndResume(reader, sockets,
+    async (n) => (await writer.events.append(stream, [{ type: 'Tick', data: { i: n } }])).events[0].eventId,
+    () => seen.length)
   assert.deepEqual(seen.map((e) => e.eventId), ids)                // none missed, none twice, in order
   assert.deepEqual(seen.map((e) => e.streamVersion), Array.from({ length: 10 }, (_, i) => i + 1))
   off()

@@ -24,7 +24,7 @@ const { AtomoProvider, useRecords, useRecord, useMutation, useModelChanges, useS
 
 const h = React.createElement
 const act = React.act
-const { URL_, EMAIL, PASSWORD, sleep, tag } = await import('./env.mjs')
+const { URL_, EMAIL, PASSWORD, sleep, tag, until: waitUntil } = await import('./env.mjs')
 
 
 /** A fetch that records GraphQL operations; mutations can be delayed to look at the optimistic state. */
@@ -75,14 +75,8 @@ async function render(client, element) {
 }
 
 /** Let React and the network make progress until `check()` holds. */
-async function until(check, ms = 4000, what = 'condition') {
-  const start = Date.now()
-  for (;;) {
-    const value = check()
-    if (value) return value
-    if (Date.now() - start > ms) assert.fail(`timed out waiting for ${what}`)
-    await act(async () => { await sleep(10) })
-  }
+function until(check, ms = 4000, what = 'condition') {
+  return waitUntil(check, ms, what, { tick: () => act(async () => { await sleep(10) }) })
 }
 
 /** A component that records every result of `useHook()`. */
