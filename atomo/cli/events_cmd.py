@@ -13,10 +13,8 @@ import click
 from atomo.cli.context import CliContext
 from atomo.errors import AtomoError
 from atomo.project import resolve_project
-from atomo.storage.events import StoredEvent, row_to_event
+from atomo.storage.events import EVENT_COLUMNS, StoredEvent, row_to_event
 
-COLUMNS = ("position, event_id, stream, stream_version, type, model, record_id, data, previous_data, actor, tenant_id, "
-           "origin, recorded_at")
 POLL_SECS = 0.5
 
 
@@ -57,7 +55,7 @@ def query(conn: sqlite3.Connection, *, model: str | None, stream: str | None, af
     clause = (" WHERE " + " AND ".join(where)) if where else ""
     order = "ASC" if after is not None else "DESC"
     has_metadata = any(row[1] == "metadata" for row in conn.execute("PRAGMA table_info(events)"))
-    columns = COLUMNS + (", metadata" if has_metadata else "")     # a file from before event metadata has none
+    columns = EVENT_COLUMNS if has_metadata else EVENT_COLUMNS.removesuffix(", metadata")   # an older file has none
     rows = conn.execute(f"SELECT {columns} FROM events{clause} ORDER BY position {order} LIMIT ?", (*params, limit))
     events = [row_to_event(r) for r in rows]
     return events if after is not None else events[::-1]

@@ -80,8 +80,9 @@ class RecordWriter:
         self.schema = schema
         self.appender = appender
         # Called inside the write transaction for every model event (e.g. the action dispatcher
-        # inserting jobs): whatever a hook writes commits or rolls back with the event itself.
-        self.event_hooks: list[Callable[[sqlite3.Connection, Model, StoredEvent, Caller], None]] = []
+        # inserting jobs): whatever a hook writes commits or rolls back with the event itself. The last
+        # argument is the record after a block event (its event carries only the operation), else None.
+        self.event_hooks: list[EventHook] = []
         self._referencing: dict[str, list[tuple[Model, str, str]]] = {}
         for m in schema.models:
             for rel in m.belongs_to:
@@ -107,14 +108,15 @@ class RecordWriter:
             raise ValidationError(details=problems)
 
     def _event(self, conn: sqlite3.Connection, model: Model, record_id: str, version: int, type_: str,
-               data: Any, previous: Any, caller: Caller, tenant: str | None, now: str) -> StoredEvent:
+               data: Any, previous: Any, caller: Caller, tenant: str | None, now: str,
+               image: dict[str, Any] | None = None) -> StoredEvent:
         event = self.appender.append(conn, f"{model.name}/{record_id}", version, type_, data, previous,
                                      actor=caller.event_actor, tenant_id=tenant, origin=caller.origin,
                                      recorded_at=now, model=model.name, record_id=record_id)
         if caller.idempotency is not None:
             claim_in_transaction(conn, caller.idempotency, event.position)
         for hook in self.event_hooks:
-            hook(conn, model, event, caller)
+            hook(conn, model, event, caller, image)
         return event
 
     # -- create ----------------------------------------------------------------------------
@@ -193,10 +195,9 @@ class RecordWriter:
         The value is ``{"changes": [{block, index}], "version", "record"}``; ``images`` the record after
         each event. With ``batch``, an error names the operation (``opIndex``) and undoes the whole call."""
         check_version(model, current, expected_version)
-        column = codec_for(model).by_key[key].column
-        sql = f"UPDATE {q(model.table)} SET {q(column)} = ?, updated_at = ?, _version = ? WHERE id = ?"
         blocks = block_list(current.get(key))
         record, events, images, changes = current, [], [], []
+        grew: int | None = None          # the last operation that could make the field larger
         for n, op in enumerate(ops):
             try:
                 decided = decide(key, blocks, op, now)
@@ -211,16 +212,21 @@ class RecordWriter:
             record = {**record, key: list(blocks), "updatedAt": now, "_version": version}
             if not access.allows(record):
                 raise PermissionDeniedError.for_action(model.name, "update")
-            text = dump_json(blocks)
-            if len(text) > MAX_FIELD_CHARS and decided.type in ("BlockInserted", "BlockUpdated"):
-                error = ValidationError.single(key, f"{key} would exceed {MAX_FIELD_CHARS} characters of JSON",
-                                               "max_length")
-                raise (at_op(error, n) if batch else error)
-            conn.execute(sql, (text, now, version, current["id"]))
+            if decided.type in ("BlockInserted", "BlockUpdated"):
+                grew = n
             events.append(self._event(conn, model, current["id"], version, decided.type, decided.data,
-                                      decided.previous, caller, current["tenantId"], now))
+                                      decided.previous, caller, current["tenantId"], now, record))
             images.append(record)
             changes.append({"block": blocks[index] if index is not None else None, "index": index})
+        if events:                       # the row is written once, with the field after the last operation
+            text = dump_json(blocks)
+            if grew is not None and len(text) > MAX_FIELD_CHARS:
+                error = ValidationError.single(key, f"{key} would exceed {MAX_FIELD_CHARS} characters of JSON",
+                                               "max_length")
+                raise (at_op(error, grew) if batch else error)
+            column = codec_for(model).by_key[key].column
+            conn.execute(f"UPDATE {q(model.table)} SET {q(column)} = ?, updated_at = ?, _version = ? WHERE id = ?",
+                         (text, now, record["_version"], current["id"]))
         return WriteResult({"changes": changes, "version": record["_version"], "record": record}, events, images)
 
     # -- lifecycle: delete / restore / hard delete ----------------------------------------------
@@ -255,4 +261,5 @@ class RecordWriter:
                            current, caller, current["tenantId"], now)
 
 
+EventHook = Callable[[sqlite3.Connection, Model, StoredEvent, Caller, "dict[str, Any] | None"], None]
 LifecycleOp = Callable[[sqlite3.Connection, Model, dict[str, Any], Caller, str], StoredEvent]

@@ -22,7 +22,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from atomo.errors import ConfigError
-from atomo.schema.patterns import valid_pattern
+from atomo.schema.patterns import literal_prefix, pattern_regex, valid_pattern
 from atomo.storage.platform import PLATFORM_TABLES
 
 if TYPE_CHECKING:
@@ -192,12 +192,8 @@ class ProjectionHook:
     kind = "projection"
 
     def __post_init__(self) -> None:
-        star = self.pattern.endswith("*")
-        body = self.pattern[:-1] if star else self.pattern
-        regex = "[^:]+".join(re.escape(p) for p in body.split("{id}")) + (".*" if star else "") + r"\Z"
-        object.__setattr__(self, "_regex", re.compile(regex, re.S))
-        literal = min([i for i in (body.find("{id}"), len(body)) if i >= 0])
-        object.__setattr__(self, "prefix", body[:literal])
+        object.__setattr__(self, "_regex", pattern_regex(self.pattern))
+        object.__setattr__(self, "prefix", literal_prefix(self.pattern))
 
     prefix: str = ""     # the pattern's literal start: events of other streams are never looked at
 

@@ -18,8 +18,6 @@ from atomo.auth.principal import Caller
 from atomo.errors import BadRequestError, NotFoundError, ValidationError
 from atomo.schema.model import Action, ActionBinding, Condition, Model, Schema
 from atomo.storage.events import StoredEvent
-from atomo.storage.records import codec_for
-from atomo.storage.tables import q
 from atomo.storage.tally import Tally
 
 from . import store
@@ -32,7 +30,7 @@ BINDING_OF = {"Created": "created", "Updated": "updated", "Deleted": "deleted", 
               "BlockRemoved": "updated"}
 EVENT_NAME = {"Created": "created", "Deleted": "deleted", "HardDeleted": "harddeleted"}  # others: updated
 INPUT_TYPES = {"string": (str,), "number": (int, float), "boolean": (bool,), "object": (dict,), "array": (list,)}
-Hook = Callable[[sqlite3.Connection, Model, StoredEvent, Caller], None]
+Hook = Callable[[sqlite3.Connection, Model, StoredEvent, Caller, "dict[str, Any] | None"], None]
 
 
 def json_equal(a: Any, b: Any) -> bool:
@@ -79,13 +77,13 @@ def action_input(action: Action | None, model: Model, record: dict[str, Any]) ->
     return record
 
 
-def _image(conn: sqlite3.Connection, model: Model, event: StoredEvent) -> dict[str, Any]:
-    """The record the conditions read: after-image, before-image for deletes, the row for block events."""
+def _image(event: StoredEvent, record: dict[str, Any] | None) -> dict[str, Any]:
+    """The record the conditions read: after-image, before-image for deletes, the record the writer hands
+    over for block events (whose event carries only the operation)."""
+    if record is not None:
+        return record
     if event.type in ("Deleted", "HardDeleted"):
         return event.previous_data if isinstance(event.previous_data, dict) else {}
-    if event.type.startswith("Block"):
-        row = conn.execute(f"SELECT * FROM {q(model.table)} WHERE id = ?", (event.record_id,)).fetchone()
-        return codec_for(model).record(row) if row is not None else {}
     return event.data if isinstance(event.data, dict) else {}
 
 
@@ -106,12 +104,13 @@ class Dispatcher:
         actions = {a.name: a for a in schema.actions}
         self.bound_models |= {m.name for m in schema.models if any(m.events.values())}
 
-        def dispatch(conn: sqlite3.Connection, model: Model, event: StoredEvent, caller: Caller) -> None:
+        def dispatch(conn: sqlite3.Connection, model: Model, event: StoredEvent, caller: Caller,
+                     record: dict[str, Any] | None = None) -> None:
             kind = BINDING_OF.get(event.type)
             bindings = model.events.get(kind, ()) if kind is not None else ()
             if not bindings or (event.origin == "seed" and not self.dispatch_seed):
                 return
-            image = _image(conn, model, event)
+            image = _image(event, record)
             now = event.recorded_at
             for binding in bindings:
                 if binding.action == event.origin or not matches(binding, event, image):

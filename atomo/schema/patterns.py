@@ -32,19 +32,25 @@ def valid_pattern(pattern: str) -> bool:
     return not ("{" in pattern.replace("{id}", "") or "}" in pattern.replace("{id}", "") or "*" in pattern[:-1])
 
 
+def pattern_regex(pattern: str) -> re.Pattern[str]:
+    """The whole-name regex of a pattern; the first ``{id}`` is the group ``id``."""
+    star = pattern.endswith("*")
+    body = pattern[:-1] if star else pattern
+    parts = [re.escape(p) for p in body.split("{id}")]
+    regex = "(?P<id>[^:]+)".join(parts[:2]) + "".join(f"[^:]+{p}" for p in parts[2:])
+    return re.compile(regex + (".*" if star else "") + r"\Z", re.S)
+
+
+def literal_prefix(pattern: str) -> str:
+    """The literal start of a pattern: every name it matches starts with it."""
+    return pattern[:min([i for i in (pattern.find("{"), pattern.find("*")) if i >= 0], default=len(pattern))]
+
+
 @lru_cache(maxsize=64)
 def compile_rules(rules: tuple[R, ...]) -> tuple[CompiledRule[R], ...]:
-    compiled = []
-    for rule in rules:
-        pattern = rule.pattern
-        star = pattern.endswith("*")
-        body = pattern[:-1] if star else pattern
-        parts = [re.escape(p) for p in body.split("{id}")]
-        regex = "(?P<id>[^:]+)".join(parts[:2]) + "".join(f"[^:]+{p}" for p in parts[2:])
-        literal = min([i for i in (pattern.find("{"), pattern.find("*")) if i >= 0], default=len(pattern))
-        compiled.append(CompiledRule(rule, re.compile(regex + (".*" if star else "") + r"\Z", re.S),
-                                     exact=not star and "{id}" not in pattern, prefix=literal))
-    return tuple(compiled)
+    return tuple(CompiledRule(rule, pattern_regex(rule.pattern), exact=not rule.pattern.endswith("*")
+                              and "{id}" not in rule.pattern, prefix=len(literal_prefix(rule.pattern)))
+                 for rule in rules)
 
 
 def match(rules: Sequence[CompiledRule[R]], name: str) -> tuple[R, str | None] | None:

@@ -47,8 +47,9 @@ CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events
 MODEL_EVENT_TYPES = frozenset({"Created", "Updated", "Deleted", "Restored", "HardDeleted",
                                "BlockInserted", "BlockUpdated", "BlockMoved", "BlockRemoved"})
 _CUSTOM_TYPE = re.compile(r"[A-Za-z][A-Za-z0-9_.]{0,99}\Z")
-_COLUMNS = ("position, event_id, stream, stream_version, type, model, record_id, data, previous_data, "
-            "actor, tenant_id, origin, recorded_at, metadata")
+# the columns of a StoredEvent, in row_to_event's order
+EVENT_COLUMNS = ("position, event_id, stream, stream_version, type, model, record_id, data, previous_data, "
+                 "actor, tenant_id, origin, recorded_at, metadata")
 
 
 @dataclass(frozen=True)
@@ -257,7 +258,7 @@ def read_all(conn: sqlite3.Connection, *, after: int = 0, limit: int | None = 10
              tenant_id: str | None = None, before: int | None = None, untenanted: bool = False) -> list[StoredEvent]:
     """Events after ``after`` in position order; ``tenant_id`` keeps one tenant's, ``untenanted`` those
     without a tenant."""
-    sql = f"SELECT {_COLUMNS} FROM events WHERE position > ?"
+    sql = f"SELECT {EVENT_COLUMNS} FROM events WHERE position > ?"
     params: list[Any] = [after]
     if before is not None:
         sql += " AND position <= ?"
@@ -279,7 +280,7 @@ def read_all(conn: sqlite3.Connection, *, after: int = 0, limit: int | None = 10
 
 def read_stream(conn: sqlite3.Connection, stream: str, *, from_version: int = 1,
                 limit: int | None = None) -> list[StoredEvent]:
-    sql = f"SELECT {_COLUMNS} FROM events WHERE stream = ? AND stream_version >= ? ORDER BY stream_version"
+    sql = f"SELECT {EVENT_COLUMNS} FROM events WHERE stream = ? AND stream_version >= ? ORDER BY stream_version"
     params: list[Any] = [stream, from_version]
     if limit is not None:
         sql += " LIMIT ?"

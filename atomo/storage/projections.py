@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from atomo.schema.model import Model, Schema, snake_case
-from atomo.storage.events import StoredEvent, read_all, row_to_event
+from atomo.storage.events import EVENT_COLUMNS, StoredEvent, read_all, row_to_event
 from atomo.storage.record_images import BLOCK_EVENT_TYPES, apply_block_event
 from atomo.storage.records import codec_for, from_column
 from atomo.storage.tables import (
@@ -238,8 +238,6 @@ def _swap(conn: sqlite3.Connection, shadow: _Shadow) -> None:
 
 # -- custom projections ----------------------------------------------------------------------------
 _CREATE_TABLE = re.compile(r"\s*CREATE\s+TABLE\s+", re.IGNORECASE)
-_COLUMNS = ("position, event_id, stream, stream_version, type, model, record_id, data, previous_data, actor, tenant_id, "
-            "origin, recorded_at, metadata")
 
 
 class _CustomShadow:
@@ -301,7 +299,7 @@ def _replay_custom(conn: sqlite3.Connection, shadows: list[_CustomShadow], after
     where, params = _prefix_filter(shadows)
     position = after
     while True:
-        sql = f"SELECT {_COLUMNS} FROM events WHERE position > ?" + (" AND position <= ?" if before is not None else "")
+        sql = f"SELECT {EVENT_COLUMNS} FROM events WHERE position > ?" + (" AND position <= ?" if before is not None else "")
         rows = conn.execute(sql + f" AND ({where}) ORDER BY position LIMIT {BATCH}",
                             [position, *([before] if before is not None else []), *params]).fetchall()
         for row in rows:

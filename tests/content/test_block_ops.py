@@ -163,3 +163,19 @@ async def test_block_operations_cannot_grow_a_field_past_its_size_limit(app: Ato
         await app.update_block("Deal", d, "notes", "p", {"text": big})
     done = await app.remove_block("Deal", d, "notes", "big0")           # shrinking is always allowed
     assert done["version"] == 5
+
+
+async def test_action_bindings_on_updated_read_the_record_after_each_block_event(app: Atomo) -> None:
+    import json
+
+    def kinds_and_inputs(conn: Any) -> list[tuple[str, Any]]:
+        return [(r["kind"], json.loads(r["payload"])["input"]) for r in
+                conn.execute("SELECT kind, payload FROM jobs ORDER BY seq")]
+    d = await deal(app)
+    await app.update("Deal", id=d, data={"stage": "won", "value": 7})
+    before = len(await app.runtime.db.read(kinds_and_inputs))
+    await app.apply_block_ops("Deal", d, "notes", [{"op": "insert", "block": {"type": "divider"}},
+                                                    {"op": "remove", "blockId": "p"}])
+    jobs = (await app.runtime.db.read(kinds_and_inputs))[before:]
+    # fieldEquals {stage: won} holds on the record after each block event; changedAny [value, ...] does not
+    assert jobs == [("notifyDealWon", {"id": d, "title": "Doc", "value": 7, "ownerId": None})] * 2
