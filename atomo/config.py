@@ -53,6 +53,27 @@ def _upper_choice(*options: str) -> Callable[[str], str]:
     return lambda value: inner(value).upper()
 
 
+MAX_WORKERS = 8
+
+
+def usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):      # not Linux
+        return os.cpu_count() or 1
+
+
+def parse_workers(value: str) -> int:
+    """``auto`` (the usable cores, at most 8) or a number from 1 to 8."""
+    v = value.strip().lower()
+    if v == "auto":
+        return max(1, min(MAX_WORKERS, usable_cores()))
+    try:
+        return _int(1, MAX_WORKERS)(v)
+    except ValueError:
+        raise ValueError(f"expected auto or an integer from 1 to {MAX_WORKERS}") from None
+
+
 def _text(value: str) -> str:
     return value
 
@@ -115,6 +136,8 @@ REGISTRY: tuple[Setting, ...] = (
     Setting("ATOMO_VERSION", "version", None, _text, "version reported by /version"),
     Setting("ATOMO_GIT_SHA", "git_sha", "unknown", _text, "commit reported by /version"),
     Setting("ATOMO_BUILD_TIME", "build_time", "unknown", _text, "build time reported by /version"),
+    Setting("ATOMO_WORKERS", "workers", 1, parse_workers,
+            "serve processes of `atomo serve` (auto: the usable cores, at most 8); one writer at a time"),
     Setting("ATOMO_ASGI_SERVER", "asgi_server", "uvicorn", _choice("uvicorn", "granian"), "ASGI server for serve"),
     Setting("ATOMO_NO_PROGRESS", "no_progress", False, _bool, "plain lines instead of progress bars"),
     Setting("ATOMO_MALLOC_ARENAS", "malloc_arenas", 1, _int(0, 64),
@@ -224,6 +247,7 @@ class Settings:
     version: str | None = None
     git_sha: str = "unknown"
     build_time: str = "unknown"
+    workers: int = 1
     asgi_server: str = "uvicorn"
     no_progress: bool = False
     malloc_arenas: int = 1

@@ -24,6 +24,9 @@ from typing import Any
 from atomo.auth.principal import Caller
 from atomo.auth.rbac import UNRESTRICTED
 from atomo.auth.users import Users
+from atomo.cluster.bus import Bus
+from atomo.cluster.member import Member
+from atomo.cluster.writelock import WriterLock
 from atomo.config import Settings
 from atomo.data.query import register_functions
 from atomo.data.service import DataService
@@ -102,8 +105,12 @@ def seed_unit(schema: Schema, writer: RecordWriter, data: Any, source: str = "se
 
 class Runtime:
     def __init__(self, settings: Settings, project: Project, *, schema: Schema | None = None,
-                 hooks: HookSet | None = None) -> None:
+                 hooks: HookSet | None = None, member: Member | None = None) -> None:
         self.settings = settings
+        # one of the worker processes of `atomo serve --workers N` (None: this process serves alone), and the
+        # notifications between them (a no-op bus when alone)
+        self.member = member
+        self.bus = Bus(member.index, member.size) if member is not None else Bus()
         self.project = project
         self.schema = schema
         self._hooks = hooks if hooks is not None else HookSet()   # loaded by the caller (atomo.hooks.loader)
@@ -158,13 +165,16 @@ class Runtime:
                            read_connections=s.read_connections, write_batch_max=s.write_batch_max,
                            write_queue_max=s.write_queue_max, wal_checkpoint_bytes=s.wal_checkpoint_bytes,
                            adopt_existing=s.adopt_existing, integrity_check=s.integrity_check,
-                           model_tables=tuple(m.table for m in self.schema.models), on_connect=register_functions)
+                           model_tables=tuple(m.table for m in self.schema.models), on_connect=register_functions,
+                           writer_lock=WriterLock(self.member.lock_path) if self.member is not None else None)
         await self.db.start()
         self.data_file_created = self.db.created
         try:
             self.applied_files = await apply_project_files(self.db, self.project, self.schema)
             self.migration = await self.db.write(lambda c: boot_migration(c, self.schema), exclusive=True)
-            self.feed = EventFeed(self.db, poll_ms=s.event_poll_ms)
+            if self.member is not None:          # before the feed: a commit of another worker wakes it from now on
+                await self.bus.connect(self.member.relay_path)
+            self.feed = EventFeed(self.db, poll_ms=s.event_poll_ms, bus=self.bus)
             await self.feed.start()
             self.appender = EventAppender(s.event_encoding)
             self.projector = Projector(self.hooks)
@@ -174,14 +184,16 @@ class Runtime:
             self.data = DataService(self.schema, self.db, appender=self.appender, default_access=s.default_access,
                                     max_page_size=s.max_page_size, max_filter_terms=s.max_filter_terms,
                                     hooks=self.hooks)
-            self.jobs = Jobs(self.db, reclaim_interval=s.job_reclaim_interval)
+            self.jobs = Jobs(self.db, reclaim_interval=s.job_reclaim_interval, bus=self.bus,
+                             reclaims=self.member is None or self.member.leader)
             self.jobs.attach(self.data.writer)
             self.users = Users(self.db, min_length=s.password_min_length,
-                               require_complexity=s.password_require_complexity)
+                               require_complexity=s.password_require_complexity, bus=self.bus)
             if self.data_file_created and self.project.is_sample and self.project.seed_file:
                 self.seeded = await self.seed_file(self.project.seed_file)
             self.jobs.start()
         except BaseException:
+            await self.bus.close()
             await self.db.close()
             raise
         return self
@@ -248,5 +260,6 @@ class Runtime:
             await self.jobs.close()
         if hasattr(self, "feed"):
             await self.feed.close()
+        await self.bus.close()
         await self.db.close()
         self.db = None

@@ -38,6 +38,9 @@ import uvicorn
 
 from atomo._version import __version__
 from atomo.app import create_app
+from atomo.cluster.frames import SUPERVISOR
+from atomo.cluster.member import Member
+from atomo.cluster.member import member as cluster_member
 from atomo.config import Settings, is_memory
 from atomo.errors import ConfigError
 from atomo.http.logs import JsonFormatter, configure_logging
@@ -69,7 +72,9 @@ def http_implementation() -> type[asyncio.Protocol] | str:
     return HttpProtocol
 
 
-def bind_socket(host: str, port: int) -> socket.socket:
+def bind_socket(host: str, port: int, *, reuse_port: bool = False, listen: bool = True) -> socket.socket:
+    """The server's socket. A group (``--workers``) binds one per worker with ``reuse_port`` and listens on each,
+    and the supervisor keeps one that is bound and not listening (``atomo.cluster.supervisor``)."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except socket.gaierror as exc:
@@ -78,11 +83,15 @@ def bind_socket(host: str, port: int) -> socket.socket:
     sock = socket.socket(family, kind, proto)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         if family == socket.AF_INET6 and host in ("::", ""):
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
         sock.bind(address)
         # listening is what keeps the port: a socket that is only bound does not stop another SO_REUSEADDR bind
-        sock.listen(BACKLOG)
+        # (a group's supervisor: its SO_REUSEPORT socket, bound, does stop any bind without SO_REUSEPORT)
+        if listen:
+            sock.listen(BACKLOG)
     except OSError as exc:
         sock.close()
         if exc.errno == errno.EADDRINUSE:
@@ -90,6 +99,17 @@ def bind_socket(host: str, port: int) -> socket.socket:
         raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
     sock.set_inheritable(True)
     return sock
+
+
+def someone_listens(sock: socket.socket) -> bool:
+    """Whether a socket already listens on ``sock``'s address (a connection to it is accepted)."""
+    host, port = sock.getsockname()[:2]
+    target = "::1" if host == "::" else "127.0.0.1" if host in ("0.0.0.0", "") else host
+    try:
+        with socket.create_connection((target, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
 
 
 def _plural(word: str, count: int) -> str:
@@ -213,16 +233,20 @@ def uvicorn_config(services: Services) -> uvicorn.Config:
 
 
 async def serve(settings: Settings, project: Project, *, check: bool = False,
-                out: Callable[[str], Any] | None = None) -> int:
+                out: Callable[[str], Any] | None = None, member: Member | None = None) -> int:
+    """Serve alone, or as worker ``member`` of a group (the socket inherited, no banner: the supervisor's)."""
     def say(text: str) -> None:
         (out or _stdout)(text)
 
     if settings.asgi_server != "uvicorn":
         log.warning("ATOMO_ASGI_SERVER=%s is not available in this build; serving with uvicorn", settings.asgi_server)
     # the port first: a busy one is refused before anything is created (data file, admin, JWT secret)
-    sock = None if check else bind_socket(settings.host, settings.port)
+    if member is not None:
+        sock: socket.socket | None = bind_socket(settings.host, member.port, reuse_port=True)
+    else:
+        sock = None if check else bind_socket(settings.host, settings.port)
     try:
-        services = await start_services(settings, project)
+        services = await start_services(settings, project, member)
     except BaseException:
         if sock is not None:
             sock.close()
@@ -232,7 +256,12 @@ async def serve(settings: Settings, project: Project, *, check: bool = False,
             say(CHECK_OK)
             return 0
         port = sock.getsockname()[1]
-        if settings.ephemeral:
+        if member is not None:
+            bus = services.runtime.bus
+
+            def listening() -> None:
+                bus.send("ready", member.index, to=SUPERVISOR)
+        elif settings.ephemeral:
             from atomo.http.ephemeral import prepare
             token = await prepare(services)
             ready = json.dumps({"url": f"http://{_client_host(settings.host)}:{port}", "adminToken": token})
@@ -249,6 +278,8 @@ async def serve(settings: Settings, project: Project, *, check: bool = False,
         server = AtomoServer(uvicorn_config(services), services.state, listening)
         if settings.ephemeral:
             stop_at_stdin_eof(server)
+        if member is not None:
+            services.runtime.bus.lost.append(lambda: stop_orphan(server))
         try:
             await server.serve(sockets=[sock])
         finally:
@@ -265,6 +296,64 @@ def _client_host(host: str) -> str:
     if host == "::":
         return "[::1]"
     return f"[{host}]" if ":" in host else host
+
+
+def stop_orphan(server: AtomoServer) -> None:
+    """The supervisor is gone (its relay closed): a worker stops like on SIGTERM."""
+    log.error("the supervisor is gone: this worker stops")
+    server.state.shutting_down = True
+    server.should_exit = True
+
+
+async def supervise(settings: Settings, project: Project, out: Callable[[str], Any] | None = None) -> int:
+    """``atomo serve --workers N``: bind, boot once, then run N workers on the socket until stopped."""
+    from atomo.cluster.shared_table import create_table, forget_worker
+    from atomo.cluster.supervisor import Supervisor
+    from atomo.realtime.cluster import supervise as supervise_realtime
+
+    sock = bind_socket(settings.host, settings.port, reuse_port=True, listen=False)
+    if someone_listens(sock):       # another group on this port: SO_REUSEPORT would let the two share it
+        sock.close()
+        raise ConfigError(f"port {settings.port} is already in use on {settings.host} (set PORT or use --port)")
+    try:
+        services = await start_services(settings, project)
+        try:
+            port = sock.getsockname()[1]
+            text = (json_banner if settings.log_format == "json" else banner)(services, project, settings.host, port)
+            if settings.log_format != "json":
+                lines = text.splitlines()
+                text = "\n".join([*lines[:4], f"  Workers   {settings.workers} processes on one data file",
+                                  *lines[4:]])
+            data_file = None if services.db.memory else services.db.path
+        finally:
+            await services.close()
+        del services
+        gc.collect()
+        supervisor = Supervisor(
+            size=settings.workers, sock=sock, grace_secs=settings.shutdown_grace_secs,
+            prepare=[lambda relay, folder: create_table(folder / "shared.table", workers=settings.workers),
+                     lambda relay, folder: supervise_realtime(relay, settings.realtime_coordinator_policy)],
+            gone=[lambda folder, index: forget_worker(folder / "shared.table", index)],
+            on_ready=lambda: (out or _stdout)(text))
+        code = await supervisor.run()
+    finally:
+        sock.close()
+    if data_file is not None:
+        truncate_wal(data_file)
+    return code
+
+
+def truncate_wal(path: Path) -> None:
+    """Once every worker stopped: fold the WAL into the data file and truncate it (as one process does)."""
+    import sqlite3
+    try:
+        conn = sqlite3.connect(path, isolation_level=None)
+        try:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        log.warning("the closing WAL checkpoint failed (the WAL is kept and replayed on the next open): %s", exc)
 
 
 def stop_at_stdin_eof(server: AtomoServer) -> None:
@@ -302,5 +391,13 @@ def run(settings: Settings, project: Project, *, check: bool = False) -> int:
     configure_heap(settings.malloc_arenas)   # before the writer and reader threads exist
     if not check:
         configure_logging(settings)
+    member = cluster_member()
+    group = member is None and settings.workers > 1 and not check
+    if group and (settings.ephemeral or is_memory(project.data_file)):
+        log.warning("ATOMO_WORKERS=%d ignored: in-memory data lives in one process, which serves alone",
+                    settings.workers)
+        group = False
     with asyncio.Runner(loop_factory=loop_factory()) as runner:
-        return runner.run(serve(settings, project, check=check))
+        if group:
+            return runner.run(supervise(settings, project))
+        return runner.run(serve(settings, project, check=check, member=member))

@@ -34,9 +34,12 @@ READ_QUERY = '{ records(model: "Contact", where: {lastName: {startsWith: "L"}}, 
 class AtomoPeer:
     name = "atomo"
 
-    def __init__(self, src: Path | None = None) -> None:
-        """``src``: the source tree to run (default: this repository, i.e. the installed package)."""
+    def __init__(self, src: Path | None = None, workers: str = "1") -> None:
+        """``src``: the source tree to run (default: this repository, i.e. the installed package); ``workers``:
+        ``atomo serve --workers`` (the peer is named ``atomo`` for one process, ``atomo-w<workers>`` else)."""
         self.src = (src or REPO).resolve()
+        self.workers = workers
+        self.name = "atomo" if workers == "1" else f"atomo-w{workers}"
         self._tmp = tempfile.TemporaryDirectory(prefix="atomo-http-bench-")
         self.dir = Path(self._tmp.name)
         self.port = free_port()
@@ -60,7 +63,7 @@ class AtomoPeer:
         started = time.perf_counter()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "atomo", "--project", str(self.dir), "serve", "--host", "127.0.0.1",
-             "--port", str(self.port)], cwd=self.src, env=env, stdout=log, stderr=subprocess.STDOUT)
+             "--port", str(self.port), "--workers", self.workers], cwd=self.src, env=env, stdout=log, stderr=subprocess.STDOUT)
         log.close()
         return wait_for_health(self.base_url + "/health", self.proc, started)
 

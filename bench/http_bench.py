@@ -34,6 +34,7 @@ Prints a table and writes JSON to ``bench/results/http_bench.json``. Reports num
 Usage: python bench/http_bench.py [--seconds 10] [--warmup 3] [--prefill 2000] [--concurrency 8 64]
                                   [--generator auto|wrk|python] [--threads 1] [--only atomo|pocketbase]
                                   [--atomo-src DIR]   (run Atomo from a snapshot of the source tree)
+                                  [--workers 1 auto]  (one Atomo peer per value of `atomo serve --workers`)
 """
 
 from __future__ import annotations
@@ -44,7 +45,6 @@ import os
 import platform
 import sys
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -181,8 +181,8 @@ def find_run(result: dict[str, Any] | None, op: str, concurrency: int) -> dict[s
     return next((r for r in result.get("runs", []) if r["op"] == op and r["concurrency"] == concurrency), None)
 
 
-def compare(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> dict[str, Any]:
-    ours, theirs = results.get("atomo"), results.get("pocketbase")
+def compare(results: dict[str, dict[str, Any]], args: argparse.Namespace, name: str = "atomo") -> dict[str, Any]:
+    ours, theirs = results.get(name), results.get("pocketbase")
     table = []
     for op in OPERATIONS:
         for c in args.concurrency:
@@ -202,8 +202,9 @@ def fmt(value: float | None, spec: str) -> str:
     return format(value, spec)
 
 
-def print_table(results: dict[str, dict[str, Any]], ratios: dict[str, Any], args: argparse.Namespace) -> None:
-    say("\nreq/s and latency (ms); ratio = Atomo / PocketBase (req/s: higher is better; latency: lower is better);")
+def print_table(results: dict[str, dict[str, Any]], ratios: dict[str, Any], args: argparse.Namespace,
+                name: str = "atomo") -> None:
+    say(f"\n{name}: req/s and latency (ms); ratio = Atomo / PocketBase (req/s: higher is better; latency: lower is better);")
     say("bg = CPU cores used by other processes on the machine during the Atomo / PocketBase run")
     lat = f"{'p50':>7s} {'p95':>7s} {'p99':>7s}"
     head = (f"{'op':6s} {'conc':>4s} | {'Atomo req/s':>11s} {lat} | {'PB req/s':>9s} {lat} | "
@@ -218,7 +219,7 @@ def print_table(results: dict[str, dict[str, Any]], ratios: dict[str, Any], args
 
     for op in OPERATIONS:
         for c in args.concurrency:
-            a, p = find_run(results.get("atomo"), op, c), find_run(results.get("pocketbase"), op, c)
+            a, p = find_run(results.get(name), op, c), find_run(results.get("pocketbase"), op, c)
             r = next(x for x in ratios["runs"] if x["op"] == op and x["concurrency"] == c)
             bg = f"{fmt(a and a['other_cores'], '.1f')}/{fmt(p and p['other_cores'], '.1f')}"
             say(f"{op:6s} {c:>4d} | {cols(a, 11)} | {cols(p, 9)} | {fmt(r['rps_ratio'], '5.2f')} "
@@ -228,12 +229,12 @@ def print_table(results: dict[str, dict[str, Any]], ratios: dict[str, Any], args
     for key, label, unit in (("startup_s", "startup to first /health (empty folder)", "s"),
                              ("restart_s", "restart to first /health (filled data)", "s"),
                              ("idle_rss_mb", "idle RSS", "MiB"), ("peak_rss_mb", "peak RSS (VmHWM)", "MiB")):
-        a = results.get("atomo", {}).get(key)
+        a = results.get(name, {}).get(key)
         p = results.get("pocketbase", {}).get(key)
         spec = ".3f" if unit == "s" else ".1f"
         say(f"{label:42s} Atomo {fmt(a, spec):>7s} {unit:3s}  PocketBase {fmt(p, spec):>7s} {unit:3s}  "
             f"ratio {fmt(ratios.get(key), '.2f')}")
-    ours = results.get("atomo")
+    ours = results.get(name)
     if ours and 8 in args.concurrency:
         met = []
         for op, target in TARGETS_C8.items():
@@ -255,6 +256,8 @@ def main() -> None:
     parser.add_argument("--only", choices=("atomo", "pocketbase"), default=None)
     parser.add_argument("--atomo-src", type=Path, default=None,
                         help="run Atomo from this source tree (e.g. a `git archive` snapshot) instead of the repo")
+    parser.add_argument("--workers", nargs="+", default=["1"],
+                        help="`atomo serve --workers` values, one Atomo peer each (e.g. 1 auto)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
 
@@ -270,13 +273,19 @@ def main() -> None:
     say("note: the load generator runs on the same machine and shares its cores with the server "
         "(see the per-run CPU split)")
 
-    makers: dict[str, Callable[[], Peer]] = {"atomo": lambda: AtomoPeer(args.atomo_src), "pocketbase": PocketBasePeer}
-    results = bench_all([make() for name, make in makers.items() if args.only in (None, name)], args, generator)
+    peers: list[Peer] = []
+    if args.only in (None, "atomo"):
+        peers += [AtomoPeer(args.atomo_src, w) for w in args.workers]
+    if args.only in (None, "pocketbase"):
+        peers.append(PocketBasePeer())
+    names = [p.name for p in peers if p.name != "pocketbase"]
+    results = bench_all(peers, args, generator)
 
-    ratios = compare(results, args)
+    ratios = {name: compare(results, args, name) for name in names}
     env["loadavg_after"] = loadavg()
     env["total_s"] = round(time.perf_counter() - script_start, 1)
-    print_table(results, ratios, args)
+    for name in names:
+        print_table(results, ratios[name], args, name)
     say(f"\nload average before {env['loadavg_before']}, after {env['loadavg_after']}; "
         f"whole run {env['total_s']:.0f} s; generator: {gen_label} (same machine)")
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -25,6 +25,7 @@ LAYERS: list[set[str]] = [
     # clock: the process clock every time-dependent rule reads (frozen by tests)
     {"errors", "_version", "packaging", "worker", "process_memory", "clock"},
     {"config"},
+    {"cluster"},                   # serving one file from several processes: bus, relay, writer lock, supervisor
     {"schema"},
     {"project"},
     {"content"},                   # blocks: validation, block operations, renderers (pure; storage replays them)

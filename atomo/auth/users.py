@@ -12,6 +12,7 @@ from typing import Any
 from ulid import ULID
 
 from atomo.auth.passwords import check_policy, generate_password, hash_password
+from atomo.cluster.bus import Bus
 from atomo.errors import ConflictError, NotFoundError, ValidationError
 from atomo.storage.database import Database
 
@@ -98,13 +99,21 @@ def _page_filter(query: str, tenant_scope: tuple[bool, str | None]) -> tuple[str
 class Users:
     """The `app.users` API of the library; the CLI uses the same object."""
 
-    def __init__(self, db: Database, *, min_length: int = 8, require_complexity: bool = True) -> None:
+    def __init__(self, db: Database, *, min_length: int = 8, require_complexity: bool = True,
+                 bus: Bus | None = None) -> None:
         self.db = db
         self.min_length = min_length
         self.require_complexity = require_complexity
         self.changed: list[Callable[[str], None]] = []   # told the user id after a role/tenant/activity change
+        # the other worker processes are told too (their principal caches and open sockets follow)
+        self.bus = bus or Bus()
+        self.bus.on("users.changed", lambda user_id, sender: self._tell(user_id))
 
     def _notify(self, user_id: str) -> None:
+        self._tell(user_id)
+        self.bus.send("users.changed", user_id)
+
+    def _tell(self, user_id: str) -> None:
         for listener in self.changed:
             listener(user_id)
 

@@ -6,9 +6,18 @@ import click
 
 from atomo.auth.secret import check_production_secret
 from atomo.cli.context import CliContext
-from atomo.config import MEMORY, is_memory
+from atomo.config import MEMORY, is_memory, parse_workers
 from atomo.errors import UsageError
 from atomo.project import resolve_project
+
+
+def _workers(value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        return parse_workers(value)
+    except ValueError as exc:
+        raise UsageError(f"--workers {value!r} is invalid: {exc}") from None
 
 
 @click.command("serve")
@@ -17,16 +26,20 @@ from atomo.project import resolve_project
 @click.option("--host", default=None, help="Bind address (default HOST or 127.0.0.1).")
 @click.option("--schema", "schema_path", default=None, help="The schema file (default: discovered).")
 @click.option("--strict-schema", is_flag=True, default=None, help="Schema warnings stop boot.")
+@click.option("--workers", "workers", default=None, metavar="N|auto",
+              help="Serve processes on the one data file (default ATOMO_WORKERS or 1; auto: the usable cores, "
+                   "at most 8).")
 @click.option("--check", is_flag=True, help="Boot up to listening, report, and exit.")
 @click.option("--ephemeral", is_flag=True,
               help="For test suites: data in memory, seeded; prints one JSON line {url, adminToken} when ready, "
                    "serves POST /__test__/reset, stops when stdin closes.")
 @click.pass_obj
 def serve(obj: CliContext, port: int | None, host: str | None, schema_path: str | None, strict_schema: bool | None,
-          check: bool, ephemeral: bool) -> None:
+          workers: str | None, check: bool, ephemeral: bool) -> None:
     """Serve the GraphQL API and the platform routes (no watching, no codegen)."""
     from atomo.server import run
-    settings = obj.settings(port=port, host=host, schema_path=schema_path, strict_schema=strict_schema or None)
+    settings = obj.settings(port=port, host=host, schema_path=schema_path, strict_schema=strict_schema or None,
+                            workers=_workers(workers))
     if ephemeral:
         if obj.data_file is not None and not is_memory(obj.data_file):
             raise UsageError("--ephemeral keeps the data in memory: it takes no --data-file")

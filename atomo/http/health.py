@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 from typing import TYPE_CHECKING, Any
 
@@ -50,7 +51,11 @@ def health_handlers(services: Services) -> list[HTTPRouteHandler]:
     async def ready() -> Response[Any]:
         ok, message, checks = await readiness(services)
         if ok:
-            return Response({"status": "ready", "checks": checks}, media_type="application/json")
+            body: dict[str, Any] = {"status": "ready", "checks": checks}
+            member = services.runtime.member
+            if member is not None:        # `atomo serve --workers N`: which process answered
+                body["worker"] = {"index": member.index, "of": member.size, "pid": os.getpid()}
+            return Response(body, media_type="application/json")
         return rest_error(503, "SERVICE_UNAVAILABLE", message, {"checks": checks})
 
     @get("/version", sync_to_thread=False, name="version")

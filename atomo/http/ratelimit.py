@@ -25,7 +25,7 @@ import ipaddress
 import math
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 
@@ -40,6 +40,23 @@ EXEMPT_PATHS = frozenset({"/health", "/ready"})
 MAX_KEYS = 200_000
 RATE_LIMITED_MESSAGE = "too many requests"
 _encode = msgspec.json.Encoder().encode
+
+
+class Buckets(Protocol):
+    """What the limiters use of ``TokenBuckets``; the shared buckets of a worker group have it too."""
+
+    capacity: float
+    clock: Callable[[], float]
+
+    def take(self, key: Hashable, now: float | None = None) -> float: ...
+    def wait(self, key: Hashable, now: float | None = None) -> float: ...
+    def give_back(self, key: Hashable) -> None: ...
+    def reset(self, key: Hashable) -> None: ...
+    def clear(self) -> None: ...
+
+
+# (kind, capacity, window seconds) -> the buckets of that kind
+BucketFactory = Callable[[str, int, float], Buckets]
 
 
 def retry_after(wait: float) -> int:
@@ -254,7 +271,7 @@ async def send_rate_limited(scope: Any, send: Any, wait: float) -> None:
 class RateLimitMiddleware:
     """ASGI wrapper: one token per counted request and client IP; 429 when the bucket is empty."""
 
-    def __init__(self, app: Any, buckets: TokenBuckets, client_address: Callable[[Any], str], *,
+    def __init__(self, app: Any, buckets: Buckets, client_address: Callable[[Any], str], *,
                  exempt: Callable[[Any], Awaitable[bool]] | None = None) -> None:
         self.app = app
         self.buckets = buckets
@@ -286,22 +303,26 @@ class LoginLimiter:
     the account and IP tokens back; ``not_counted`` gives all three back (the attempt ended without
     a password verdict). A failed attempt keeps its tokens. Emails arrive lower-cased and at most
     254 characters long (``parse_credentials``), so keys are short and their number is capped by
-    ``MAX_KEYS`` per bucket kind.
+    ``MAX_KEYS`` per bucket kind. The workers of ``atomo serve --workers N`` pass ``buckets``, a factory
+    of shared buckets (``atomo.cluster.shared_table.SharedTokenBuckets``) with the same methods.
     """
 
     def __init__(self, attempts: int, ip_attempts: int, window_secs: float, *, account_attempts: int,
-                 clock: Callable[[], float] = process_clock.monotonic) -> None:
-        self.pairs = TokenBuckets(attempts, window_secs, clock=clock)
-        self.ips = TokenBuckets(ip_attempts, window_secs, clock=clock)
-        self.accounts = TokenBuckets(account_attempts, window_secs, clock=clock)
+                 clock: Callable[[], float] = process_clock.monotonic,
+                 buckets: BucketFactory | None = None) -> None:
+        # ``buckets(kind, capacity, window_secs)``: the shared buckets of a worker group; else in memory
+        make = buckets or (lambda _kind, capacity, window: TokenBuckets(capacity, window, clock=clock))
+        self.pairs = make("login.pairs", attempts, window_secs)
+        self.ips = make("login.ips", ip_attempts, window_secs)
+        self.accounts = make("login.accounts", account_attempts, window_secs)
         # /metrics: login attempts by outcome (success, failure, limited: refused by these buckets)
         self.outcomes = {"success": 0, "failure": 0, "limited": 0}
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> LoginLimiter:
+    def from_settings(cls, settings: Settings, buckets: BucketFactory | None = None) -> LoginLimiter:
         return cls(settings.login_rate_limit_attempts, settings.login_rate_limit_ip_attempts,
                    settings.login_rate_limit_window_secs,
-                   account_attempts=settings.login_rate_limit_account_attempts)
+                   account_attempts=settings.login_rate_limit_account_attempts, buckets=buckets)
 
     def acquire(self, ip: str, email: str) -> None:
         pair = (ip, email)
@@ -311,9 +332,14 @@ class LoginLimiter:
             self.outcomes["limited"] += 1
             seconds = retry_after(wait)
             raise RateLimitedError("too many login attempts", {"retryAfter": seconds})
-        self.pairs.take(pair, now)
-        self.accounts.take(email, now)
-        self.ips.take(ip, now)
+        taken = (self.pairs.take(pair, now), self.accounts.take(email, now), self.ips.take(ip, now))
+        if any(taken):          # shared buckets: another worker took the last token since the check
+            for buckets, key, wait in ((self.pairs, pair, taken[0]), (self.accounts, email, taken[1]),
+                                       (self.ips, ip, taken[2])):
+                if not wait:
+                    buckets.give_back(key)
+            self.outcomes["limited"] += 1
+            raise RateLimitedError("too many login attempts", {"retryAfter": retry_after(max(taken))})
 
     def succeeded(self, ip: str, email: str) -> None:
         self.outcomes["success"] += 1

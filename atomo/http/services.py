@@ -1,7 +1,8 @@
 """The services of one running server, complete when they exist: ``start_services(settings, project)``.
 
-Boot order: registration policy, limiters and the client address (settings only: an invalid role
-is exit 3 before any file is touched) -> runtime (schema, data file, migrations, feed, jobs) -> admin seeding -> JWT
+Boot order: registration policy and the client address (settings only: an invalid role is exit 3
+before any file is touched) -> runtime (schema, data file, migrations, feed, jobs) -> limiters (in memory,
+or in the table the workers of ``atomo serve --workers N`` share: ``limiters``) -> admin seeding -> JWT
 secret -> token, authentication and login services -> GraphQL engine. If any step fails, what was
 started is closed again. ``atomo serve`` and ``atomo dev`` start the services before they listen (so
 boot failures get their exit codes), build the app from them (``atomo.app.create_app``) and close
@@ -31,12 +32,14 @@ from atomo.config import Settings
 from atomo.hooks.loader import load_project_hooks, show_hook_logs
 from atomo.hooks.registry import HookSet
 from atomo.http.idempotency import IdempotentMutations
-from atomo.http.ratelimit import ClientAddress, LoginLimiter, TokenBuckets
+from atomo.http.ratelimit import Buckets, ClientAddress, LoginLimiter, TokenBuckets
 from atomo.http.request_context import Authenticator
 from atomo.runtime import Runtime
 from atomo.storage.idempotency import IdempotencyStore
 
 if TYPE_CHECKING:
+    from atomo.cluster.member import Member
+    from atomo.cluster.shared_table import SharedTable
     from atomo.data.service import DataService
     from atomo.graphql.engine import GraphQLEngine
     from atomo.jobs import Jobs
@@ -94,10 +97,12 @@ class Services:
     # the client address of a request (trusted proxies, X-Forwarded-For): every per-IP limit uses it
     client_address: ClientAddress
     # the general limiter's per-IP buckets (HTTP requests and /graphql/ws operations); None when it is off
-    request_buckets: TokenBuckets | None
+    request_buckets: Buckets | None
     # mutations sent with Idempotency-Key (atomo.http.idempotency)
     idempotency: IdempotentMutations
     state: ServerState = field(default_factory=ServerState)
+    # the limits shared by the workers of `atomo serve --workers N` (None: this process serves alone)
+    shared_table: SharedTable | None = None
 
     @property
     def jobs(self) -> Jobs:
@@ -124,17 +129,15 @@ async def build_engine(settings: Settings, schema: Schema, jobs: Jobs, hooks: Ho
     return await GraphQLEngine.build(schema, settings, extensions=extensions)
 
 
-async def start_services(settings: Settings, project: Project) -> Services:
+async def start_services(settings: Settings, project: Project, member: Member | None = None) -> Services:
     """Boot the services in the order of the module docstring; close what was started on failure."""
     registration = registration_policy(settings)      # refuses admin or an invalid role (exit 3)
-    login_limiter = LoginLimiter.from_settings(settings)
     client_address = ClientAddress(settings)
-    buckets = (TokenBuckets(settings.rate_limit_rps, settings.rate_limit_window_secs)
-               if settings.rate_limit_rps > 0 else None)
     hooks = load_project_hooks(project)                 # hooks/*.py: an import error is a ConfigError naming the file
     show_hook_logs(settings.log_level)
-    runtime = await Runtime(settings, project, hooks=hooks).start()
+    runtime = await Runtime(settings, project, hooks=hooks, member=member).start()
     try:
+        login_limiter, buckets, shared_table = limiters(settings, member)
         db, schema = runtime.db, runtime.schema
         assert db is not None and schema is not None    # a started runtime has both
         admin = await seed_admin(db, settings)
@@ -151,4 +154,21 @@ async def start_services(settings: Settings, project: Project) -> Services:
     return Services(settings=settings, runtime=runtime, db=db, current=CurrentSchema(runtime, schema, engine),
                     tokens=tokens, auth=auth, logins=logins, login_limiter=login_limiter, registration=registration,
                     admin=admin, client_address=client_address, request_buckets=buckets,
-                    idempotency=IdempotentMutations(IdempotencyStore(db, settings.idempotency_ttl_secs)))
+                    idempotency=IdempotentMutations(IdempotencyStore(db, settings.idempotency_ttl_secs)),
+                    shared_table=shared_table)
+
+
+def limiters(settings: Settings, member: Member | None) -> tuple[LoginLimiter, Buckets | None, SharedTable | None]:
+    """The login limiter, the general limiter's buckets (None at ``RATE_LIMIT_RPS=0``) and the shared
+    table: in this process's memory when it serves alone (no table), else in the table of its group
+    (``member.table_path``, created by the supervisor), so each limit holds for the server as a whole."""
+    rps, window = settings.rate_limit_rps, settings.rate_limit_window_secs
+    if member is None:
+        return LoginLimiter.from_settings(settings), TokenBuckets(rps, window) if rps > 0 else None, None
+    from atomo.cluster.shared_table import SharedTable, SharedTokenBuckets
+    table = SharedTable.open(member.table_path)
+
+    def shared(kind: str, capacity: int, window_secs: float) -> SharedTokenBuckets:
+        return SharedTokenBuckets(table, kind, capacity, window_secs)
+    requests = shared("requests", rps, window) if rps > 0 else None
+    return LoginLimiter.from_settings(settings, buckets=shared), requests, table

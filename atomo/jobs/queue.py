@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from atomo.cluster.bus import Bus
 from atomo.errors import ConflictError
 from atomo.storage.database import Database
 from atomo.storage.tally import OTHER, Tally
@@ -55,10 +56,18 @@ class LeaseLostError(ConflictError):
 
 
 class JobQueue:
-    def __init__(self, db: Database, workers: WorkerRegistry, *, reclaim_interval: float = 30) -> None:
+    def __init__(self, db: Database, workers: WorkerRegistry, *, reclaim_interval: float = 30,
+                 bus: Bus | None = None, reclaims: bool = True) -> None:
         self.db = db
         self.workers = workers
         self.reclaim_interval = max(1.0, float(reclaim_interval))
+        # several worker processes: arrivals, finished jobs and revocations are told to the others on the bus,
+        # and only one of them (``reclaims``) runs the reclaim part of the sweep
+        self.bus = bus or Bus()
+        self.reclaims = reclaims
+        self.bus.on("jobs.arrived", lambda _, sender: self._wake_arrivals())
+        self.bus.on("jobs.finished", lambda ids, sender: self._wake_finished(ids))
+        self.bus.on("workers.forget", lambda worker_id, sender: self.workers.forget(worker_id))
         self.publish: Publish | None = None
         self._arrival: asyncio.Event | None = None
         self._finished: dict[str, asyncio.Event] = {}
@@ -87,7 +96,7 @@ class JobQueue:
     async def sweep(self) -> int:
         """One pass of the reclaim sweep (also run every ``reclaim_interval`` seconds): expired leases back to
         the queue or dead, pending ``lastSeenAt`` values stored. The number of jobs reclaimed."""
-        reclaimed = await self.reclaim()
+        reclaimed = await self.reclaim() if self.reclaims else 0
         unit = self.workers.flush_unit()
         if unit is not None:
             await self.db.write(unit)
@@ -113,22 +122,32 @@ class JobQueue:
 
     # -- notifications -------------------------------------------------------------------------------
     def notify_arrival(self) -> None:
+        self._wake_arrivals()
+        self.bus.send("jobs.arrived")
+
+    def _wake_arrivals(self) -> None:
         event, self._arrival = self._arrival, None
         if event is not None:
             event.set()
+
+    def _wake_finished(self, job_ids: list[str]) -> None:
+        for job_id in job_ids:
+            waiter = self._finished.pop(job_id, None)
+            if waiter is not None:
+                waiter.set()
 
     def _finished_as(self, row: sqlite3.Row, outcome: str) -> None:
         self.finished.add((row["queue"], outcome), other=(OTHER, outcome))
 
     def _published(self, rows: list[sqlite3.Row]) -> None:
         arrived = False
+        finished = [row["id"] for row in rows if row["status"] in store.TERMINAL]
         for row in rows:
-            if row["status"] in store.TERMINAL:
-                waiter = self._finished.pop(row["id"], None)
-                if waiter is not None:
-                    waiter.set()
             arrived = arrived or row["status"] == "queued"
             self._send(row["id"], store.status_frame(row))
+        if finished:
+            self._wake_finished(finished)
+            self.bus.send("jobs.finished", finished)
         if arrived:
             self.notify_arrival()
 
@@ -271,4 +290,5 @@ class JobQueue:
                 lambda conn: store.release_worker(conn, worker_id, utcnow(), scoped=scoped, tenant_id=tenant))
         finally:
             self.workers.forget(worker_id)
+            self.bus.send("workers.forget", worker_id)
         self._published(rows)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from atomo.auth.principal import Caller, Principal
+from atomo.cluster.bus import Bus
 from atomo.data.writes import RecordWriter, WriteResult
 from atomo.errors import PermissionDeniedError, UnauthenticatedError, ValidationError
 from atomo.storage.database import Database
@@ -79,11 +80,12 @@ def new_app_job(args: Any, caller: Caller) -> NewJob:
 
 
 class Jobs:
-    def __init__(self, db: Database, *, reclaim_interval: float = 30) -> None:
+    def __init__(self, db: Database, *, reclaim_interval: float = 30, bus: Bus | None = None,
+                 reclaims: bool = True) -> None:
         self.db = db
         self.dispatcher = Dispatcher()
         self.workers = WorkerRegistry(db)
-        self.queue = JobQueue(db, self.workers, reclaim_interval=reclaim_interval)
+        self.queue = JobQueue(db, self.workers, reclaim_interval=reclaim_interval, bus=bus, reclaims=reclaims)
 
     @property
     def dispatch_seed(self) -> bool:

@@ -5,12 +5,17 @@ channel counts each principal's connections, so a second tab of the same user is
 ``joined`` and closing one of two tabs no ``left``. A publish is encoded once per encoding and the
 same ASGI message is queued on every recipient (never the sending connection). Nothing here touches
 the event log. ``publish(channel, payload, sender=...)`` is the in-process API (job progress).
+
+With ``atomo serve --workers N`` the hub of each worker gets ``peers`` (``atomo.realtime.cluster``): the
+presence of the other workers' connections and the route of publishes to them. Presence is then global:
+``joined``/``left`` go out when a principal's count over all workers goes 0->1 / 1->0, and snapshots are
+the union. Alone, ``peers`` is None and nothing here changes.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, Protocol
 
 from atomo.realtime.access import ChannelAccess
 from atomo.realtime.connection import Connection, Stats
@@ -30,6 +35,22 @@ class Channel:
         return sorted(self.members)
 
 
+class Peers(Protocol):
+    """The other worker processes of the server, as seen by one hub (``atomo.realtime.cluster.ClusterLink``)."""
+
+    def joined(self, channel: str, pid: str) -> bool:
+        """A principal's first local connection on ``channel``: tell the others; True when it is new everywhere."""
+
+    def left(self, channel: str, pid: str) -> bool:
+        """A principal's last local connection left ``channel``: tell the others; True when it is gone everywhere."""
+
+    def members(self, channel: str, local: dict[str, int]) -> list[str]:
+        """The channel's principals on every worker (sorted), given the local ones."""
+
+    def publish(self, channel: str, payload: Any, sender: str) -> None:
+        """Send a publish to the workers with subscribers of ``channel``."""
+
+
 class RealtimeHub:
     def __init__(self, access: ChannelAccess, *, policy: str = "reelect", max_subscriptions: int = 100) -> None:
         self.access = access
@@ -40,6 +61,7 @@ class RealtimeHub:
         self.stats = Stats()
         self.round = 0                       # fan-out round: one per event-loop iteration with fan-outs
         self._round_open = False
+        self.peers: Peers | None = None      # the other workers (atomo serve --workers N), None when alone
 
     # -- connections ---------------------------------------------------------------------------
     def attach(self, conn: Connection) -> None:
@@ -66,9 +88,9 @@ class RealtimeHub:
             conn.channels.add(name)
             count = channel.members.get(conn.pid, 0)
             channel.members[conn.pid] = count + 1
-            if count == 0:
+            if count == 0 and (self.peers is None or self.peers.joined(name, conn.pid)):
                 self._fan_out(channel, frame("joined", channel=name, who=conn.pid), conn)
-        conn.push(frame("presence", ref, channel=name, members=channel.snapshot()))
+        conn.push(frame("presence", ref, channel=name, members=self._members(name, channel)))
 
     def unsubscribe(self, conn: Connection, name: str) -> None:
         conn.channels.discard(name)
@@ -81,19 +103,39 @@ class RealtimeHub:
             channel.members[conn.pid] = count
             return
         del channel.members[conn.pid]
+        gone = self.peers is None or self.peers.left(name, conn.pid)
         if not channel.conns:
             del self.channels[name]
             return
-        self._fan_out(channel, frame("left", channel=name, who=conn.pid), None)
+        if gone:
+            self._fan_out(channel, frame("left", channel=name, who=conn.pid), None)
 
     def presence(self, conn: Connection, name: str, ref: Any = None) -> None:
+        conn.push(frame("presence", ref, channel=name, members=self._members(name, self.channels.get(name))))
+
+    def _members(self, name: str, channel: Channel | None) -> list[str]:
+        if self.peers is not None:
+            return self.peers.members(name, channel.members if channel is not None else {})
+        return channel.snapshot() if channel is not None else []
+
+    def remote_presence(self, name: str, pid: str, present: bool) -> None:
+        """Another worker's presence changed so that ``pid`` is now present (or gone) on every worker but this
+        one: tell the local subscribers, unless the principal has connections here (no change for them)."""
         channel = self.channels.get(name)
-        conn.push(frame("presence", ref, channel=name, members=channel.snapshot() if channel else []))
+        if channel is None or pid in channel.members:
+            return
+        self._fan_out(channel, frame("joined" if present else "left", channel=name, who=pid), None)
 
     def publish(self, channel: str, payload: Any, sender: str = "system:jobs", *,
                 origin: Connection | None = None) -> int:
         """Deliver ``payload`` to the channel's subscribers (not ``origin``); the number of deliveries."""
         self.stats.messages_published += 1
+        if self.peers is not None:
+            self.peers.publish(channel, payload, sender)
+        return self.deliver(channel, payload, sender, origin)
+
+    def deliver(self, channel: str, payload: Any, sender: str, origin: Connection | None = None) -> int:
+        """The local fan-out of a publish (of this process, or of another worker's)."""
         target = self.channels.get(channel)
         if target is None:
             return 0

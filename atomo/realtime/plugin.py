@@ -20,10 +20,12 @@ from litestar.handlers import BaseRouteHandler
 
 from atomo.auth.principal import ANONYMOUS, Caller
 from atomo.auth.secret import resolve_jwt_secret
+from atomo.cluster.shared_table import SharedConnectionCap
 from atomo.errors import AtomoError, UnauthenticatedError
 from atomo.http.errors import HttpError
 from atomo.http.request_context import is_json_content_type, parse_json
 from atomo.realtime.access import ChannelAccess
+from atomo.realtime.cluster import attach as attach_cluster
 from atomo.realtime.connection import Connection, Throttle
 from atomo.realtime.handshake import ConnectionCap, deny, header, not_websocket, query_params, quiet_denials
 from atomo.realtime.hub import RealtimeHub
@@ -49,12 +51,21 @@ def _frame_size(message: dict[str, Any]) -> int:
     return len(message.get("bytes") or b"")
 
 
+def connection_cap(services: Services) -> ConnectionCap | SharedConnectionCap:
+    """Open connections per client IP: counted in this process when it serves alone, else in the table
+    the workers of ``atomo serve --workers N`` share (one count per worker, summed)."""
+    limit, member, table = services.settings.realtime_max_conn_per_ip, services.runtime.member, services.shared_table
+    if member is None or table is None:
+        return ConnectionCap(limit)
+    return SharedConnectionCap(table, member.index, limit)
+
+
 class RealtimeEndpoint:
     def __init__(self, services: Services, live: LiveSockets, hub: RealtimeHub) -> None:
         self.services = services
         self.live = live
         self.hub = hub
-        self.cap = ConnectionCap(services.settings.realtime_max_conn_per_ip)
+        self.cap = connection_cap(services)
         self._tokens: RealtimeTokens | None = None
 
     def tokens(self) -> RealtimeTokens:
@@ -162,8 +173,11 @@ def realtime_hub(services: Services) -> RealtimeHub:
     async def records(model: str, record_id: str, caller: Caller) -> dict[str, Any] | None:
         return await current.data.record(model, record_id, caller=caller)
 
-    return RealtimeHub(ChannelAccess(rules, records), policy=s.realtime_coordinator_policy,
-                       max_subscriptions=s.realtime_max_subscriptions)
+    hub = RealtimeHub(ChannelAccess(rules, records), policy=s.realtime_coordinator_policy,
+                      max_subscriptions=s.realtime_max_subscriptions)
+    if services.runtime.member is not None:      # one of the workers of `atomo serve --workers N`
+        attach_cluster(hub, services.runtime.bus)
+    return hub
 
 
 def realtime_handlers(services: Services, live: LiveSockets, hub: RealtimeHub) -> list[BaseRouteHandler]:

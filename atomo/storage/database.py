@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from atomo.cluster.writelock import WriterLock
 from atomo.config import is_memory
 from atomo.errors import AtomoError, ConfigError, StorageError, StorageFullError
 from atomo.storage.files import (
@@ -110,7 +111,7 @@ class Database:
                  read_connections: int = 4, write_batch_max: int = 256, write_queue_max: int = 10000,
                  group_commit: bool = True, on_connect: Callable[[sqlite3.Connection], None] | None = None,
                  wal_checkpoint_bytes: int = 8 << 20, adopt_existing: bool = False, integrity_check: bool = True,
-                 model_tables: tuple[str, ...] = ()) -> None:
+                 model_tables: tuple[str, ...] = (), writer_lock: WriterLock | None = None) -> None:
         self.memory = is_memory(path)             # ":memory:": a private file on tmpfs, chosen by start()
         self.path = Path(path)
         self._adopt = adopt_existing
@@ -139,6 +140,8 @@ class Database:
         self.queue_depth = 0
         self.write_failure: str | None = None    # why writes fail right now (disk full), for /ready
         self._checkpointer: Checkpointer | None = None
+        # several processes serve this file (`atomo serve --workers N`): their writers take turns on this lock
+        self._writer_lock = writer_lock
 
     def checkpoint_results(self) -> dict[str, int]:
         """Checkpoints by result (``ok``, ``busy``, ``error``): the writer's RESTART ones and the background
@@ -213,6 +216,8 @@ class Database:
         for conn in self._readers:
             conn.close()
         self._readers = []
+        if self._writer_lock is not None:
+            self._writer_lock.close()
         if self.memory:
             remove_memory_data_file(self.path)
 
@@ -306,6 +311,19 @@ class Database:
         else:
             self._run_batch(conn, batch)
 
+    def _run_locked(self, conn: sqlite3.Connection, batch: list[_Unit]) -> None:
+        lock = self._writer_lock
+        if lock is None:
+            self._run_one(conn, batch)
+            self._bound_wal(conn)
+            return
+        lock.acquire()
+        try:
+            self._run_one(conn, batch)
+            self._bound_wal(conn)
+        finally:
+            lock.release()
+
     def _run_writer(self, conn: sqlite3.Connection) -> None:
         pending: list[_Unit] = []
         try:
@@ -328,15 +346,17 @@ class Database:
                             pending.append(nxt)
                             break
                         batch.append(nxt)
-                self._run_one(conn, batch)
-                self._bound_wal(conn)
+                self._run_locked(conn, batch)
                 if stop:
                     break
             while pending:  # exclusive units queued behind the stop marker still get an answer
-                self._run_one(conn, [pending.pop(0)])
+                self._run_locked(conn, [pending.pop(0)])
         finally:
             try:
-                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                # in a group the other workers go on writing: a PASSIVE checkpoint, and the supervisor truncates
+                # the WAL once every worker stopped
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)" if self._writer_lock is not None
+                             else "PRAGMA wal_checkpoint(TRUNCATE)")
             except sqlite3.Error as exc:
                 log.warning("the closing WAL checkpoint failed (the WAL is kept and replayed on the next open): %s",
                             exc)

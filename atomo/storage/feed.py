@@ -4,6 +4,14 @@ Fed after every local commit and by a poll of the log (events appended by other 
 keeps the last ``ring_size`` events in memory; a cursor behind the ring reads from the file, so a
 slow subscriber lags instead of losing events, and a resumed one gets no gap and no duplicate.
 
+Several worker processes (``atomo serve --workers N``): positions are given inside the write transaction
+and SQLite lets one transaction write at a time, so the log has one global order whoever commits, and a
+read sees a gapless prefix of it. After each local commit the feed tells the other workers its last
+position on the bus (``feed.tail``); a feed told of a later position reads the log up to it (one read,
+shared by every cursor waiting) — or, when no cursor is waiting, only moves its tail there and empties
+the ring (the ring is a cache: a cursor behind it reads the file), so a worker without subscribers does
+not decode the other workers' events. The poll stays as the fallback for writers outside the group.
+
 ``reset(tail)`` follows a database restore (``Runtime.reset``): the ring and pending events are dropped,
 the tail goes back to the restored log's last position, and every ``iterate``/``subscribe`` open at that
 moment ends (positions after the restored tail are written again, so an old cursor would skip them).
@@ -19,6 +27,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+from atomo.cluster.bus import Bus
 from atomo.storage.database import Database
 from atomo.storage.events import StoredEvent, last_position, read_all
 from atomo.storage.tally import Tally
@@ -28,14 +37,18 @@ READ_BATCH = 500
 
 
 class EventFeed:
-    def __init__(self, db: Database, *, ring_size: int = 10000, poll_ms: int = 1000) -> None:
+    def __init__(self, db: Database, *, ring_size: int = 10000, poll_ms: int = 1000, bus: Bus | None = None) -> None:
         self.db = db
+        self.bus = bus or Bus()
         self.ring_size = ring_size
         self.poll_secs = poll_ms / 1000
         self._ring: list[StoredEvent] = []
         self._positions: list[int] = []
         self.tail = 0                      # every event with position <= tail has been ingested
-        self.appended = Tally()            # events ingested since start, by model (/metrics)
+        self.appended = Tally()            # events this process committed since start, by model (/metrics)
+        self._waiting = 0                  # cursors waiting in wait()
+        self._remote_tail = 0              # the last position another worker said it committed
+        self._following = False
         self._changed = asyncio.Event()
         self._lock = asyncio.Lock()
         self._poller: asyncio.Task[None] | None = None
@@ -48,6 +61,9 @@ class EventFeed:
     async def start(self) -> None:
         self.tail = await self.db.read(last_position)
         self.db.after_commit.append(self._on_commit)
+        self.bus.on("feed.tail", self._on_remote_tail)
+        if self.bus.clustered:             # commits of other workers between the read above and the bus
+            self._on_remote_tail(await self.db.read(last_position), -1)
         self._poller = asyncio.create_task(self._poll(), name="atomo-event-poll")
 
     async def close(self) -> None:
@@ -57,6 +73,7 @@ class EventFeed:
                 await self._poller
         if self._on_commit in self.db.after_commit:
             self.db.after_commit.remove(self._on_commit)
+        self.bus.off("feed.tail", self._on_remote_tail)
         self.closed = True
         self._changed.set()
 
@@ -73,16 +90,27 @@ class EventFeed:
 
     # -- ingestion ---------------------------------------------------------------------------
     def _on_commit(self, results: list[Any]) -> None:
+        count = len(self._pending)
         for value in results:
             events = getattr(value, "events", value)
             if isinstance(events, list) and events and isinstance(events[0], StoredEvent):
                 self._pending.extend(events)
+        if len(self._pending) > count:
+            add = self.appended.add
+            for event in self._pending[count:]:
+                add(event.model or "none")
+            self.bus.send("feed.tail", max(e.position for e in self._pending[count:]))
         if self._pending and not self._draining:
             self._draining = True
-            if self._pending[0].position == self.tail + 1 and not self._lock.locked():
+            if self._extends_tail(self._pending) and not self._lock.locked():
                 self._drain_now()
             else:
                 asyncio.get_running_loop().create_task(self._drain())
+
+    def _extends_tail(self, batch: list[StoredEvent]) -> bool:
+        """``batch`` (in position order) starts right after the tail and has no hole: another worker's commit
+        between two local ones leaves one, and the ring must stay contiguous."""
+        return batch[0].position == self.tail + 1 and batch[-1].position - batch[0].position == len(batch) - 1
 
     def _drain_now(self) -> None:
         batch, self._pending = self._pending, []
@@ -93,12 +121,15 @@ class EventFeed:
         async with self._lock:
             batch, self._pending = self._pending, []
             self._draining = False
-            batch.sort(key=lambda e: e.position)
-            generation = self.generation
-            if batch and batch[0].position > self.tail + 1:  # another process wrote in between
-                await self._catch_up(batch[0].position - 1)
-            if generation == self.generation:            # else a reset dropped these events meanwhile
+            batch = sorted((e for e in batch if e.position > self.tail), key=lambda e: e.position)
+            if not batch:
+                return
+            if self._extends_tail(batch):
                 self._add(batch)
+            elif self._waiting or self.listeners:         # another process wrote before or between them: the
+                await self._catch_up(batch[-1].position)  # log has every event up to the last, in order
+            else:
+                self._skip_to(batch[-1].position)
 
     async def _catch_up(self, before: int | None = None) -> None:
         def batch(conn: Any, after: int) -> list[StoredEvent]:
@@ -120,9 +151,6 @@ class EventFeed:
         self._ring.extend(fresh)
         self._positions.extend(e.position for e in fresh)
         self.tail = fresh[-1].position
-        add = self.appended.add
-        for event in fresh:
-            add(event.model or "none")
         if len(self._ring) > 2 * self.ring_size:
             del self._ring[: -self.ring_size]
             del self._positions[: -self.ring_size]
@@ -131,6 +159,38 @@ class EventFeed:
                 listener(fresh)
             except Exception:
                 log.exception("event listener failed")
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    def _on_remote_tail(self, position: int, sender: int) -> None:
+        """Another worker committed up to ``position``: follow the log there (coalesced)."""
+        self._remote_tail = max(self._remote_tail, position)
+        if position > self.tail and not self._following:
+            self._following = True
+            asyncio.get_running_loop().create_task(self._follow())
+
+    async def _follow(self) -> None:
+        try:
+            async with self._lock:
+                while self._remote_tail > self.tail and not self.closed:
+                    if not self._waiting and not self.listeners:
+                        self._skip_to(self._remote_tail)
+                        return
+                    before = self.tail
+                    await self._catch_up()
+                    if self.tail == before:        # not visible yet (or a reset): the poll picks it up
+                        return
+        except Exception:
+            log.exception("following the log failed")
+        finally:
+            self._following = False
+
+    def _skip_to(self, position: int) -> None:
+        """Nobody waits: the tail moves without reading the events, and the ring (no longer contiguous up to
+        the tail) is emptied; a later cursor reads what it needs from the file."""
+        self._ring = []
+        self._positions = []
+        self.tail = position
         self._changed.set()
         self._changed = asyncio.Event()
 
@@ -157,8 +217,12 @@ class EventFeed:
     async def wait(self, cursor: int) -> None:
         """Until an event with position > cursor is ingested (or the feed is closed, or reset)."""
         generation = self.generation
-        while cursor >= self.tail and not self.closed and generation == self.generation:
-            await self._changed.wait()
+        self._waiting += 1
+        try:
+            while cursor >= self.tail and not self.closed and generation == self.generation:
+                await self._changed.wait()
+        finally:
+            self._waiting -= 1
 
     def iterate(self, after: int | None = None, *, model: str | None = None,
                 stream: str | None = None) -> AsyncIterator[StoredEvent]:

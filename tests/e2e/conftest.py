@@ -50,8 +50,10 @@ def atomo_command(project: Path, *args: str) -> list[str]:
 class ServerProcess:
     """One `atomo serve` subprocess with its stdout/stderr captured in files of the project folder."""
 
-    def __init__(self, project: Path, port: int | None = None, env: dict[str, str] | None = None) -> None:
+    def __init__(self, project: Path, port: int | None = None, env: dict[str, str] | None = None,
+                 args: tuple[str, ...] = ()) -> None:
         self.project = project
+        self.args = args                 # more `atomo serve` options (e.g. --workers 2)
         self.port = port or free_port()
         self.env = env or server_env()
         self.proc: subprocess.Popen[bytes] | None = None
@@ -75,8 +77,8 @@ class ServerProcess:
         self.runs += 1
         self._out = open(self.project / f"serve-{self.runs}.out", "wb")  # closed in stop()
         self._err = open(self.project / f"serve-{self.runs}.err", "wb")
-        self.proc = subprocess.Popen(atomo_command(self.project, "serve", "--port", str(self.port)), cwd=self.project,
-                                     env=self.env, stdout=self._out, stderr=self._err)
+        self.proc = subprocess.Popen(atomo_command(self.project, "serve", "--port", str(self.port), *self.args),
+                                     cwd=self.project, env=self.env, stdout=self._out, stderr=self._err)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -155,10 +157,11 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
     """Start servers of one's own (same folder on every call unless ``project`` is given)."""
     started: list[ServerProcess] = []
 
-    def start(project: Path | None = None, env: dict[str, str] | None = None, port: int | None = None) -> ServerProcess:
+    def start(project: Path | None = None, env: dict[str, str] | None = None, port: int | None = None,
+              args: tuple[str, ...] = ()) -> ServerProcess:
         folder = project or tmp_path / "project"
         folder.mkdir(parents=True, exist_ok=True)
-        process = ServerProcess(folder, port, env)
+        process = ServerProcess(folder, port, env, args)
         started.append(process)
         return process.start()
 

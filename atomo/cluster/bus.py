@@ -1,0 +1,156 @@
+"""Notifications between the processes of one server: the worker's end of the relay.
+
+A ``Bus`` is made by every runtime; alone (one process) ``send`` does nothing and nothing arrives, so
+the single-process server pays one attribute read per notification. In a group, ``connect`` opens the
+supervisor's relay socket; ``send(kind, payload)`` reaches every other worker's handlers of ``kind``
+(``to=``: one worker; ``to=SUPERVISOR``: the supervisor's), in the order sent. Handlers run on the event
+loop and get ``(payload, sender)``. ``ask(kind, payload)`` collects the answers of the other workers
+(``answer(kind, fn)``), for what is summed at read time (``/metrics``).
+
+Delivery is at most once and best effort: a worker that is restarting misses what was sent meanwhile.
+Everything sent over the bus is therefore a wake-up or a replica update that can be rebuilt (the event
+feed re-reads the log; presence is re-sent by the supervisor on ``hello``), never the only copy of data.
+When the relay closes (the supervisor is gone), ``lost`` callbacks run: a worker then stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from atomo.cluster.frames import ALL, SUPERVISOR, FrameError, pack, read_frame
+
+log = logging.getLogger("atomo.cluster")
+Handler = Callable[[Any, int], Any]
+_ASK, _REPLY = "bus.ask", "bus.reply"
+WRITE_BUFFER_MAX = 256 << 20       # a relay that stopped reading: frames are dropped past this (logged)
+
+
+class Bus:
+    def __init__(self, index: int | None = None, size: int = 1) -> None:
+        self.index = index
+        self.size = size
+        self._handlers: dict[str, list[Handler]] = {}
+        self._answers: dict[str, Callable[[Any], Awaitable[Any] | Any]] = {}
+        self._writer: asyncio.StreamWriter | None = None
+        self._reader_task: asyncio.Task[None] | None = None
+        self._asks: dict[int, tuple[list[Any], asyncio.Event, int]] = {}
+        self._ids = itertools.count(1)
+        self.lost: list[Callable[[], None]] = []
+        self.dropped = 0
+
+    @property
+    def clustered(self) -> bool:
+        return self._writer is not None
+
+    def on(self, kind: str, handler: Handler) -> None:
+        self._handlers.setdefault(kind, []).append(handler)
+
+    def off(self, kind: str, handler: Handler) -> None:
+        with contextlib.suppress(KeyError, ValueError):
+            self._handlers[kind].remove(handler)
+
+    def answer(self, kind: str, fn: Callable[[Any], Awaitable[Any] | Any]) -> None:
+        self._answers[kind] = fn
+
+    def send(self, kind: str, payload: Any = None, *, to: int = ALL) -> None:
+        writer = self._writer
+        if writer is None:
+            return
+        if writer.transport.get_write_buffer_size() > WRITE_BUFFER_MAX:
+            self.dropped += 1
+            if self.dropped == 1 or self.dropped % 10_000 == 0:
+                log.warning("the relay is not reading: %d frame(s) dropped", self.dropped)
+            return
+        writer.write(pack(kind, to, payload))
+
+    async def ask(self, kind: str, payload: Any = None, *, timeout: float = 2.0) -> list[Any]:
+        """The answers of the other workers to ``kind`` (those that answered within ``timeout``)."""
+        if self._writer is None or self.size < 2:
+            return []
+        ask_id = next(self._ids)
+        answers: list[Any] = []
+        done = asyncio.Event()
+        self._asks[ask_id] = (answers, done, self.size - 1)
+        self.send(_ASK, [ask_id, kind, payload])
+        try:
+            await asyncio.wait_for(done.wait(), timeout)
+        except TimeoutError:
+            log.warning("%d of %d workers answered %s in %.1f s", len(answers), self.size - 1, kind, timeout)
+        finally:
+            self._asks.pop(ask_id, None)
+        return answers
+
+    # -- the connection ------------------------------------------------------------------------------
+    async def connect(self, path: Path) -> None:
+        reader, writer = await asyncio.open_unix_connection(str(path))
+        self._writer = writer
+        self.send("hello", self.index, to=SUPERVISOR)
+        self._reader_task = asyncio.get_running_loop().create_task(self._read(reader), name="atomo-bus")
+
+    async def close(self) -> None:
+        writer, self._writer = self._writer, None
+        if self._reader_task is not None:
+            self._reader_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader_task
+            self._reader_task = None
+        if writer is not None:
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+
+    async def _read(self, reader: asyncio.StreamReader) -> None:
+        try:
+            while True:
+                frame = await read_frame(reader)
+                if frame is None:
+                    break
+                self._dispatch(*frame)
+        except (OSError, FrameError) as exc:
+            log.error("the relay connection failed: %s", exc)
+        writer, self._writer = self._writer, None
+        if writer is not None:              # not closed by us: the supervisor is gone
+            writer.close()
+            for callback in list(self.lost):
+                try:
+                    callback()
+                except Exception:
+                    log.exception("relay-lost callback failed")
+
+    def _dispatch(self, kind: str, sender: int, payload: Any) -> None:
+        if kind == _ASK:
+            ask_id, asked, body = payload
+            fn = self._answers.get(asked)
+            if fn is not None:
+                asyncio.get_running_loop().create_task(self._reply(sender, ask_id, fn, body))
+            return
+        if kind == _REPLY:
+            ask_id, value = payload
+            pending = self._asks.get(ask_id)
+            if pending is not None:
+                answers, done, expected = pending
+                answers.append(value)
+                if len(answers) >= expected:
+                    done.set()
+            return
+        for handler in self._handlers.get(kind, ()):
+            try:
+                handler(payload, sender)
+            except Exception:
+                log.exception("relay handler for %s failed", kind)
+
+    async def _reply(self, sender: int, ask_id: int, fn: Callable[[Any], Any], body: Any) -> None:
+        try:
+            value = fn(body)
+            if asyncio.iscoroutine(value):
+                value = await value
+        except Exception:
+            log.exception("answering %s failed", ask_id)
+            return
+        self.send(_REPLY, [ask_id, value], to=sender)
