@@ -115,3 +115,26 @@ async def test_every_cursor_sees_every_position_once_in_order_whoever_wrote(
     for positions in seen:
         missing = sorted(set(range(1, total + 1)) - set(positions))
         assert positions == list(range(1, total + 1)), f"a cursor skipped {missing[:10]} or repeated a position"
+
+
+async def test_local_commits_with_another_workers_commit_between_them(
+        workers: list[tuple[Database, EventFeed]]) -> None:
+    """The same case made deterministic: worker 0's feed is busy (its lock held, as during a read of the log)
+    while it commits, worker 1 commits, and it commits again; its two commits then reach the feed together."""
+    (db0, feed0), (db1, _) = workers
+    seen: list[int] = []
+    reader = asyncio.create_task(collect(feed0, seen))
+    await asyncio.sleep(0.05)
+    async with feed0._lock:                              # noqa: SLF001 (the feed reading the log)
+        await db0.write(append(0, 1))
+        await db1.write(append(1, 1))
+        await asyncio.sleep(0.05)                        # worker 1's feed.tail arrives meanwhile
+        await db0.write(append(0, 2))
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(5):
+            while len(seen) < 3:
+                await asyncio.sleep(0.01)
+    reader.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await reader
+    assert seen == [1, 2, 3], "position 2 (worker 1's) was skipped"
