@@ -15,6 +15,9 @@ Two kinds of series:
 - read at scrape time by ``StateCollector`` from plain counters kept by the lower layers (the writer's
   ``WriterStats``, the feed, the job queue, the realtime hub, the limiters) and from two bounded queries
   (a reader's ``SELECT 1`` for ``db_up``, and the jobs counts by queue and status).
+
+In a group (``atomo serve --workers N``) the scraped worker adds the other workers' series to its own
+(``atomo.http.group_metrics``).
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from prometheus_client.utils import floatToGoString
 
 from atomo._version import __version__
 from atomo.errors import UnauthenticatedError
+from atomo.http.group_metrics import answer_with, gather
 from atomo.storage.database import BATCH_BUCKETS, SECONDS_BUCKETS
 from atomo.storage.tally import MAX_KEYS, OTHER
 
@@ -292,10 +296,12 @@ class Metrics:
         registry.register(self.state)   # type: ignore[arg-type]
         ProcessCollector(registry=registry)
         self.token = services.settings.metrics_token
+        self.bus = services.runtime.bus
+        answer_with(self.bus, registry)
 
     async def scrape(self) -> bytes:
         await self.state.refresh()
-        return generate_latest(self.registry)
+        return generate_latest(await gather(self.bus, self.registry))
 
 
 def metrics_handlers(metrics: Metrics) -> list[HTTPRouteHandler]:

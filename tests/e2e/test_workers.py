@@ -25,6 +25,7 @@ import pytest
 
 from atomo.worker import JobsClient
 from tests.e2e.conftest import ADMIN_PASSWORD, ServerProcess, atomo_command, free_port, login, server_env
+from tests.e2e.test_metrics import parse, value
 from tests.e2e.wskit import Socket, graphql_ws
 from tests.jobs.kit import Api
 
@@ -140,6 +141,28 @@ def test_the_group_serves_one_port_from_every_worker(group: ServerProcess) -> No
                                cwd=group.project, env=server_env(), capture_output=True, text=True, timeout=60)
         assert other.returncode == 3, other.stderr
         assert "already in use" in other.stderr
+
+
+def test_metrics_add_up_every_worker(group: ServerProcess) -> None:
+    """/metrics answered by either worker counts what both did; shared readings (last position) are once."""
+    token = login(group.base_url)
+    clients = clients_per_worker(group.base_url, token)
+    try:
+        start = value(parse(clients[0].get("/metrics").text)[0], "events_last_position")   # the sample's seed
+        for index, client in clients.items():
+            for n in range(3 + index):                 # 3 on worker 0, 4 on worker 1
+                assert create(client, f"metered-{index}-{n}") is not None
+        for client in clients.values():
+            samples, _ = parse(client.get("/metrics").text)
+            assert value(samples, "atomo_workers_scraped") == WORKERS
+            assert value(samples, "events_appended_total", model="Company") == 7
+            assert value(samples, "graphql_requests_total", operation="anonymous", status="ok") >= 7
+            wait_for(lambda c=client: value(parse(c.get("/metrics").text)[0], "events_last_position") == start + 7,
+                     what="the log's last position (one reading, not a sum over workers)")
+            assert value(samples, "process_resident_memory_bytes") > 0
+    finally:
+        for client in clients.values():
+            client.close()
 
 
 def test_model_changes_reach_every_subscriber_in_one_order_whoever_wrote(group: ServerProcess) -> None:
