@@ -6,7 +6,8 @@ and the gauges of things each process holds (open connections, queue depth, memo
 What describes the shared file or the server as one (``SHARED``: the database ping, WAL size, last position,
 jobs now, build) is the scraped worker's own reading, and ``MAXED`` ones take the largest value (a channel
 with members on two workers is active on both; the newest start time). A worker that does not answer within
-the timeout is left out; ``atomo_workers_scraped`` says how many processes the figures cover.
+the timeout is left out; ``atomo_workers_scraped`` (1 in each process, so summed) says how many processes
+the figures cover.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from prometheus_client.metrics_core import GaugeMetricFamily, Metric
+from prometheus_client.metrics_core import Metric
 
 from atomo.cluster.bus import Bus
 
@@ -61,8 +62,6 @@ def merge(local: Iterable[Metric], others: list[list[Wire]]) -> list[Metric]:
         for (sample_name, labels), value in values.items():
             fresh.add_sample(sample_name, dict(labels), value)
         out.append(fresh)
-    out.append(GaugeMetricFamily("atomo_workers_scraped", "worker processes whose series this scrape adds up",
-                                 value=float(1 + len(others))))
     return out
 
 

@@ -183,6 +183,7 @@ class StateCollector:
         info = GaugeMetricFamily("atomo_build_info", "build of this server (always 1)", labels=("version", "commit"))
         info.add_metric((settings.version or __version__, settings.git_sha), 1.0)
         yield info
+        yield _gauge("atomo_workers_scraped", "processes whose series this answer adds up (--workers N)", 1.0)
 
         stats = db.stats
         yield CounterMetricFamily("db_write_transactions", "write transactions committed by the writer",
