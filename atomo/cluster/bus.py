@@ -11,6 +11,15 @@ Delivery is at most once and best effort: a worker that is restarting misses wha
 Everything sent over the bus is therefore a wake-up or a replica update that can be rebuilt (the event
 feed re-reads the log; presence is re-sent by the supervisor on ``hello``), never the only copy of data.
 When the relay closes (the supervisor is gone), ``lost`` callbacks run: a worker then stops.
+
+Interest: frames sent after every write (``feed.tail``, ``jobs.arrived``) cost each process a wake-up, and
+at a thousand writes a second nobody may be listening. A ``Want`` says when this process wants ``kind``
+(something waits for it here, and ``LINGER_SECS`` after); the bus tells the others (``bus.want``), and
+``send_wanted`` sends only to the workers that want ``kind`` (none: nothing is sent). A worker that
+(re)connects says ``bus.hello``: the others forget what it wanted before and tell it what they want; the
+relay says ``bus.gone`` when a worker's connection ends. A ``Want`` that turns on calls its ``started``
+callback: the process looks at the log or the table itself once, for what was sent before the others
+knew.
 """
 
 from __future__ import annotations
@@ -28,6 +37,8 @@ from atomo.cluster.frames import ALL, SUPERVISOR, FrameError, pack, read_frame
 log = logging.getLogger("atomo.cluster")
 Handler = Callable[[Any, int], Any]
 _ASK, _REPLY = "bus.ask", "bus.reply"
+WANT, HELLO, GONE = "bus.want", "bus.hello", "bus.gone"
+LINGER_SECS = 5.0                  # a Want stays on this long after its last waiter (no flapping)
 WRITE_BUFFER_MAX = 256 << 20       # a relay that stopped reading: frames are dropped past this (logged)
 
 
@@ -43,6 +54,8 @@ class Bus:
         self._ids = itertools.count(1)
         self.lost: list[Callable[[], None]] = []
         self.dropped = 0
+        self._wanted: set[str] = set()                  # kinds this process wants now
+        self._wanting: dict[str, set[int]] = {}         # kind -> the other workers that want it
 
     @property
     def clustered(self) -> bool:
@@ -69,6 +82,32 @@ class Bus:
             return
         writer.write(pack(kind, to, payload))
 
+    def send_wanted(self, kind: str, payload: Any = None) -> None:
+        """``send`` to the workers that want ``kind`` only."""
+        peers = self._wanting.get(kind)
+        if not peers or self._writer is None:
+            return
+        if len(peers) == self.size - 1:
+            self.send(kind, payload)
+        else:
+            for peer in tuple(peers):
+                self.send(kind, payload, to=peer)
+
+    def want(self, kind: str, on: bool) -> None:
+        """This process starts (or stops) wanting ``kind`` from the others (see ``Want``)."""
+        if on == (kind in self._wanted):
+            return
+        (self._wanted.add if on else self._wanted.discard)(kind)
+        self.send(WANT, [kind, on])
+
+    def _peer_wants(self, sender: int, kind: str, on: bool) -> None:
+        peers = self._wanting.setdefault(kind, set())
+        (peers.add if on else peers.discard)(sender)
+
+    def _forget_peer(self, sender: int) -> None:
+        for peers in self._wanting.values():
+            peers.discard(sender)
+
     async def ask(self, kind: str, payload: Any = None, *, timeout: float = 2.0) -> list[Any]:
         """The answers of the other workers to ``kind`` (those that answered within ``timeout``)."""
         if self._writer is None or self.size < 2:
@@ -91,6 +130,9 @@ class Bus:
         reader, writer = await asyncio.open_unix_connection(str(path))
         self._writer = writer
         self.send("hello", self.index, to=SUPERVISOR)
+        self.send(HELLO)
+        for kind in self._wanted:
+            self.send(WANT, [kind, True])
         self._reader_task = asyncio.get_running_loop().create_task(self._read(reader), name="atomo-bus")
 
     async def close(self) -> None:
@@ -139,6 +181,17 @@ class Bus:
                 if len(answers) >= expected:
                     done.set()
             return
+        if kind == WANT:
+            self._peer_wants(sender, str(payload[0]), bool(payload[1]))
+            return
+        if kind == HELLO:                   # a (re)started worker: what it wanted before is void; tell it ours
+            self._forget_peer(sender)
+            for wanted in self._wanted:
+                self.send(WANT, [wanted, True], to=sender)
+            return
+        if kind == GONE:
+            self._forget_peer(int(payload))
+            return
         for handler in self._handlers.get(kind, ()):
             try:
                 handler(payload, sender)
@@ -154,3 +207,50 @@ class Bus:
             log.exception("answering %s failed", ask_id)
             return
         self.send(_REPLY, [ask_id, value], to=sender)
+
+
+class Want:
+    """This process wants ``kind`` while ``active()`` is true, and ``LINGER_SECS`` after. ``touch()`` when
+    something starts waiting; ``started()`` runs each time the want turns on (look for what the others sent
+    before they knew). Alone (no relay) it does nothing."""
+
+    def __init__(self, bus: Bus, kind: str, active: Callable[[], bool], started: Callable[[], None] | None = None,
+                 *, linger: float = LINGER_SECS) -> None:
+        self.bus = bus
+        self.kind = kind
+        self.active = active
+        self.started = started
+        self.linger = linger
+        self.on = False
+        self._last = 0.0
+        self._timer: asyncio.TimerHandle | None = None
+
+    def touch(self) -> None:
+        if not self.bus.clustered:
+            return
+        loop = asyncio.get_running_loop()
+        self._last = loop.time()
+        if self.on:
+            return
+        self.on = True
+        self.bus.want(self.kind, True)
+        self._timer = loop.call_later(self.linger, self._check)
+        if self.started is not None:
+            self.started()
+
+    def _check(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self.active():
+            self._last = loop.time()
+        idle = loop.time() - self._last
+        if idle >= self.linger or not self.bus.clustered:
+            self.on = False
+            self._timer = None
+            self.bus.want(self.kind, False)
+            return
+        self._timer = loop.call_later(self.linger - idle, self._check)
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None

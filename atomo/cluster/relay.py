@@ -92,6 +92,7 @@ class Relay:
             writer.close()
             if index is not None and self.workers.get(index) is writer:
                 del self.workers[index]
+                self.broadcast("bus.gone", index)     # the others forget what it wanted (atomo.cluster.bus)
                 self._call(self.gone, index)
 
     def _route(self, sender: int, kind: str, to: int, payload: Any) -> None:

@@ -168,6 +168,10 @@ class StateCollector:
             self._db_up = 0.0
         self._ping = time.perf_counter() - started
         try:
+            await self.services.runtime.feed.now()      # in a group the tail may lag while nobody subscribes
+        except Exception:
+            pass
+        try:
             self._jobs, self._oldest = await db.read(_jobs_now)
         except Exception:
             self._jobs, self._oldest = [], None

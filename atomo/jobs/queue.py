@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from atomo.cluster.bus import Bus
+from atomo.cluster.bus import Bus, Want
 from atomo.errors import ConflictError
 from atomo.storage.database import Database
 from atomo.storage.tally import OTHER, Tally
@@ -70,7 +70,14 @@ class JobQueue:
         self.bus.on("workers.forget", lambda worker_id, sender: self.workers.forget(worker_id))
         self.publish: Publish | None = None
         self._arrival: asyncio.Event | None = None
+        self._polls = 0                                   # long polls waiting for arrivals
         self._finished: dict[str, asyncio.Event] = {}
+        # in a group, the others tell this process of arrivals and finished jobs only while something here waits
+        # for them; when that starts, the waiters look at the table once more (what was sent before)
+        self.want_arrivals = Want(self.bus, "jobs.arrived", lambda: self._polls > 0,
+                                  lambda: self._soon(self._wake_arrivals))
+        self.want_finished = Want(self.bus, "jobs.finished", lambda: bool(self._finished),
+                                  lambda: self._soon(lambda: self._wake_finished(list(self._finished))))
         self._sweeper: asyncio.Task[None] | None = None
         # /metrics: jobs enqueued by queue, finished by (queue, outcome), leases reclaimed by queue
         self.enqueued = Tally()
@@ -82,6 +89,8 @@ class JobQueue:
         self._sweeper = asyncio.get_running_loop().create_task(self._sweep_loop(), name="atomo-job-reclaim")
 
     async def close(self) -> None:
+        self.want_arrivals.close()
+        self.want_finished.close()
         if self._sweeper is not None:
             self._sweeper.cancel()
             await asyncio.gather(self._sweeper, return_exceptions=True)
@@ -123,7 +132,11 @@ class JobQueue:
     # -- notifications -------------------------------------------------------------------------------
     def notify_arrival(self) -> None:
         self._wake_arrivals()
-        self.bus.send("jobs.arrived")
+        self.bus.send_wanted("jobs.arrived")
+
+    @staticmethod
+    def _soon(wake: Callable[[], None]) -> None:
+        asyncio.get_running_loop().call_later(0.05, wake)
 
     def _wake_arrivals(self) -> None:
         event, self._arrival = self._arrival, None
@@ -147,7 +160,7 @@ class JobQueue:
             self._send(row["id"], store.status_frame(row))
         if finished:
             self._wake_finished(finished)
-            self.bus.send("jobs.finished", finished)
+            self.bus.send_wanted("jobs.finished", finished)
         if arrived:
             self.notify_arrival()
 
@@ -186,6 +199,7 @@ class JobQueue:
         deadline = time.monotonic() + timeout
         while True:
             waiter = self._finished.setdefault(job_id, asyncio.Event())
+            self.want_finished.touch()
             row = await self.find(job_id)
             remaining = deadline - time.monotonic()
             if row is None or row["status"] in store.TERMINAL or remaining <= 0:
@@ -230,7 +244,12 @@ class JobQueue:
                 for row in rows:
                     self._send(row["id"], store.status_frame(row))
                 return [store.leased_view(r) for r in rows]
-            await _first(arrival, gone, min(remaining, RECHECK_SECS))
+            self._polls += 1
+            self.want_arrivals.touch()
+            try:
+                await _first(arrival, gone, min(remaining, RECHECK_SECS))
+            finally:
+                self._polls -= 1
 
     async def _give_back(self, leases: list[tuple[str, str]]) -> None:
         await self.db.write(lambda conn: store.unlease(conn, leases, utcnow()))

@@ -7,10 +7,14 @@ slow subscriber lags instead of losing events, and a resumed one gets no gap and
 Several worker processes (``atomo serve --workers N``): positions are given inside the write transaction
 and SQLite lets one transaction write at a time, so the log has one global order whoever commits, and a
 read sees a gapless prefix of it. After each local commit the feed tells the other workers its last
-position on the bus (``feed.tail``); a feed told of a later position reads the log up to it (one read,
-shared by every cursor waiting) — or, when no cursor is waiting, only moves its tail there and empties
-the ring (the ring is a cache: a cursor behind it reads the file), so a worker without subscribers does
-not decode the other workers' events. The poll stays as the fallback for writers outside the group.
+position on the bus (``feed.tail``), to the workers that want it: a feed wants it while a cursor waits
+(and a few seconds after; ``atomo.cluster.bus.Want``), so writes on a server without subscribers send no
+frame. A feed told of a later position reads the log up to it (one read, shared by every cursor waiting)
+— or, when no cursor is waiting, only moves its tail there and empties the ring (the ring is a cache: a
+cursor behind it reads the file). A feed that wants nothing is not told: its tail may lag, so "now" for a
+new cursor (``now()``) is read from the log, the poll only moves the tail (no decoding of the other
+workers' events), and when a cursor starts waiting the feed reads the log once more (commits sent
+before the others knew). The poll stays as the fallback for writers outside the group.
 
 ``reset(tail)`` follows a database restore (``Runtime.reset``): the ring and pending events are dropped,
 the tail goes back to the restored log's last position, and every ``iterate``/``subscribe`` open at that
@@ -27,7 +31,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from atomo.cluster.bus import Bus
+from atomo.cluster.bus import Bus, Want
 from atomo.storage.database import Database
 from atomo.storage.events import StoredEvent, last_position, read_all
 from atomo.storage.tally import Tally
@@ -57,13 +61,13 @@ class EventFeed:
         self.listeners: list[Callable[[list[StoredEvent]], None]] = []
         self.closed = False                # after close(): waits return and iterations end
         self.generation = 0                # raised by reset(): waits of the earlier state return, iterations end
+        # in a group: told of the other workers' commits while a cursor waits here (and LINGER_SECS after)
+        self.want = Want(self.bus, "feed.tail", lambda: self._waiting > 0 or bool(self.listeners), self._look)
 
     async def start(self) -> None:
         self.tail = await self.db.read(last_position)
         self.db.after_commit.append(self._on_commit)
         self.bus.on("feed.tail", self._on_remote_tail)
-        if self.bus.clustered:             # commits of other workers between the read above and the bus
-            self._on_remote_tail(await self.db.read(last_position), -1)
         self._poller = asyncio.create_task(self._poll(), name="atomo-event-poll")
 
     async def close(self) -> None:
@@ -74,6 +78,7 @@ class EventFeed:
         if self._on_commit in self.db.after_commit:
             self.db.after_commit.remove(self._on_commit)
         self.bus.off("feed.tail", self._on_remote_tail)
+        self.want.close()
         self.closed = True
         self._changed.set()
 
@@ -99,7 +104,7 @@ class EventFeed:
             add = self.appended.add
             for event in self._pending[count:]:
                 add(event.model or "none")
-            self.bus.send("feed.tail", max(e.position for e in self._pending[count:]))
+            self.bus.send_wanted("feed.tail", max(e.position for e in self._pending[count:]))
         if self._pending and not self._draining:
             self._draining = True
             if self._extends_tail(self._pending) and not self._lock.locked():
@@ -198,10 +203,43 @@ class EventFeed:
         while True:
             await asyncio.sleep(self.poll_secs)
             try:
+                if self.bus.clustered and not self.want.on:
+                    await self.now()           # nobody waits here: the tail moves, nothing is decoded
+                    continue
                 async with self._lock:
                     await self._catch_up()
             except Exception:
                 log.exception("event poll failed")
+
+    def known_now(self) -> int | None:
+        """The tail when it is the log's last position as far as this process can tell at once (alone, or told
+        of the other workers' commits); None when ``now()`` must read it."""
+        return self.tail if not self.bus.clustered or self.want.on else None
+
+    async def now(self) -> int:
+        """The log's last position: the tail, or in a group when this feed is not told of the other workers'
+        commits (nobody waited lately), read from the log (the tail moves there)."""
+        known = self.known_now()
+        if known is not None:
+            return known
+        generation = self.generation
+        position: int = await self.db.read(last_position)
+        if generation == self.generation:
+            self._on_remote_tail(position, -1)
+        return max(position, self.tail)
+
+    def _look(self) -> None:
+        """The want turned on: commits the other workers made before they knew are read from the log now and
+        once more shortly (a want travels while they commit)."""
+        loop = asyncio.get_running_loop()
+        for delay in (0.0, 0.05):
+            loop.call_later(delay, lambda: loop.create_task(self._look_once()))
+
+    async def _look_once(self) -> None:
+        try:
+            self._on_remote_tail(await self.db.read(last_position), -1)
+        except Exception:
+            log.exception("reading the log's last position failed")
 
     # -- cursors -----------------------------------------------------------------------------
     async def events_after(self, cursor: int, limit: int = READ_BATCH) -> list[StoredEvent]:
@@ -218,6 +256,7 @@ class EventFeed:
         """Until an event with position > cursor is ingested (or the feed is closed, or reset)."""
         generation = self.generation
         self._waiting += 1
+        self.want.touch()
         try:
             while cursor >= self.tail and not self.closed and generation == self.generation:
                 await self._changed.wait()
@@ -232,7 +271,7 @@ class EventFeed:
 
     async def _iterate(self, after: int | None, model: str | None, stream: str | None,
                        generation: int) -> AsyncIterator[StoredEvent]:
-        cursor = self.tail if after is None else after
+        cursor = await self.now() if after is None else after
         while True:
             batch = await self.events_after(cursor)
             if generation != self.generation:

@@ -30,7 +30,7 @@ class Sink:
     outbox: Outbox
     prefix: tuple[str, str]             # the ``next`` message around the encoded payload
     stopped: Callable[[], bool]         # the socket is closing or the server shutting down
-    live_from: int                      # the feed's tail when the subscribe message arrived
+    live_from: int | None               # the feed's tail when the subscribe message arrived (None: read it)
 
 
 class FeedCursor:
@@ -58,6 +58,8 @@ class FeedCursor:
         events after the cursor (from the feed's ring, else the log), queue those the caller may read."""
         feed, outbox, stopped = self.sink.feed, self.sink.outbox, self.sink.stopped
         cursor = self.sink.live_from if self.after is None else self.after
+        if cursor is None:
+            cursor = await feed.now()
         while True:
             room = await outbox.reserve()
             used = 0

@@ -66,7 +66,7 @@ class Operations:
 
     def start(self, op_id: Any, operation: wp.Operation) -> None:
         key = str(op_id)
-        live_from = self.sock.services.runtime.feed.tail   # "now" is when the message arrived
+        live_from = self.sock.services.runtime.feed.known_now()   # "now" is when the message arrived
         self.tasks[key] = self.sock.spawn(self._run(op_id, key, operation, live_from))
 
     def stop(self, key: str) -> Any:
@@ -98,7 +98,7 @@ class Operations:
                 message = wp.error_message(self.sock.protocol, op_id, [field_error(exc, stream.root_key)])
                 self.sock.spawn(self.sock.send(message))
 
-    async def _run(self, op_id: Any, key: str, operation: wp.Operation, live_from: int) -> None:
+    async def _run(self, op_id: Any, key: str, operation: wp.Operation, live_from: int | None) -> None:
         sock = self.sock
         current = asyncio.current_task()
         if current is not None:
