@@ -32,7 +32,8 @@ from atomo.http.services import Services, build_engine, start_services
 from atomo.project import Project
 from atomo.schema import Schema, load_schema
 from atomo.schema.model import Diagnostic
-from atomo.server import AtomoServer, banner, bind_socket, uvicorn_config
+from atomo.server import AtomoServer, banner, uvicorn_config
+from atomo.sockets import bind_socket
 from atomo.storage.file_migrations import apply_project_files, migrations_dir
 from atomo.storage.migrate import apply_boot_migration
 

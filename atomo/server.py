@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import gc
 import importlib.util
 import json
@@ -42,24 +41,16 @@ from atomo.cluster.frames import SUPERVISOR
 from atomo.cluster.member import Member
 from atomo.cluster.member import member as cluster_member
 from atomo.config import Settings, is_memory
-from atomo.errors import ConfigError
+from atomo.group import BOOT_ENV
 from atomo.http.logs import JsonFormatter, configure_logging
 from atomo.http.services import ServerState, Services, start_services
 from atomo.process_memory import configure_heap, release_free_heap
 from atomo.project import Project
+from atomo.sockets import bind_socket, loop_factory
 
 log = logging.getLogger("atomo.server")
 GC_THRESHOLD = (10_000, 50, 1_000)   # gen0 allocations; gen1 and gen2 collection ratios
 CHECK_OK = "ok: schema, migrations and settings are valid"
-BACKLOG = 2048  # uvicorn's default; its create_server listens again with config.backlog
-
-
-def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """uvloop when it is installed (optional), else the default asyncio loop."""
-    if importlib.util.find_spec("uvloop") is None:
-        return None
-    import uvloop
-    return uvloop.new_event_loop  # type: ignore[no-any-return]
 
 
 def http_implementation() -> type[asyncio.Protocol] | str:
@@ -70,46 +61,6 @@ def http_implementation() -> type[asyncio.Protocol] | str:
         return "h11"
     from atomo.http.protocol import HttpProtocol
     return HttpProtocol
-
-
-def bind_socket(host: str, port: int, *, reuse_port: bool = False, listen: bool = True) -> socket.socket:
-    """The server's socket. A group (``--workers``) binds one per worker with ``reuse_port`` and listens on each,
-    and the supervisor keeps one that is bound and not listening (``atomo.cluster.supervisor``)."""
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-    except socket.gaierror as exc:
-        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
-    family, kind, proto, _, address = infos[0]
-    sock = socket.socket(family, kind, proto)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if reuse_port:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        if family == socket.AF_INET6 and host in ("::", ""):
-            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-        sock.bind(address)
-        # listening is what keeps the port: a socket that is only bound does not stop another SO_REUSEADDR bind
-        # (a group's supervisor: its SO_REUSEPORT socket, bound, does stop any bind without SO_REUSEPORT)
-        if listen:
-            sock.listen(BACKLOG)
-    except OSError as exc:
-        sock.close()
-        if exc.errno == errno.EADDRINUSE:
-            raise ConfigError(f"port {port} is already in use on {host} (set PORT or use --port)") from None
-        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
-    sock.set_inheritable(True)
-    return sock
-
-
-def someone_listens(sock: socket.socket) -> bool:
-    """Whether a socket already listens on ``sock``'s address (a connection to it is accepted)."""
-    host, port = sock.getsockname()[:2]
-    target = "::1" if host == "::" else "127.0.0.1" if host in ("0.0.0.0", "") else host
-    try:
-        with socket.create_connection((target, port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 def _plural(word: str, count: int) -> str:
@@ -305,55 +256,23 @@ def stop_orphan(server: AtomoServer) -> None:
     server.should_exit = True
 
 
-async def supervise(settings: Settings, project: Project, out: Callable[[str], Any] | None = None) -> int:
-    """``atomo serve --workers N``: bind, boot once, then run N workers on the socket until stopped."""
-    from atomo.cluster.shared_table import create_table, forget_worker
-    from atomo.cluster.supervisor import Supervisor
-    from atomo.realtime.cluster import supervise as supervise_realtime
-
-    sock = bind_socket(settings.host, settings.port, reuse_port=True, listen=False)
-    if someone_listens(sock):       # another group on this port: SO_REUSEPORT would let the two share it
-        sock.close()
-        raise ConfigError(f"port {settings.port} is already in use on {settings.host} (set PORT or use --port)")
+async def boot_once(settings: Settings, project: Project, boot: str) -> int:
+    """The boot of a group, in a child of its supervisor (``atomo.group``): schema, migrations, admin,
+    secret once, before any worker starts; the banner and the data file go back on the pipe ``boot`` names
+    (``<fd>:<port>``)."""
+    fd, port = (int(part) for part in boot.split(":"))
+    services = await start_services(settings, project)
     try:
-        services = await start_services(settings, project)
-        try:
-            port = sock.getsockname()[1]
-            text = (json_banner if settings.log_format == "json" else banner)(services, project, settings.host, port)
-            if settings.log_format != "json":
-                lines = text.splitlines()
-                text = "\n".join([*lines[:4], f"  Workers   {settings.workers} processes on one data file",
-                                  *lines[4:]])
-            data_file = None if services.db.memory else services.db.path
-        finally:
-            await services.close()
-        del services
-        gc.collect()
-        supervisor = Supervisor(
-            size=settings.workers, sock=sock, grace_secs=settings.shutdown_grace_secs,
-            prepare=[lambda relay, folder: create_table(folder / "shared.table", workers=settings.workers),
-                     lambda relay, folder: supervise_realtime(relay, settings.realtime_coordinator_policy)],
-            gone=[lambda folder, index: forget_worker(folder / "shared.table", index)],
-            on_ready=lambda: (out or _stdout)(text))
-        code = await supervisor.run()
+        text = (json_banner if settings.log_format == "json" else banner)(services, project, settings.host, port)
+        if settings.log_format != "json":
+            lines = text.splitlines()
+            text = "\n".join([*lines[:4], f"  Workers   {settings.workers} processes on one data file", *lines[4:]])
+        report = json.dumps({"banner": text, "dataFile": None if services.db.memory else str(services.db.path)})
     finally:
-        sock.close()
-    if data_file is not None:
-        truncate_wal(data_file)
-    return code
-
-
-def truncate_wal(path: Path) -> None:
-    """Once every worker stopped: fold the WAL into the data file and truncate it (as one process does)."""
-    import sqlite3
-    try:
-        conn = sqlite3.connect(path, isolation_level=None)
-        try:
-            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        finally:
-            conn.close()
-    except sqlite3.Error as exc:
-        log.warning("the closing WAL checkpoint failed (the WAL is kept and replayed on the next open): %s", exc)
+        await services.close()
+    with os.fdopen(fd, "w") as pipe:
+        pipe.write(report)
+    return 0
 
 
 def stop_at_stdin_eof(server: AtomoServer) -> None:
@@ -392,12 +311,8 @@ def run(settings: Settings, project: Project, *, check: bool = False) -> int:
     if not check:
         configure_logging(settings)
     member = cluster_member()
-    group = member is None and settings.workers > 1 and not check
-    if group and (settings.ephemeral or is_memory(project.data_file)):
-        log.warning("ATOMO_WORKERS=%d ignored: in-memory data lives in one process, which serves alone",
-                    settings.workers)
-        group = False
+    boot = os.environ.pop(BOOT_ENV, None)         # a group's supervisor runs this process to boot once
     with asyncio.Runner(loop_factory=loop_factory()) as runner:
-        if group:
-            return runner.run(supervise(settings, project))
+        if boot is not None and member is None:
+            return runner.run(boot_once(settings, project, boot))
         return runner.run(serve(settings, project, check=check, member=member))

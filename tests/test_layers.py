@@ -24,7 +24,7 @@ LAYERS: list[set[str]] = [
     # packaging: the spec's paths; worker: the client SDK; process_memory: serve's glibc heap settings;
     # clock: the process clock every time-dependent rule reads (frozen by tests)
     {"errors", "_version", "packaging", "worker", "process_memory", "clock"},
-    {"config"},
+    {"config", "sockets"},         # sockets: the listening socket and event loop of every kind of server
     {"cluster"},                   # serving one file from several processes: bus, relay, writer lock, supervisor
     {"schema"},
     {"project"},
@@ -41,6 +41,7 @@ LAYERS: list[set[str]] = [
     {"realtime"},                  # channels tier, and the WebSocket registry both tiers share
     {"subscriptions"},             # /graphql/ws
     {"app"},                       # create_app: mounts every surface on Services
+    {"group"},                     # atomo serve --workers N: the supervisor's process (no HTTP stack)
     {"server"},                    # atomo serve
     {"devserver"},                 # atomo dev
     {"cli", "testing"},

@@ -28,7 +28,7 @@ def dev(obj: CliContext, port: int | None, host: str | None, schema_path: str | 
     Watches schema.ts, migrations/*.sql, hooks/**/*.py and the env file; runs codegen on reload."""
     from atomo.devserver import DevOptions, DevServer
     from atomo.process_memory import configure_heap
-    from atomo.server import loop_factory
+    from atomo.sockets import loop_factory
 
     def make_settings() -> Settings:
         return obj.settings(port=port, host=host, schema_path=schema_path, strict_schema=strict_schema or None)

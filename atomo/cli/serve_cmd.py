@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from atomo.auth.secret import check_production_secret
 from atomo.cli.context import CliContext
+from atomo.cluster.member import member as cluster_member
 from atomo.config import MEMORY, is_memory, parse_workers
 from atomo.errors import UsageError
+from atomo.group import BOOT_ENV, run_group, serves_as_group
 from atomo.project import resolve_project
 
 
@@ -37,7 +41,6 @@ def _workers(value: str | None) -> int | None:
 def serve(obj: CliContext, port: int | None, host: str | None, schema_path: str | None, strict_schema: bool | None,
           workers: str | None, check: bool, ephemeral: bool) -> None:
     """Serve the GraphQL API and the platform routes (no watching, no codegen)."""
-    from atomo.server import run
     settings = obj.settings(port=port, host=host, schema_path=schema_path, strict_schema=strict_schema or None,
                             workers=_workers(workers))
     if ephemeral:
@@ -46,6 +49,11 @@ def serve(obj: CliContext, port: int | None, host: str | None, schema_path: str 
         settings = settings.with_(data_file=MEMORY, database_url=None, ephemeral=True)
     check_production_secret(settings)
     project = resolve_project(settings, project_dir=obj.project)
-    code = run(settings, project, check=check)
+    if serves_as_group(settings, project.data_file, check=check, member=cluster_member() is not None) and \
+            BOOT_ENV not in os.environ:
+        code = run_group(settings)       # the supervisor: without the HTTP stack (atomo.cluster.group)
+    else:
+        from atomo.server import run
+        code = run(settings, project, check=check)
     if code:
         raise SystemExit(code)

@@ -36,15 +36,17 @@ from __future__ import annotations
 
 import itertools
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from atomo.cluster.bus import Bus
 from atomo.cluster.frames import ALL, SUPERVISOR
 from atomo.cluster.relay import Relay
 from atomo.realtime.connection import Connection, Stats
-from atomo.realtime.hub import RealtimeHub
 from atomo.realtime.protocol import Outgoing, _portable, error_frame
 from atomo.realtime.sessions import Sessions
+
+if TYPE_CHECKING:         # the supervisor imports this module, not the hub (nor the HTTP layer below it)
+    from atomo.realtime.hub import RealtimeHub
 
 log = logging.getLogger("atomo.realtime")
 

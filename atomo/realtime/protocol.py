@@ -18,9 +18,6 @@ from typing import Any
 import msgpack
 import msgspec
 
-from atomo.http.errors import HttpError
-from atomo.http.request_context import parse_json
-
 OPS = frozenset({"subscribe", "unsubscribe", "publish", "presence", "session_join", "session_leave",
                  "to_coordinator", "to_members", "ping"})
 CHANNEL_OPS = frozenset({"subscribe", "unsubscribe", "publish", "presence"})
@@ -82,6 +79,9 @@ def _check_timestamp(value: msgpack.Timestamp) -> None:
 def decode(message: dict[str, Any], encoding: str) -> Any:
     text, data = message.get("text"), message.get("bytes")
     if text is not None:
+        # imported here: the supervisor of a group uses this module's frames without the HTTP layer
+        from atomo.http.errors import HttpError
+        from atomo.http.request_context import parse_json
         try:
             return parse_json(text, MAX_DEPTH)
         except HttpError:
