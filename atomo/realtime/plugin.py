@@ -180,14 +180,35 @@ def realtime_hub(services: Services) -> RealtimeHub:
     return hub
 
 
+HEALTH = "realtime.health"
+MAXED_STATS = frozenset({"active_channels", "active_sessions"})   # one channel may have members on every worker
+
+
+def group_stats(per_worker: list[dict[str, int]]) -> dict[str, int]:
+    """``/realtime/health`` stats of a group: counts summed over the workers, channels and sessions the largest."""
+    total: dict[str, int] = {}
+    for stats in per_worker:
+        for key, value in stats.items():
+            total[key] = max(total.get(key, 0), value) if key in MAXED_STATS else total.get(key, 0) + value
+    return total
+
+
 def realtime_handlers(services: Services, live: LiveSockets, hub: RealtimeHub) -> list[BaseRouteHandler]:
     """``/realtime/ws``, ``/realtime/health`` and ``POST /realtime/token`` on ``hub``."""
     quiet_denials()
     endpoint = RealtimeEndpoint(services, live, hub)
 
+    bus = services.runtime.bus
+    bus.answer(HEALTH, lambda _: hub.health()["stats"])
+
     @get("/realtime/health", name="realtime-health")
     async def health() -> Response[Any]:
-        return Response(hub.health(), media_type="application/json")
+        body = hub.health()
+        if bus.clustered:                # the whole server, and this worker's own figures
+            local = body["stats"]
+            body["stats"] = group_stats([local, *await bus.ask(HEALTH)])
+            body["worker"] = {"index": bus.index, "stats": local}
+        return Response(body, media_type="application/json")
 
     @post("/realtime/token", status_code=200, name="realtime-token")
     async def token(request: Request[Any, Any, Any]) -> Response[Any]:

@@ -45,7 +45,8 @@ class Placed:
         self.spare: list[Socket] = []
 
     def active(self) -> dict[int, int]:
-        return {i: c.get("/realtime/health").json()["stats"]["active_clients"] for i, c in self.workers.items()}
+        return {i: c.get("/realtime/health").json()["worker"]["stats"]["active_clients"]
+                for i, c in self.workers.items()}
 
     async def on(self, index: int, token: str | None = None) -> tuple[Socket, str]:
         """A socket served by worker ``index`` and its principal id (sockets that land elsewhere stay open
