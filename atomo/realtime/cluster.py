@@ -79,6 +79,24 @@ def send(bus: Bus, kind: str, payload: Any, to: int) -> None:
 
 
 # -- the worker's end ------------------------------------------------------------------------------------
+def mark(channels: dict[str, set[str]], channel: str, pid: str, present: bool) -> bool:
+    """Add (or remove) ``pid`` in one worker's members of ``channel``; False when nothing changed."""
+    pids = channels.get(channel)
+    if present:
+        if pids is None:
+            pids = channels[channel] = set()
+        elif pid in pids:
+            return False
+        pids.add(pid)
+        return True
+    if pids is None or pid not in pids:
+        return False
+    pids.discard(pid)
+    if not pids:
+        del channels[channel]
+    return True
+
+
 class ClusterLink:
     """The hub's ``peers``: replicas of the other workers' presence, and publishes to them."""
 
@@ -143,25 +161,15 @@ class ClusterLink:
         self.bus.send(MINE, mine, to=SUPERVISOR)
 
     def _apply(self, worker: int, channel: str, pid: str, present: bool) -> None:
-        channels = self.replicas.setdefault(worker, {})
-        pids = channels.get(channel)
+        if not mark(self.replicas.setdefault(worker, {}), channel, pid, present):
+            return
         if present:
-            if pids is None:
-                pids = channels[channel] = set()
-            elif pid in pids:
-                return
-            pids.add(pid)
             counts = self.remote.setdefault(channel, {})
             before = counts.get(pid, 0)
             counts[pid] = before + 1
             if before == 0:
                 self.hub.remote_presence(channel, pid, True)
             return
-        if pids is None or pid not in pids:
-            return
-        pids.discard(pid)
-        if not pids:
-            del channels[channel]
         counts = self.remote[channel]
         after = counts[pid] - 1
         if after:
@@ -340,20 +348,8 @@ class RealtimeSupervisor:
     # -- presence ------------------------------------------------------------------------------------------
     def _presence(self, payload: Any, sender: int) -> None:
         channel, pid, present = payload
-        channels = self.members.setdefault(sender, {})
-        pids = channels.get(channel)
-        if present:
-            if pids is None:
-                pids = channels[channel] = set()
-            elif pid in pids:
-                return
-            pids.add(pid)
-        else:
-            if pids is None or pid not in pids:
-                return
-            pids.discard(pid)
-            if not pids:
-                del channels[channel]
+        if not mark(self.members.setdefault(sender, {}), channel, pid, bool(present)):
+            return
         self.relay.broadcast(CHANGES, [[sender, channel, pid, bool(present)]], exclude=sender)
 
     def _mine(self, payload: Any, sender: int) -> None:

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import websockets
 
-from tests.e2e.conftest import ServerProcess, server_env
-from tests.e2e.test_workers import WORKERS, clients_per_worker, wait_for
+from tests.e2e.conftest import ServerProcess
+from tests.e2e.test_workers import WORKERS, clients_per_worker, running_group
 from tests.e2e.wskit import Socket, ws_url
 
 pytestmark = pytest.mark.slow
@@ -23,17 +23,10 @@ SOCKETS = 3          # realtime connections per address
 
 @pytest.fixture
 def group(tmp_path: Path) -> Iterator[ServerProcess]:
-    env = server_env(RATE_LIMIT_RPS=str(REQUESTS), RATE_LIMIT_WINDOW_SECS="36000",
-                     LOGIN_RATE_LIMIT_ATTEMPTS=str(LOGINS), ATOMO_REALTIME_MAX_CONN_PER_IP=str(SOCKETS),
-                     ATOMO_REALTIME_ALLOW_ANON="true")
-    process = ServerProcess(tmp_path / "project", env=env, args=("--workers", str(WORKERS)))
-    process.project.mkdir()
-    process.start()
-    wait_for(lambda: "Press Ctrl+C" in process.stdout, what="the banner")
-    try:
+    with running_group(tmp_path, RATE_LIMIT_RPS=str(REQUESTS), RATE_LIMIT_WINDOW_SECS="36000",
+                       LOGIN_RATE_LIMIT_ATTEMPTS=str(LOGINS), ATOMO_REALTIME_MAX_CONN_PER_IP=str(SOCKETS),
+                       ATOMO_REALTIME_ALLOW_ANON="true") as process:
         yield process
-    finally:
-        process.stop()
 
 
 async def open_realtime(url: str) -> Socket | int:

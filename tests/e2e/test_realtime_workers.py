@@ -16,8 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.conftest import ServerProcess, login, server_env
-from tests.e2e.test_workers import WORKERS, clients_per_worker, wait_for
+from tests.e2e.conftest import ServerProcess, login
+from tests.e2e.test_workers import clients_per_worker, running_group
 from tests.e2e.wskit import Socket, ws_url
 
 pytestmark = pytest.mark.slow
@@ -25,15 +25,8 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def group(tmp_path: Path) -> Iterator[ServerProcess]:
-    process = ServerProcess(tmp_path / "project", env=server_env(ATOMO_REALTIME_ALLOW_ANON="true"),
-                            args=("--workers", str(WORKERS)))
-    process.project.mkdir()
-    process.start()
-    wait_for(lambda: "Press Ctrl+C" in process.stdout, what="the banner")
-    try:
+    with running_group(tmp_path, ATOMO_REALTIME_ALLOW_ANON="true") as process:
         yield process
-    finally:
-        process.stop()
 
 
 class Placed:

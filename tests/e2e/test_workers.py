@@ -9,6 +9,7 @@ connections until `/ready` (which names the answering worker) has shown each ind
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -84,10 +85,10 @@ def create(client: httpx.Client, name: str) -> dict[str, Any] | None:
     return body["data"]["create"]  # type: ignore[no-any-return]
 
 
-@pytest.fixture
-def group(tmp_path: Path) -> Iterator[ServerProcess]:
-    process = ServerProcess(tmp_path / "project", env=server_env(ATOMO_JOB_RECLAIM_INTERVAL="1"),
-                            args=("--workers", str(WORKERS)))
+@contextlib.contextmanager
+def running_group(tmp_path: Path, **env: str) -> Iterator[ServerProcess]:
+    """A group of ``WORKERS`` on the bundled sample in an empty project, once every worker listens."""
+    process = ServerProcess(tmp_path / "project", env=server_env(**env), args=("--workers", str(WORKERS)))
     process.project.mkdir()
     process.start()                 # /health answers once one worker listens; the banner once every one does
     wait_for(lambda: "Press Ctrl+C" in process.stdout, what="the banner")
@@ -95,6 +96,12 @@ def group(tmp_path: Path) -> Iterator[ServerProcess]:
         yield process
     finally:
         process.stop()
+
+
+@pytest.fixture
+def group(tmp_path: Path) -> Iterator[ServerProcess]:
+    with running_group(tmp_path, ATOMO_JOB_RECLAIM_INTERVAL="1") as process:
+        yield process
 
 
 async def subscribe(base_url: str, token: str, after: int | None = None) -> Socket:
