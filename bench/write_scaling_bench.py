@@ -71,10 +71,10 @@ def main() -> None:
             pids = processes(peer.pid)
             for concurrency in args.concurrency:
                 run_load(peer.base_url, request, concurrency=concurrency, seconds=args.warmup, generator=generator,
-                         threads=1, label="warm")
+                         threads=1, label=f"w{workers}-c{concurrency}-warm")
                 before, cpu0, t0 = scrape(peer.base_url), [cpu_s(p) for p in pids], time.perf_counter()
                 result = run_load(peer.base_url, request, concurrency=concurrency, seconds=args.seconds,
-                                  generator=generator, threads=1, label="run")
+                                  generator=generator, threads=1, label=f"w{workers}-c{concurrency}")
                 wall = time.perf_counter() - t0
                 after, cpu1 = scrape(peer.base_url), [cpu_s(p) for p in pids]
                 tx, writes, secs = (after[k] - before.get(k, 0.0) for k in SERIES)
