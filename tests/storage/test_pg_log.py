@@ -1,0 +1,178 @@
+"""Event positions on PostgreSQL (``atomo.storage.pg_log``, issue 21) against a real server
+(``atomo.testing.postgres``): a second appender waits for the first; positions are dense and in commit order
+under concurrent appenders with rollbacks, and a reader polling ``position > cursor`` never skips one. A
+``bigserial`` next to it shows the skip this design prevents."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from atomo.storage.pg_log import EVENTS_DDL, Positions, begin_write
+from atomo.testing.postgres import PostgresUnavailable, TemporaryPostgres
+
+psycopg = pytest.importorskip("psycopg")
+APPENDERS = 6
+TRANSACTIONS = 60      # per appender
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[TemporaryPostgres]:
+    try:
+        pg = TemporaryPostgres().start()
+    except PostgresUnavailable as exc:
+        pytest.skip(str(exc))
+    try:
+        yield pg
+    finally:
+        pg.stop()
+
+
+@pytest.fixture
+def url(server: TemporaryPostgres, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh schema with the events table; the URL connects into it."""
+    schema = "t_" + request.node.name[:40].lower().replace("[", "_").replace("]", "")
+    with psycopg.connect(server.url, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+        conn.execute(f'SET search_path TO "{schema}"')
+        conn.execute(EVENTS_DDL)
+    yield f"{server.url}?options=-csearch_path%3D{schema}"
+
+
+def connect(url: str) -> psycopg.Connection:
+    return psycopg.connect(url, autocommit=True)      # BEGIN/COMMIT explicit, as Atomo's writer does
+
+
+def append(conn: psycopg.Connection, positions: Positions, stream: str, n: int) -> int:
+    position = positions.next(conn)
+    conn.execute("INSERT INTO events (position, event_id, stream, stream_version, type, data, recorded_at)"
+                 " VALUES (%s, %s, %s, %s, 'created', %s, '2026-12-06T00:00:00Z')",
+                 (position, f"{stream}-{n}", stream, n, b"{}"))
+    return position
+
+
+def seen_after(conn: psycopg.Connection, cursor: int) -> list[int]:
+    return [row[0] for row in conn.execute("SELECT position FROM events WHERE position > %s ORDER BY position",
+                                           (cursor,))]
+
+
+def waiting_for_the_write_lock(conn: psycopg.Connection) -> int:
+    return int(conn.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+               .fetchone()[0])
+
+
+def test_a_second_appender_waits_and_continues_after_the_first_commits(url: str) -> None:
+    a, b, reader = connect(url), connect(url), connect(url)
+    begin_write(a)
+    assert append(a, Positions(), "s:a", 1) == 1
+    done: list[int] = []
+
+    def second() -> None:
+        begin_write(b)                                   # blocks here while A holds the lock
+        done.append(append(b, Positions(), "s:b", 1))
+        b.execute("COMMIT")
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while waiting_for_the_write_lock(reader) == 0:
+        assert time.monotonic() < deadline, "B never waited for the write lock"
+        time.sleep(0.01)
+    assert seen_after(reader, 0) == [], "nothing committed yet"
+    a.execute("COMMIT")
+    thread.join(10)
+    assert done == [2]
+    assert seen_after(reader, 0) == [1, 2]
+    for conn in (a, b, reader):
+        conn.close()
+
+
+def test_a_rolled_back_transaction_leaves_no_gap(url: str) -> None:
+    conn = connect(url)
+    begin_write(conn)
+    append(conn, Positions(), "s:x", 1)
+    conn.execute("ROLLBACK")
+    begin_write(conn)
+    positions = Positions()
+    assert append(conn, positions, "s:y", 1) == 1
+    mark = positions.mark()                              # a unit's savepoint: its positions are given back
+    conn.execute("SAVEPOINT unit")
+    append(conn, positions, "s:y", 2)
+    conn.execute("ROLLBACK TO SAVEPOINT unit")
+    positions.back_to(mark)
+    assert append(conn, positions, "s:y", 2) == 2
+    conn.execute("COMMIT")
+    assert seen_after(conn, 0) == [1, 2]
+    conn.close()
+
+
+def test_concurrent_appenders_give_dense_positions_and_a_polling_reader_skips_none(url: str) -> None:
+    stop = threading.Event()
+    polled: list[int] = []
+    errors: list[BaseException] = []
+
+    def appender(index: int) -> None:
+        rng = random.Random(index)
+        try:
+            with connect(url) as conn:
+                for t in range(TRANSACTIONS):
+                    begin_write(conn)
+                    positions = Positions()
+                    for k in range(rng.randint(1, 3)):
+                        append(conn, positions, f"s:{index}-{t}", k + 1)
+                    time.sleep(rng.random() / 500)       # commits come late, while others wait
+                    conn.execute("ROLLBACK" if rng.random() < 0.1 else "COMMIT")
+        except BaseException as exc:
+            errors.append(exc)
+
+    def reader() -> None:
+        try:
+            with connect(url) as conn:
+                while True:
+                    last = stop.is_set()
+                    fresh = seen_after(conn, polled[-1] if polled else 0)
+                    polled.extend(fresh)
+                    if last:
+                        return
+                    time.sleep(0.001)
+        except BaseException as exc:
+            errors.append(exc)
+
+    poller = threading.Thread(target=reader)
+    poller.start()
+    writers = [threading.Thread(target=appender, args=(i,)) for i in range(APPENDERS)]
+    for thread in writers:
+        thread.start()
+    for thread in writers:
+        thread.join(120)
+    stop.set()
+    poller.join(30)
+    assert errors == []
+    with connect(url) as conn:
+        total = int(conn.execute("SELECT count(*) FROM events").fetchone()[0])
+    assert total > APPENDERS * TRANSACTIONS              # 1-3 events per committed transaction
+    assert polled == list(range(1, total + 1)), "the reader skipped or repeated a position"
+
+
+def test_a_bigserial_lets_a_cursor_skip_an_event_that_commits_late(url: str) -> None:
+    """Why positions are not a sequence: B takes 2 after A took 1, B commits first, a reader moves its cursor
+    to 2, A commits 1 behind it."""
+    setup = connect(url)
+    setup.execute("CREATE TABLE naive (position bigserial PRIMARY KEY, v text)")
+    a, b = connect(url), connect(url)
+    a.execute("BEGIN")
+    a.execute("INSERT INTO naive (v) VALUES ('a')")
+    b.execute("BEGIN")
+    b.execute("INSERT INTO naive (v) VALUES ('b')")
+    b.execute("COMMIT")
+    cursor = max(row[0] for row in setup.execute("SELECT position FROM naive"))
+    a.execute("COMMIT")
+    late = [row[0] for row in setup.execute("SELECT position FROM naive WHERE position > %s", (cursor,))]
+    assert cursor == 2 and late == [], "position 1 committed after the cursor passed it: skipped"
+    for conn in (setup, a, b):
+        conn.close()
