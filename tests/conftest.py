@@ -45,3 +45,33 @@ async def crm(app: Atomo) -> Atomo:
     """The CRM sample with its seed records."""
     await app.runtime.seed_file(SAMPLE / "seed.json")
     return app
+
+
+# -- PostgreSQL (issue 21): one throwaway server per test run, a fresh schema per test ---------------------------
+@pytest.fixture(scope="session")
+def postgres_server():  # noqa: ANN201
+    """A real PostgreSQL (``atomo.testing.postgres``), started on first use; skips the test where PostgreSQL or
+    psycopg is not installed (``.ci/run`` installs both)."""
+    pytest.importorskip("psycopg")
+    from atomo.testing.postgres import PostgresUnavailable, TemporaryPostgres
+    try:
+        server = TemporaryPostgres().start()
+    except PostgresUnavailable as exc:
+        pytest.skip(str(exc))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server, request: pytest.FixtureRequest) -> str:  # noqa: ANN001
+    """The URL of a new, empty schema on the test run's PostgreSQL (its ``search_path``)."""
+    import re
+    import uuid
+
+    import psycopg
+    schema = "t_" + re.sub(r"[^a-z0-9]", "_", request.node.name.lower())[:40] + "_" + uuid.uuid4().hex[:8]
+    with psycopg.connect(postgres_server.url, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    return f"{postgres_server.url}?options=-csearch_path%3D{schema}"

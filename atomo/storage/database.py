@@ -107,6 +107,8 @@ def configure(conn: sqlite3.Connection, *, synchronous: str, busy_timeout_ms: in
 class Database:
     """The storage engine of one data file. Create, ``await start()``, use, ``await close()``."""
 
+    READ_BEGIN = "BEGIN"                  # a read transaction (PostgreSQL: one snapshot for all its statements)
+
     def __init__(self, path: Path, *, synchronous: str = "NORMAL", busy_timeout_ms: int = 5000,
                  read_connections: int = 4, write_batch_max: int = 256, write_queue_max: int = 10000,
                  group_commit: bool = True, on_connect: Callable[[sqlite3.Connection], None] | None = None,
@@ -278,7 +280,7 @@ class Database:
             if conn.in_transaction:
                 try:
                     conn.execute("ROLLBACK")
-                except sqlite3.Error:
+                except Exception:
                     pass
             result = (False, translate(exc))
         self._wal_checked = 0.0                  # a restore wrote the whole file to the WAL: look at its size now
@@ -352,15 +354,18 @@ class Database:
             while pending:  # exclusive units queued behind the stop marker still get an answer
                 self._run_locked(conn, [pending.pop(0)])
         finally:
-            try:
-                # in a group the other workers go on writing: a PASSIVE checkpoint, and the supervisor truncates
-                # the WAL once every worker stopped
-                conn.execute("PRAGMA wal_checkpoint(PASSIVE)" if self._writer_lock is not None
-                             else "PRAGMA wal_checkpoint(TRUNCATE)")
-            except sqlite3.Error as exc:
-                log.warning("the closing WAL checkpoint failed (the WAL is kept and replayed on the next open): %s",
-                            exc)
-            conn.close()
+            self._close_writer(conn)
+
+    def _close_writer(self, conn: sqlite3.Connection) -> None:
+        try:
+            # in a group the other workers go on writing: a PASSIVE checkpoint, and the supervisor truncates
+            # the WAL once every worker stopped
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)" if self._writer_lock is not None
+                         else "PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error as exc:
+            log.warning("the closing WAL checkpoint failed (the WAL is kept and replayed on the next open): %s",
+                        exc)
+        conn.close()
 
     def _bound_wal(self, conn: sqlite3.Connection) -> None:
         """Between batches: when the WAL has grown past its limit, copy it back and restart it.
@@ -433,7 +438,7 @@ class Database:
             if conn.in_transaction:
                 try:
                     conn.execute("ROLLBACK")
-                except sqlite3.Error:
+                except Exception:            # the connection is broken: the next BEGIN says so
                     pass
             results = [(False, failure) for _ in batch]
         if self.write_failure is not None or not all(ok for ok, _ in results):
@@ -465,7 +470,7 @@ class Database:
             return True, unit.fn(conn)
         except BaseException as exc:
             conn.execute("ROLLBACK")
-            conn.execute("BEGIN IMMEDIATE")
+            self._begin(conn)
             return False, translate(exc)
 
     @staticmethod
@@ -529,10 +534,10 @@ class Database:
         conn = self._idle.pop()
         if inline:
             try:
-                return _in_read_txn(conn, fn)
+                return _in_read_txn(conn, fn, self.READ_BEGIN)
             finally:
                 self._release(conn)
-        future = asyncio.get_running_loop().run_in_executor(self._executor, _in_read_txn, conn, fn)
+        future = asyncio.get_running_loop().run_in_executor(self._executor, _in_read_txn, conn, fn, self.READ_BEGIN)
         future.add_done_callback(lambda _: self._release(conn))
         return await asyncio.shield(future)
 
@@ -580,11 +585,13 @@ class Checkpointer:
         self._thread.join()
 
 
-def _in_read_txn(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
-    conn.execute("BEGIN")
+def _in_read_txn(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T], begin: str = "BEGIN") -> T:
+    conn.execute(begin)
     try:
         return fn(conn)
-    except sqlite3.Error as exc:
+    except Exception as exc:
+        if isinstance(exc, AtomoError) or not is_driver_error(exc):
+            raise
         raise translate(exc) from None
     finally:
         conn.execute("ROLLBACK")
@@ -593,7 +600,14 @@ def _in_read_txn(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T]
 FULL_MESSAGE = "the data file's disk is full; writes fail until space is freed"
 
 
+def is_driver_error(exc: BaseException) -> bool:
+    """An error of a database driver (sqlite3, or psycopg on PostgreSQL: both are DB-API errors)."""
+    return isinstance(exc, sqlite3.Error) or type(exc).__module__.startswith("psycopg")
+
+
 def is_disk_full(exc: BaseException) -> bool:
+    if getattr(exc, "sqlstate", None) == "53100":        # PostgreSQL: disk_full
+        return True
     code = getattr(exc, "sqlite_errorcode", None)
     return (isinstance(exc, sqlite3.Error) and (code is not None and code & 0xFF == sqlite3.SQLITE_FULL
                                                 or "database or disk is full" in str(exc))) or (

@@ -12,14 +12,24 @@ from atomo.errors import StorageError, ValidationError
 from atomo.storage.database import Database
 
 
-@pytest.fixture
-async def db(tmp_path: Path):
-    database = Database(tmp_path / "t.db", read_connections=2)
+@pytest.fixture(params=["sqlite", "postgres"])
+async def db(request: pytest.FixtureRequest, tmp_path: Path):
+    """The same contract on both backends (issue 21): the SQLite file, and PostgreSQL (``PgDatabase``)."""
+    if request.param == "postgres":
+        from atomo.storage.pg_database import PgDatabase
+        database: Database = PgDatabase(request.getfixturevalue("postgres_url"), read_connections=2)
+    else:
+        database = Database(tmp_path / "t.db", read_connections=2)
     await database.start()
     await database.write(lambda c: c.execute("CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT NOT NULL)"),
                          exclusive=True)
     yield database
     await database.close()
+
+
+def sqlite_only(db: Database) -> None:
+    if type(db) is not Database:
+        pytest.skip("SQLite's file (pragmas, its write lock)")
 
 
 def insert(k: int, v: str | None):
@@ -30,6 +40,7 @@ def insert(k: int, v: str | None):
 
 
 async def test_wal_mode_and_pragmas(db: Database) -> None:
+    sqlite_only(db)
     mode = await db.read(lambda c: c.execute("PRAGMA journal_mode").fetchone()[0])
     assert mode == "wal"
     assert await db.read(lambda c: c.execute("PRAGMA query_only").fetchone()[0]) == 1
@@ -81,6 +92,7 @@ async def test_exclusive_units_run_alone(db: Database) -> None:
 
 
 async def test_another_connection_writing_does_not_surface_database_is_locked(db: Database, tmp_path: Path) -> None:
+    sqlite_only(db)
     other = sqlite3.connect(tmp_path / "t.db", isolation_level=None, timeout=5)
 
     async def hold_lock() -> None:
@@ -93,4 +105,24 @@ async def test_another_connection_writing_does_not_surface_database_is_locked(db
     results = await asyncio.gather(*(db.write(insert(i, "x")) for i in range(100)))
     await holder
     assert results == list(range(100))
+    other.close()
+
+
+async def test_another_instance_holding_the_write_lock_delays_writes_and_fails_none(db: Database) -> None:
+    """PostgreSQL: another instance's write transaction holds the write lock (``pg_log``); ours wait, then
+    every one commits after it, none fails."""
+    if type(db) is Database:
+        pytest.skip("PostgreSQL's write lock")
+    import psycopg
+
+    from atomo.storage.pg_log import begin_write
+    other = psycopg.connect(db.url, autocommit=True)      # type: ignore[attr-defined]
+    begin_write(other)
+    other.execute("INSERT INTO t (k, v) VALUES (-1, 'other instance')")
+    writes = asyncio.gather(*(db.write(insert(i, "x")) for i in range(100)))
+    await asyncio.sleep(0.3)
+    assert db.stats.transactions == 1, "only the fixture's table was written: ours wait for the lock"
+    other.execute("COMMIT")
+    assert await writes == list(range(100))
+    assert await db.read(lambda c: c.execute("SELECT count(*) FROM t").fetchone()[0]) == 101
     other.close()

@@ -8,40 +8,22 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Iterator
 
 import pytest
 
 from atomo.storage.pg_log import EVENTS_DDL, Positions, begin_write
-from atomo.testing.postgres import PostgresUnavailable, TemporaryPostgres
 
 psycopg = pytest.importorskip("psycopg")
 APPENDERS = 6
 TRANSACTIONS = 60      # per appender
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[TemporaryPostgres]:
-    try:
-        pg = TemporaryPostgres().start()
-    except PostgresUnavailable as exc:
-        pytest.skip(str(exc))
-    try:
-        yield pg
-    finally:
-        pg.stop()
-
-
 @pytest.fixture
-def url(server: TemporaryPostgres, request: pytest.FixtureRequest) -> Iterator[str]:
-    """A fresh schema with the events table; the URL connects into it."""
-    schema = "t_" + request.node.name[:40].lower().replace("[", "_").replace("]", "")
-    with psycopg.connect(server.url, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-        conn.execute(f'SET search_path TO "{schema}"')
+def url(postgres_url: str) -> str:
+    """A fresh schema with the events table."""
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
         conn.execute(EVENTS_DDL)
-    yield f"{server.url}?options=-csearch_path%3D{schema}"
+    return postgres_url
 
 
 def connect(url: str) -> psycopg.Connection:

@@ -1,0 +1,154 @@
+"""``Database`` on PostgreSQL (issue 21, second piece): the same writer and readers over psycopg 3.
+
+The writer thread, group commit, the optimistic batch re-run with a savepoint per unit after a failure,
+exclusive units and the readers are ``Database``'s own; this class gives them PostgreSQL connections:
+
+- ``PgConnection`` wraps a psycopg connection in autocommit mode (``BEGIN``/``COMMIT`` are explicit, as on
+  SQLite) so units keep their ``fn(conn)`` shape: ``execute`` takes Atomo's ``?`` placeholders (rewritten
+  to ``%s`` outside quotes and comments, once per distinct statement), rows are ``PgRow`` (by index or by
+  column name, like ``sqlite3.Row``), and ``total_changes``/``in_transaction`` are there.
+- A write transaction is ``BEGIN`` plus the write lock of ``atomo.storage.pg_log`` (one transaction that may
+  append events at a time, whatever the instance: positions stay gap-free in commit order).
+- A read is one ``REPEATABLE READ READ ONLY`` transaction: every statement of ``fn`` sees one snapshot, as a
+  SQLite read transaction does.
+
+Not here yet (docs/design/postgres-backend.md): the schema's DDL and SQL dialect for models, the event log's
+appender, platform tables, snapshot/restore, and ``DATABASE_URL=postgresql://`` in the runtime.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from atomo.errors import ConfigError
+from atomo.storage.database import Database
+from atomo.storage.pg_log import begin_write
+
+_TOKENS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|/\*.*?\*/|\?|%", re.S)
+
+
+@lru_cache(maxsize=4096)
+def pg_sql(sql: str) -> str:
+    """``sql`` with ``?`` placeholders as ``%s`` (not inside quotes or comments) and every ``%`` doubled (psycopg
+    reads ``%`` everywhere in a statement sent with parameters, literals included)."""
+    def swap(match: re.Match[str]) -> str:
+        token = match.group(0)
+        return "%s" if token == "?" else token.replace("%", "%%")
+    return _TOKENS.sub(swap, sql)
+
+
+class PgRow(tuple):  # type: ignore[type-arg]
+    """A row by position or by column name, with ``keys()``: what code written for ``sqlite3.Row`` reads."""
+
+    __slots__ = ()
+    _index: dict[str, int] = {}
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, str):
+            return tuple.__getitem__(self, self._index[key])
+        return tuple.__getitem__(self, key)
+
+    def keys(self) -> list[str]:
+        return list(self._index)
+
+
+@lru_cache(maxsize=1024)
+def _row_class(names: tuple[str, ...]) -> type[PgRow]:
+    return type("PgRow", (PgRow,), {"__slots__": (), "_index": {n: i for i, n in enumerate(names)}})
+
+
+def _row_factory(cursor: Any) -> Callable[[Sequence[Any]], Any]:
+    if cursor.description is None:
+        return tuple
+    cls = _row_class(tuple(column.name for column in cursor.description))
+    return cls
+
+
+class PgConnection:
+    """A psycopg connection that units use as they use a ``sqlite3.Connection``."""
+
+    def __init__(self, raw: Any) -> None:
+        self.raw = raw
+        self.total_changes = 0
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        cursor = self.raw.execute(pg_sql(sql), params) if params else self.raw.execute(sql)
+        if cursor.description is None and cursor.rowcount > 0:
+            self.total_changes += cursor.rowcount
+        return cursor
+
+    def executemany(self, sql: str, seq: Sequence[Sequence[Any]]) -> Any:
+        cursor = self.raw.cursor()
+        cursor.executemany(pg_sql(sql), seq)
+        if cursor.rowcount > 0:
+            self.total_changes += cursor.rowcount
+        return cursor
+
+    @property
+    def in_transaction(self) -> bool:
+        from psycopg.pq import TransactionStatus
+        return bool(self.raw.info.transaction_status != TransactionStatus.IDLE)
+
+    def close(self) -> None:
+        self.raw.close()
+
+
+def connect(url: str, *, read_only: bool = False) -> PgConnection:
+    try:
+        import psycopg
+    except ImportError:
+        raise ConfigError("PostgreSQL needs psycopg: pip install 'atomo[postgres]'") from None
+    try:
+        raw = psycopg.connect(url, autocommit=True, row_factory=_row_factory)
+    except psycopg.Error as exc:
+        raise ConfigError(f"cannot connect to PostgreSQL: {exc}") from None
+    if read_only:
+        raw.execute("SET default_transaction_read_only = on")
+    return PgConnection(raw)
+
+
+class PgDatabase(Database):
+    """``Database`` on the PostgreSQL server at ``url`` (a schema chosen by its ``search_path``)."""
+
+    READ_BEGIN = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+
+    def __init__(self, url: str, *, read_connections: int = 4, write_batch_max: int = 256,
+                 write_queue_max: int = 10000, group_commit: bool = True) -> None:
+        super().__init__(Path("postgresql"), read_connections=read_connections, write_batch_max=write_batch_max,
+                         write_queue_max=write_queue_max, group_commit=group_commit)
+        self.url = url
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        writer, readers = await self._loop.run_in_executor(None, self._connect_all)
+        self._readers = readers
+        self._idle = list(self._readers)
+        self._reader_wait = asyncio.Semaphore(len(self._readers))
+        self._space = asyncio.Semaphore(self._queue_max)
+        self._executor = ThreadPoolExecutor(max_workers=len(self._readers), thread_name_prefix="atomo-read")
+        self._thread = threading.Thread(target=self._run_writer, args=(writer,), name="atomo-writer", daemon=True)
+        self._thread.start()
+
+    def _connect_all(self) -> tuple[PgConnection, list[PgConnection]]:
+        writer = connect(self.url)
+        try:
+            return writer, [connect(self.url, read_only=True) for _ in range(self._n_readers)]
+        except BaseException:
+            writer.close()
+            raise
+
+    def _begin(self, conn: Any) -> None:
+        begin_write(conn)
+
+    def _bound_wal(self, conn: Any) -> None:
+        """No WAL file to bound: PostgreSQL checkpoints by itself."""
+
+    def _close_writer(self, conn: Any) -> None:
+        conn.close()
