@@ -17,6 +17,7 @@ import msgpack
 import msgspec
 
 from atomo.errors import ConflictError, ValidationError
+from atomo.storage.pg_log import NEXT_POSITION
 
 EVENTS_DDL = """
 CREATE TABLE IF NOT EXISTS events (
@@ -216,20 +217,28 @@ class EventAppender:
                recorded_at: str, model: str | None = None, record_id: str | None = None,
                metadata: Any = None) -> StoredEvent:
         event_id = uuid7()
-        if metadata is None:
-            cur = conn.execute(
+        if getattr(conn, "dialect", None) == "postgres":       # no rowid: the position is given under the write lock
+            position = conn.execute(
+                f"INSERT INTO events (position, event_id, stream, stream_version, type, model, record_id, data,"
+                f" previous_data, actor, tenant_id, origin, recorded_at, metadata) VALUES ({NEXT_POSITION},"
+                f" ?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING position",
+                (event_id, stream, version, type_, model, record_id, encode(data, self.encoding),
+                 encode(previous, self.encoding), actor, tenant_id, origin, recorded_at,
+                 encode(metadata, self.encoding))).fetchone()[0]
+        elif metadata is None:
+            position = conn.execute(
                 "INSERT INTO events (event_id, stream, stream_version, type, model, record_id, data, previous_data,"
                 " actor, tenant_id, origin, recorded_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (event_id, stream, version, type_, model, record_id, encode(data, self.encoding),
-                 encode(previous, self.encoding), actor, tenant_id, origin, recorded_at))
+                 encode(previous, self.encoding), actor, tenant_id, origin, recorded_at)).lastrowid
         else:
-            cur = conn.execute(
+            position = conn.execute(
                 "INSERT INTO events (event_id, stream, stream_version, type, model, record_id, data, previous_data,"
                 " actor, tenant_id, origin, recorded_at, metadata) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (event_id, stream, version, type_, model, record_id, encode(data, self.encoding),
                  encode(previous, self.encoding), actor, tenant_id, origin, recorded_at,
-                 encode(metadata, self.encoding)))
-        event = StoredEvent(position=int(cur.lastrowid or 0), event_id=event_id, stream=stream, stream_version=version,
+                 encode(metadata, self.encoding))).lastrowid
+        event = StoredEvent(position=int(position or 0), event_id=event_id, stream=stream, stream_version=version,
                             type=type_, model=model, record_id=record_id, data=data, previous_data=previous,
                             actor=actor, tenant_id=tenant_id, origin=origin, recorded_at_text=recorded_at,
                             metadata=metadata)

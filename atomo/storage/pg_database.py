@@ -74,6 +74,8 @@ def _row_factory(cursor: Any) -> Callable[[Sequence[Any]], Any]:
 class PgConnection:
     """A psycopg connection that units use as they use a ``sqlite3.Connection``."""
 
+    dialect = "postgres"
+
     def __init__(self, raw: Any) -> None:
         self.raw = raw
         self.total_changes = 0

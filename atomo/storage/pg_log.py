@@ -2,20 +2,21 @@
 
 A write transaction that appends events runs ``BEGIN`` then takes one transaction-level advisory lock, keyed
 by the schema (``WRITE_LOCK``: several projects in one database do not share it), before its first statement.
-Its first append reads ``max(position)`` (one backward probe of the primary key) and later ones count up in
-the process (``Positions``). PostgreSQL makes a commit visible before it releases the transaction's locks, so
-the next holder's next statement (a new READ COMMITTED snapshot) sees every position committed before, and
-continues from the last: positions are dense, a larger one always belongs to a later commit, and a reader
-that has seen position p has seen every position below it — a cursor ``WHERE position > p`` never skips an
-event that commits late, because none can. A transaction that rolls back made no number visible; the next
-holder reuses them. This is SQLite's ``INTEGER PRIMARY KEY`` under its file lock, across instances. The cost
-is the same too: event-writing transactions are serial (group commit amortises it).
+Each append inserts at ``NEXT_POSITION`` (``max(position) + 1``: one backward probe of the primary key, and it
+sees the transaction's own earlier appends, so a unit rolled back to its savepoint gives its numbers back).
+PostgreSQL makes a commit visible before it releases the transaction's locks, so the next holder's next
+statement (a new READ COMMITTED snapshot) sees every position committed before, and continues from the last:
+positions are dense, a larger one always belongs to a later commit, and a reader that has seen position p
+has seen every position below it — a cursor ``WHERE position > p`` never skips an event that commits late,
+because none can. A transaction that rolls back made no number visible; the next holder reuses them. This is
+SQLite's ``INTEGER PRIMARY KEY`` under its file lock, across instances. The cost is the same too: event-writing
+transactions are serial (group commit amortises it).
 
 A ``bigserial`` would not do: numbers are taken at insert and become visible at commit, so 11 can be visible
 while 10 is still in flight, and a cursor at 11 skips 10 forever (``tests/storage/test_pg_log.py`` shows it).
 
-Driver-neutral: ``conn`` is any DB-API connection whose ``execute`` takes ``%s`` parameters (psycopg 3); the
-PostgreSQL driver of ``Database`` (next slices, docs/design/postgres-backend.md) will call these.
+``PgDatabase`` (``pg_database``) begins its write transactions with ``begin_write``; ``EventAppender``
+(``events``) inserts at ``NEXT_POSITION`` on a PostgreSQL connection.
 """
 
 from __future__ import annotations
@@ -23,8 +24,15 @@ from __future__ import annotations
 from typing import Any
 
 WRITE_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || '/atomo.write', 0))"
-EVENTS_DDL = """
-CREATE TABLE IF NOT EXISTS events (
+NEXT_POSITION = "(SELECT coalesce(max(position), 0) + 1 FROM events)"
+
+
+def events_ddl(encoding: str = "json") -> list[str]:
+    """The event log's table, indexes and append-only triggers in the current schema. Payload columns are
+    ``text`` for JSON and ``bytea`` for MessagePack (``decode`` tells them apart by type, as on SQLite)."""
+    payload = "bytea" if encoding == "msgpack" else "text"
+    return [
+        f"""CREATE TABLE IF NOT EXISTS events (
   position       bigint  PRIMARY KEY,
   event_id       text    NOT NULL UNIQUE,
   stream         text    NOT NULL,
@@ -32,38 +40,25 @@ CREATE TABLE IF NOT EXISTS events (
   type           text    NOT NULL,
   model          text,
   record_id      text,
-  data           bytea   NOT NULL,
-  previous_data  bytea,
+  data           {payload} NOT NULL,
+  previous_data  {payload},
   actor          text,
   tenant_id      text,
   origin         text,
   recorded_at    text    NOT NULL,
-  metadata       bytea,
+  metadata       {payload},
   UNIQUE (stream, stream_version)
-)"""
+)""",
+        "CREATE INDEX IF NOT EXISTS idx_events_model_position ON events (model, position)",
+        "CREATE INDEX IF NOT EXISTS idx_events_tenant_position ON events (tenant_id, position)",
+        "CREATE OR REPLACE FUNCTION atomo_events_append_only() RETURNS trigger LANGUAGE plpgsql AS"
+        " $$ BEGIN RAISE EXCEPTION 'events are append-only'; END $$",
+        "CREATE OR REPLACE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON events"
+        " FOR EACH ROW EXECUTE FUNCTION atomo_events_append_only()",
+    ]
 
 
 def begin_write(conn: Any) -> None:
     """Open a write transaction that may append events: after this, no other one appends until it ends."""
     conn.execute("BEGIN")
     conn.execute(WRITE_LOCK)
-
-
-class Positions:
-    """The positions of one write transaction (after ``begin_write``): the first from the table, then counted
-    up here. ``mark``/``back_to`` follow a unit's savepoint; a new transaction needs a new ``Positions``."""
-
-    def __init__(self) -> None:
-        self._last: int | None = None
-
-    def next(self, conn: Any) -> int:
-        if self._last is None:
-            self._last = int(conn.execute("SELECT coalesce(max(position), 0) FROM events").fetchone()[0])
-        self._last += 1
-        return self._last
-
-    def mark(self) -> int | None:
-        return self._last
-
-    def back_to(self, mark: int | None) -> None:
-        self._last = mark

@@ -1,6 +1,7 @@
 """Event positions on PostgreSQL (``atomo.storage.pg_log``, issue 21) against a real server
-(``atomo.testing.postgres``): a second appender waits for the first; positions are dense and in commit order
-under concurrent appenders with rollbacks, and a reader polling ``position > cursor`` never skips one. A
+(``atomo.testing.postgres``), appended by Atomo's ``EventAppender`` on ``PgConnection``s: a second appender
+waits for the first; positions are dense and in commit order under concurrent appenders with rollbacks (whole
+transactions and a unit's savepoint), and a reader polling ``position > cursor`` never skips one. A
 ``bigserial`` next to it shows the skip this design prevents."""
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ import time
 
 import pytest
 
-from atomo.storage.pg_log import EVENTS_DDL, Positions, begin_write
+from atomo.storage.events import EventAppender, NewEvent
+from atomo.storage.pg_database import PgConnection, connect
+from atomo.storage.pg_log import begin_write, events_ddl
 
 psycopg = pytest.importorskip("psycopg")
 APPENDERS = 6
@@ -20,30 +23,29 @@ TRANSACTIONS = 60      # per appender
 
 @pytest.fixture
 def url(postgres_url: str) -> str:
-    """A fresh schema with the events table."""
-    with psycopg.connect(postgres_url, autocommit=True) as conn:
-        conn.execute(EVENTS_DDL)
+    """A fresh schema with the event log."""
+    conn = connect(postgres_url)
+    for statement in events_ddl():
+        conn.execute(statement)
+    conn.close()
     return postgres_url
 
 
-def connect(url: str) -> psycopg.Connection:
-    return psycopg.connect(url, autocommit=True)      # BEGIN/COMMIT explicit, as Atomo's writer does
+APPENDER = EventAppender()
 
 
-def append(conn: psycopg.Connection, positions: Positions, stream: str, n: int) -> int:
-    position = positions.next(conn)
-    conn.execute("INSERT INTO events (position, event_id, stream, stream_version, type, data, recorded_at)"
-                 " VALUES (%s, %s, %s, %s, 'created', %s, '2026-12-06T00:00:00Z')",
-                 (position, f"{stream}-{n}", stream, n, b"{}"))
-    return position
+def append(conn: PgConnection, stream: str, n: int) -> int:
+    event, = APPENDER.append_many(conn, stream, [NewEvent("created", {"n": n})], None, actor=None, tenant_id=None,
+                                  origin=None, recorded_at="2026-12-06T00:00:00Z")
+    return event.position
 
 
-def seen_after(conn: psycopg.Connection, cursor: int) -> list[int]:
-    return [row[0] for row in conn.execute("SELECT position FROM events WHERE position > %s ORDER BY position",
+def seen_after(conn: PgConnection, cursor: int) -> list[int]:
+    return [row[0] for row in conn.execute("SELECT position FROM events WHERE position > ? ORDER BY position",
                                            (cursor,))]
 
 
-def waiting_for_the_write_lock(conn: psycopg.Connection) -> int:
+def waiting_for_the_write_lock(conn: PgConnection) -> int:
     return int(conn.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
                .fetchone()[0])
 
@@ -51,12 +53,12 @@ def waiting_for_the_write_lock(conn: psycopg.Connection) -> int:
 def test_a_second_appender_waits_and_continues_after_the_first_commits(url: str) -> None:
     a, b, reader = connect(url), connect(url), connect(url)
     begin_write(a)
-    assert append(a, Positions(), "s:a", 1) == 1
+    assert append(a, "s:a", 1) == 1
     done: list[int] = []
 
     def second() -> None:
         begin_write(b)                                   # blocks here while A holds the lock
-        done.append(append(b, Positions(), "s:b", 1))
+        done.append(append(b, "s:b", 1))
         b.execute("COMMIT")
 
     thread = threading.Thread(target=second)
@@ -74,20 +76,18 @@ def test_a_second_appender_waits_and_continues_after_the_first_commits(url: str)
         conn.close()
 
 
-def test_a_rolled_back_transaction_leaves_no_gap(url: str) -> None:
+def test_a_rolled_back_transaction_or_unit_leaves_no_gap(url: str) -> None:
     conn = connect(url)
     begin_write(conn)
-    append(conn, Positions(), "s:x", 1)
+    append(conn, "s:x", 1)
     conn.execute("ROLLBACK")
     begin_write(conn)
-    positions = Positions()
-    assert append(conn, positions, "s:y", 1) == 1
-    mark = positions.mark()                              # a unit's savepoint: its positions are given back
-    conn.execute("SAVEPOINT unit")
-    append(conn, positions, "s:y", 2)
-    conn.execute("ROLLBACK TO SAVEPOINT unit")
-    positions.back_to(mark)
-    assert append(conn, positions, "s:y", 2) == 2
+    assert append(conn, "s:y", 1) == 1
+    conn.execute("SAVEPOINT unit")                       # a unit that fails gives its position back
+    append(conn, "s:z", 1)
+    conn.execute("ROLLBACK TO unit")
+    conn.execute("RELEASE unit")
+    assert append(conn, "s:y", 2) == 2
     conn.execute("COMMIT")
     assert seen_after(conn, 0) == [1, 2]
     conn.close()
@@ -101,27 +101,27 @@ def test_concurrent_appenders_give_dense_positions_and_a_polling_reader_skips_no
     def appender(index: int) -> None:
         rng = random.Random(index)
         try:
-            with connect(url) as conn:
-                for t in range(TRANSACTIONS):
-                    begin_write(conn)
-                    positions = Positions()
-                    for k in range(rng.randint(1, 3)):
-                        append(conn, positions, f"s:{index}-{t}", k + 1)
-                    time.sleep(rng.random() / 500)       # commits come late, while others wait
-                    conn.execute("ROLLBACK" if rng.random() < 0.1 else "COMMIT")
+            conn = connect(url)
+            for t in range(TRANSACTIONS):
+                begin_write(conn)
+                for k in range(rng.randint(1, 3)):
+                    append(conn, f"s:{index}-{t}-{k}", 1)
+                time.sleep(rng.random() / 500)           # commits come late, while others wait
+                conn.execute("ROLLBACK" if rng.random() < 0.1 else "COMMIT")
+            conn.close()
         except BaseException as exc:
             errors.append(exc)
 
     def reader() -> None:
         try:
-            with connect(url) as conn:
-                while True:
-                    last = stop.is_set()
-                    fresh = seen_after(conn, polled[-1] if polled else 0)
-                    polled.extend(fresh)
-                    if last:
-                        return
-                    time.sleep(0.001)
+            conn = connect(url)
+            while True:
+                last = stop.is_set()
+                polled.extend(seen_after(conn, polled[-1] if polled else 0))
+                if last:
+                    conn.close()
+                    return
+                time.sleep(0.001)
         except BaseException as exc:
             errors.append(exc)
 
@@ -135,8 +135,9 @@ def test_concurrent_appenders_give_dense_positions_and_a_polling_reader_skips_no
     stop.set()
     poller.join(30)
     assert errors == []
-    with connect(url) as conn:
-        total = int(conn.execute("SELECT count(*) FROM events").fetchone()[0])
+    conn = connect(url)
+    total = int(conn.execute("SELECT count(*) FROM events").fetchone()[0])
+    conn.close()
     assert total > APPENDERS * TRANSACTIONS              # 1-3 events per committed transaction
     assert polled == list(range(1, total + 1)), "the reader skipped or repeated a position"
 
@@ -154,7 +155,7 @@ def test_a_bigserial_lets_a_cursor_skip_an_event_that_commits_late(url: str) -> 
     b.execute("COMMIT")
     cursor = max(row[0] for row in setup.execute("SELECT position FROM naive"))
     a.execute("COMMIT")
-    late = [row[0] for row in setup.execute("SELECT position FROM naive WHERE position > %s", (cursor,))]
+    late = [row[0] for row in setup.execute("SELECT position FROM naive WHERE position > ?", (cursor,))]
     assert cursor == 2 and late == [], "position 1 committed after the cursor passed it: skipped"
     for conn in (setup, a, b):
         conn.close()
