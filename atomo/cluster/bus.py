@@ -72,6 +72,11 @@ class Bus:
         self._answers[kind] = fn
 
     def send(self, kind: str, payload: Any = None, *, to: int = ALL) -> None:
+        if self.clustered:
+            self._deliver(kind, to, payload)
+
+    def _deliver(self, kind: str, to: int, payload: Any) -> None:
+        """Put one frame on the way (the relay's socket here; ``PgBus``: a NOTIFY)."""
         writer = self._writer
         if writer is None:
             return
@@ -85,7 +90,7 @@ class Bus:
     def send_wanted(self, kind: str, payload: Any = None) -> None:
         """``send`` to the workers that want ``kind`` only."""
         peers = self._wanting.get(kind)
-        if not peers or self._writer is None:
+        if not peers or not self.clustered:
             return
         if len(peers) == self.size - 1:
             self.send(kind, payload)

@@ -164,3 +164,49 @@ async def test_two_instances_on_one_store_each_see_every_position_in_order(opene
         for feed, database in zip(feeds, instances, strict=True):
             await feed.close()
             await database.close()
+
+
+async def test_on_postgres_instances_follow_each_other_by_notification(opener: Opener,
+                                                                      request: pytest.FixtureRequest) -> None:
+    """PostgreSQL: with the poll out of the way (an hour), only the other instance's NOTIFY (``PgBus``) moves
+    a feed on; a cursor there still sees every position, in order, soon after each commit."""
+    if request.node.callspec.params["opener"] != "postgres":
+        pytest.skip("NOTIFY is PostgreSQL's")
+    from atomo.cluster.pg_bus import PgBus
+    instances = [opener(), opener()]
+    url = instances[0].url                                       # type: ignore[attr-defined]
+    buses = [PgBus(url, "atomo_test_bus"), PgBus(url, "atomo_test_bus")]
+    feeds = []
+    for database, bus in zip(instances, buses, strict=True):
+        await database.start()
+        await bus.start()
+        feed = EventFeed(database, poll_ms=3_600_000, bus=bus)
+        await feed.start()
+        feeds.append(feed)
+    seen: list[list[int]] = [[], []]
+    readers = [asyncio.create_task(collect(feeds[i], seen[i])) for i in range(2)]
+    try:
+        await asyncio.sleep(0.3)                                 # both cursors wait: each instance wants feed.tail
+        lag = []
+        for n in range(40):
+            writer = n % 2
+            event, = await instances[writer].write(append(f"Deal/{n}", "created"))
+            sent = asyncio.get_running_loop().time()
+            other = seen[1 - writer]
+            async with asyncio.timeout(5):
+                while event.position not in other:
+                    await asyncio.sleep(0.001)
+            lag.append(asyncio.get_running_loop().time() - sent)
+        await wait_for(seen, 40)
+        print(f"delivery to the other instance: median {1000 * sorted(lag)[20]:.2f} ms, max {1000 * max(lag):.2f} ms")
+        assert seen == [list(range(1, 41))] * 2
+        assert sorted(lag)[len(lag) // 2] < 0.5, f"median delivery to the other instance {sorted(lag)[20]:.3f} s"
+    finally:
+        for task in readers:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for feed, bus, database in zip(feeds, buses, instances, strict=True):
+            await feed.close()
+            await bus.close()
+            await database.close()

@@ -1,0 +1,125 @@
+"""The bus between server instances on one PostgreSQL (issue 21): ``LISTEN``/``NOTIFY`` instead of a relay.
+
+Several ``atomo serve`` instances on one database (behind a load balancer) have no supervisor to relay
+frames between them; the database does it. A ``PgBus`` is a ``Bus`` whose frames are notifications on one
+channel (one per project schema): ``send`` queues ``pg_notify(channel, frame)`` on a sending connection
+(frames go out in the order sent), and a listening connection dispatches what the other instances sent to
+the same handlers as the relay's frames, so the feed's ``feed.tail``, job arrivals, interest (``Want``) and
+the rest work unchanged. An instance is known by a random id (``index``); frames it sent itself, and frames
+addressed to another instance, are skipped. PostgreSQL delivers a notification after the sending transaction
+commits (here: each is its own), to every listener, in order per sender.
+
+A frame is MessagePack in base64 (notifications are text) and must stay under PostgreSQL's 8,000-byte payload
+limit: a larger one is dropped and counted (``dropped``); every kind sent on the bus is a small wake-up.
+Instances never say goodbye when killed: a dead instance's interest lingers with the others (they notify for
+nobody) until a process with its id says ``bus.hello`` again, which cannot happen; the cost is a few
+notifications, never a missed one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import logging
+import re
+import secrets
+from typing import Any
+
+import msgpack
+
+from atomo.cluster.bus import HELLO, WANT, Bus
+from atomo.cluster.frames import ALL
+
+log = logging.getLogger("atomo.cluster")
+MAX_PAYLOAD = 7999
+_CHANNEL = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+
+
+class PgBus(Bus):
+    def __init__(self, url: str, channel: str = "atomo_bus") -> None:
+        if not _CHANNEL.fullmatch(channel):
+            raise ValueError(f"invalid notification channel {channel!r}")
+        super().__init__(index=secrets.randbelow(1 << 31), size=0)
+        self.url = url
+        self.channel = channel
+        self._listener: Any = None
+        self._sender: Any = None
+        self._outbox: asyncio.Queue[str] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def clustered(self) -> bool:
+        return self._listener is not None
+
+    async def start(self) -> None:
+        import psycopg
+        self._listener = await psycopg.AsyncConnection.connect(self.url, autocommit=True)
+        await self._listener.execute(f'LISTEN "{self.channel}"')
+        self._sender = await psycopg.AsyncConnection.connect(self.url, autocommit=True)
+        self._outbox = asyncio.Queue()
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._listen(), name="atomo-pg-listen"),
+                       loop.create_task(self._send_all(), name="atomo-pg-notify")]
+        self.send(HELLO)
+        for kind in self._wanted:
+            self.send(WANT, [kind, True])
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks = []
+        for conn in (self._listener, self._sender):
+            if conn is not None:
+                with contextlib.suppress(Exception):
+                    await conn.close()
+        self._listener = self._sender = None
+
+    def send_wanted(self, kind: str, payload: Any = None) -> None:
+        """One notification reaches every instance: sent once when any instance wants ``kind``."""
+        if self._wanting.get(kind) and self.clustered:
+            self.send(kind, payload)
+
+    def _deliver(self, kind: str, to: int, payload: Any) -> None:
+        text = base64.b64encode(msgpack.packb([kind, self.index, to, payload], use_bin_type=True)).decode("ascii")
+        if len(text) > MAX_PAYLOAD:
+            self.dropped += 1
+            log.warning("a %s frame of %d bytes is too large for a notification: dropped", kind, len(text))
+            return
+        assert self._outbox is not None
+        self._outbox.put_nowait(text)
+
+    async def _send_all(self) -> None:
+        assert self._outbox is not None
+        while True:
+            frames = [await self._outbox.get()]
+            while not self._outbox.empty() and len(frames) < 64:
+                frames.append(self._outbox.get_nowait())
+            try:              # several frames, one round trip (notifications of one statement keep their order)
+                await self._sender.execute("SELECT " + ", ".join(["pg_notify(%s, %s)"] * len(frames)),
+                                           [v for text in frames for v in (self.channel, text)])
+            except Exception as exc:
+                self.dropped += len(frames)
+                log.error("notifying the other instances failed (%d frame(s) lost): %s", len(frames), exc)
+
+    async def _listen(self) -> None:
+        try:
+            async for note in self._listener.notifies():
+                try:
+                    kind, sender, to, payload = msgpack.unpackb(base64.b64decode(note.payload), raw=False)
+                except Exception:
+                    log.warning("an unreadable notification on %s was ignored", self.channel)
+                    continue
+                if sender == self.index or (to != ALL and to != self.index):
+                    continue
+                self._dispatch(kind, sender, payload)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.error("listening for the other instances failed: %s", exc)
+            for callback in list(self.lost):
+                with contextlib.suppress(Exception):
+                    callback()
