@@ -233,7 +233,8 @@ def test_memory_is_bounded_under_a_million_distinct_keys(tmp_path: Path) -> None
         buckets = SharedTokenBuckets(table, "requests", 100, 60.0)
         for i in range(1_000_000):
             buckets.take(f"10.{i >> 16}.{(i >> 8) & 255}.{i & 255}")
-        assert buckets.take("10.15.66.63") == 0.0 and buckets.tokens("10.15.66.63") == pytest.approx(98.0)
+        # (a busy machine refills ~1.7 tokens/s between the takes: not a fixed 98)
+        assert buckets.take("10.15.66.63") == 0.0 and buckets.tokens("10.15.66.63") == pytest.approx(98.0, abs=0.5)
         assert len(buckets) <= 1 << 12
     assert os.path.getsize(path) == size and os.stat(path).st_blocks * 512 <= size
 
