@@ -21,7 +21,7 @@ def tenant_filter(scope: Scope) -> tuple[str, list[Any]]:
     """SQL narrowing jobs (or workers) to a caller's tenant scope: ``(scoped, tenant)``."""
     scoped, tenant = scope
     if not scoped:
-        return "1", []
+        return "TRUE", []
     return "tenant_id IS ?", [tenant]
 
 

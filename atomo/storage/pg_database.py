@@ -31,16 +31,29 @@ from atomo.errors import ConfigError
 from atomo.storage.database import Database
 from atomo.storage.pg_log import begin_write
 
-_TOKENS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|/\*.*?\*/|\?|%", re.S)
+_TOKENS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|/\*.*?\*/"
+                     r"|\bIS\s+NOT\s+\?|\bIS\s+\?|\bifnull\s*\(|\?|%", re.S | re.I)
 
 
 @lru_cache(maxsize=4096)
-def pg_sql(sql: str) -> str:
-    """``sql`` with ``?`` placeholders as ``%s`` (not inside quotes or comments) and every ``%`` doubled (psycopg
-    reads ``%`` everywhere in a statement sent with parameters, literals included)."""
+def pg_sql(sql: str, with_params: bool = True) -> str:
+    """Atomo's SQLite-flavoured ``sql`` for PostgreSQL, outside quotes and comments: ``?`` placeholders as
+    ``%s``; SQLite's null-safe ``IS ?`` / ``IS NOT ?`` as ``IS [NOT] DISTINCT FROM``; ``ifnull(`` as
+    ``coalesce(``. With parameters every ``%`` is doubled (psycopg reads ``%`` everywhere in such a
+    statement, literals included)."""
     def swap(match: re.Match[str]) -> str:
         token = match.group(0)
-        return "%s" if token == "?" else token.replace("%", "%%")
+        if token == "?":
+            return "%s" if with_params else token
+        if token == "%" or token[0] in "'\"-/":
+            return token.replace("%", "%%") if with_params else token
+        word = token.upper()
+        if word.startswith("IFNULL"):
+            return "coalesce("
+        placeholder = "%s" if with_params else "?"
+        if word.split()[1] == "NOT":
+            return f"IS DISTINCT FROM {placeholder}"
+        return f"IS NOT DISTINCT FROM {placeholder}"
     return _TOKENS.sub(swap, sql)
 
 
@@ -81,7 +94,7 @@ class PgConnection:
         self.total_changes = 0
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        cursor = self.raw.execute(pg_sql(sql), params) if params else self.raw.execute(sql)
+        cursor = self.raw.execute(pg_sql(sql), params) if params else self.raw.execute(pg_sql(sql, False))
         if cursor.description is None and cursor.rowcount > 0:
             self.total_changes += cursor.rowcount
         return cursor

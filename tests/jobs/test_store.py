@@ -1,4 +1,5 @@
-"""The job state machine on a plain connection with a fixed clock (jobs chapter §4, §6)."""
+"""The job state machine on a plain connection with a fixed clock (jobs chapter §4, §6), on SQLite and on
+PostgreSQL."""
 
 from __future__ import annotations
 
@@ -15,14 +16,27 @@ from atomo.jobs.store import NewJob
 T0 = datetime(2026, 1, 5, 10, 0, 0, 123000, tzinfo=UTC)
 
 
-@pytest.fixture
-def conn() -> Iterator[sqlite3.Connection]:
-    c = sqlite3.connect(":memory:", isolation_level=None)
-    c.row_factory = sqlite3.Row
-    store.create_job_tables(c)
-    store.create_job_tables(c)          # idempotent
-    yield c
+@pytest.fixture(params=["sqlite", "postgres"])
+def conn(request: pytest.FixtureRequest) -> Iterator[sqlite3.Connection]:
+    """The state machine on both backends (issue 21): SQLite, and a PostgreSQL connection (autocommit)."""
+    if request.param == "postgres":
+        from atomo.storage.pg_database import connect
+        c = connect(request.getfixturevalue("postgres_url"))
+    else:
+        c = sqlite3.connect(":memory:", isolation_level=None)
+        c.row_factory = sqlite3.Row
+    store.create_job_tables(c)          # type: ignore[arg-type]
+    store.create_job_tables(c)          # type: ignore[arg-type]   (idempotent)
+    yield c                             # type: ignore[misc]
     c.close()
+
+
+def integrity_errors() -> tuple[type[Exception], ...]:
+    try:
+        import psycopg
+    except ImportError:
+        return (sqlite3.IntegrityError,)
+    return (sqlite3.IntegrityError, psycopg.IntegrityError)
 
 
 def at(seconds: float) -> datetime:
@@ -103,7 +117,7 @@ def test_idempotency_key_per_queue_and_tenant(conn: sqlite3.Connection) -> None:
     assert acme[1] is False and acme[0] != first[0]
     assert store.enqueue(conn, NewJob("q2", "k", {}, idempotency_key="x"), T0)[1] is False
     assert store.enqueue(conn, NewJob("q", "k", {}, tenant_id="acme", idempotency_key="x"), T0) == (acme[0], True)
-    with pytest.raises(sqlite3.IntegrityError):   # the unique index backs the check
+    with pytest.raises(integrity_errors()):       # the unique index backs the check
         conn.execute("INSERT INTO jobs (id, queue, kind, status, payload, visible_at, created_at, updated_at,"
                      " idempotency_key) VALUES ('dup', 'q', 'k', 'queued', '{}', '', '', '', 'x')")
 
@@ -170,3 +184,41 @@ def test_stats_and_recent(conn: sqlite3.Connection) -> None:
     assert [j["kind"] for j in reports.recent(conn, queue="q", status="queued", limit=10, offset=1)] == ["k1", "k0"]
     conn.execute("DELETE FROM jobs")
     assert reports.stats(conn, at(10))["oldestQueuedSeconds"] is None
+
+
+def test_on_postgres_concurrent_leases_skip_each_others_jobs(conn: sqlite3.Connection,
+                                                             request: pytest.FixtureRequest) -> None:
+    """PostgreSQL: two instances lease at once, each in its own transaction holding its rows; ``SKIP LOCKED``
+    makes each take other jobs instead of waiting, and every job is leased exactly once."""
+    if request.node.callspec.params["conn"] != "postgres":
+        pytest.skip("SKIP LOCKED is PostgreSQL's")
+    import threading
+
+    from atomo.storage.pg_database import connect
+    jobs = {store.enqueue(conn, NewJob("q", "k", {"n": n}), T0)[0] for n in range(30)}
+    url = request.getfixturevalue("postgres_url")
+    search_path = conn.execute("SHOW search_path").fetchone()[0]
+    taken: dict[str, list[str]] = {"a": [], "b": []}
+
+    def lessor(name: str) -> None:
+        mine = connect(url)
+        mine.execute(f"SET search_path TO {search_path}")
+        while True:
+            mine.execute("BEGIN")
+            rows = store.lease(mine, queues=["q"], capacity=2, visibility_secs=30, worker_id=name,  # type: ignore[arg-type]
+                               kinds=None, now=at(1))
+            threading.Event().wait(0.005)              # the rows stay locked a moment: the other one skips them
+            mine.execute("COMMIT")
+            if not rows:
+                break
+            taken[name] += [r["id"] for r in rows]
+        mine.close()
+
+    threads = [threading.Thread(target=lessor, args=(name,)) for name in taken]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    leased = taken["a"] + taken["b"]
+    assert sorted(leased) == sorted(jobs), "every job leased exactly once"
+    assert taken["a"] and taken["b"], "both lessors got jobs"

@@ -14,6 +14,9 @@ from atomo.storage.pg_database import pg_sql
     ("SELECT 'it''s ?' || ?", "SELECT 'it''s ?' || %s"),
     ('SELECT "odd?col" FROM t WHERE x LIKE ? /* ? */', 'SELECT "odd?col" FROM t WHERE x LIKE %s /* ? */'),
     ("SELECT 5 % 2, 'a%' WHERE ? ", "SELECT 5 %% 2, 'a%%' WHERE %s "),
+    ("WHERE tenant_id IS ? AND b is not ? AND c IS NULL", "WHERE tenant_id IS NOT DISTINCT FROM %s AND b IS DISTINCT"
+     " FROM %s AND c IS NULL"),
+    ("ON jobs (queue, ifnull(tenant_id, ''), k) -- ifnull(", "ON jobs (queue, coalesce(tenant_id, ''), k) -- ifnull("),
 ])
 def test_placeholders_are_rewritten_outside_quotes_and_comments(sql: str, expected: str) -> None:
     assert pg_sql(sql) == expected
@@ -28,5 +31,7 @@ def test_the_rewritten_statements_run_with_their_parameters(postgres_url: str) -
         assert (row["q"], row["p"], row["m"], row["l"]) == ("?", "x", 3, True)
         assert row.keys() == ["q", "p", "m", "l"]
         assert conn.execute("SELECT 1 AS one").fetchone()["one"] == 1      # no parameters: sent as written
+        assert conn.execute("SELECT NULL::text IS ?, 'a'::text IS NOT ?, ifnull(NULL, 'x')", (None, None)).fetchone() == (
+            True, True, "x")                                              # SQLite's null-safe IS, on PostgreSQL
     finally:
         conn.close()
