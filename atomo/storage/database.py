@@ -196,7 +196,11 @@ class Database:
         writer.execute("PRAGMA wal_autocheckpoint = 0")  # the checkpointer thread does it, off the write path
         writer.execute(f"PRAGMA journal_size_limit = {int(self._wal_limit)}")  # a restarted WAL shrinks to this
         self._checkpointer = Checkpointer(self.connect(query_only=False))
-        self._readers = [self.connect(query_only=True) for _ in range(self._n_readers)]
+        self._serve(writer, [self.connect(query_only=True) for _ in range(self._n_readers)])
+
+    def _serve(self, writer: Any, readers: list[Any]) -> None:
+        """Start the reader pool and the writer thread on open connections (any driver)."""
+        self._readers = readers
         self._idle = list(self._readers)
         self._reader_wait = asyncio.Semaphore(len(self._readers))
         self._space = asyncio.Semaphore(self._queue_max)

@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -142,14 +140,7 @@ class PgDatabase(Database):
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        writer, readers = await self._loop.run_in_executor(None, self._connect_all)
-        self._readers = readers
-        self._idle = list(self._readers)
-        self._reader_wait = asyncio.Semaphore(len(self._readers))
-        self._space = asyncio.Semaphore(self._queue_max)
-        self._executor = ThreadPoolExecutor(max_workers=len(self._readers), thread_name_prefix="atomo-read")
-        self._thread = threading.Thread(target=self._run_writer, args=(writer,), name="atomo-writer", daemon=True)
-        self._thread.start()
+        self._serve(*await self._loop.run_in_executor(None, self._connect_all))
 
     def _connect_all(self) -> tuple[PgConnection, list[PgConnection]]:
         writer = connect(self.url)
