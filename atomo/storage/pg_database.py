@@ -30,15 +30,15 @@ from atomo.storage.database import Database
 from atomo.storage.pg_log import begin_write
 
 _TOKENS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|/\*.*?\*/"
-                     r"|\bIS\s+NOT\s+\?|\bIS\s+\?|\bifnull\s*\(|\?|%", re.S | re.I)
+                     r"|\bIS\s+NOT\s+\?|\bIS\s+\?|\bifnull\s*\(|\binstr\s*\(|\?|%", re.S | re.I)
 
 
 @lru_cache(maxsize=4096)
 def pg_sql(sql: str, with_params: bool = True) -> str:
     """Atomo's SQLite-flavoured ``sql`` for PostgreSQL, outside quotes and comments: ``?`` placeholders as
     ``%s``; SQLite's null-safe ``IS ?`` / ``IS NOT ?`` as ``IS [NOT] DISTINCT FROM``; ``ifnull(`` as
-    ``coalesce(``. With parameters every ``%`` is doubled (psycopg reads ``%`` everywhere in such a
-    statement, literals included)."""
+    ``coalesce(`` and ``instr(`` as ``strpos(``. With parameters every ``%`` is doubled (psycopg reads ``%``
+    everywhere in such a statement, literals included)."""
     def swap(match: re.Match[str]) -> str:
         token = match.group(0)
         if token == "?":
@@ -48,6 +48,8 @@ def pg_sql(sql: str, with_params: bool = True) -> str:
         word = token.upper()
         if word.startswith("IFNULL"):
             return "coalesce("
+        if word.startswith("INSTR"):          # same arguments, same 1-based answer (0: not found)
+            return "strpos("
         placeholder = "%s" if with_params else "?"
         if word.split()[1] == "NOT":
             return f"IS DISTINCT FROM {placeholder}"
@@ -149,6 +151,11 @@ class PgDatabase(Database):
         except BaseException:
             writer.close()
             raise
+
+    async def read(self, fn: Callable[[Any], Any], *, inline: bool = False) -> Any:
+        """As ``Database.read``, always on a reader thread: a read is a network round trip here, which must not
+        block the event loop (``inline`` is for SQLite's microsecond page reads)."""
+        return await super().read(fn, inline=False)
 
     def _begin(self, conn: Any) -> None:
         begin_write(conn)

@@ -14,7 +14,7 @@ from atomo.storage.events import EVENTS_DDL
 from atomo.storage.idempotency import IDEMPOTENCY_DDL
 from atomo.storage.tables import q, table_columns
 
-PLATFORM_DDL = EVENTS_DDL + """
+ACCOUNT_DDL = """
 CREATE TABLE IF NOT EXISTS users (
   id            TEXT PRIMARY KEY,
   email         TEXT NOT NULL UNIQUE,
@@ -59,7 +59,8 @@ CREATE TABLE IF NOT EXISTS _atomo_migrations (
   applied_at  TEXT NOT NULL,
   duration_ms INTEGER NOT NULL
 );
-""" + IDEMPOTENCY_DDL
+"""
+PLATFORM_DDL = EVENTS_DDL + ACCOUNT_DDL + IDEMPOTENCY_DDL
 
 PLATFORM_TABLES = ("events", "users", "sessions", "_atomo_migrations", "_atomo_auth_epoch", "_atomo_idempotency")
 
@@ -69,8 +70,16 @@ def auth_epoch(conn: sqlite3.Connection) -> int:
     return int(row[0]) if row is not None else 0
 
 
-def create_platform_tables(conn: sqlite3.Connection, user_columns: Mapping[str, str] | None = None) -> None:
-    """Idempotent: creates what is missing, then adds the schema's extra `users` columns."""
+def create_platform_tables(conn: sqlite3.Connection, user_columns: Mapping[str, str] | None = None, *,
+                           event_encoding: str = "json") -> None:
+    """Idempotent: creates what is missing, then adds the schema's extra `users` columns. ``event_encoding``
+    types the event payload columns on PostgreSQL (SQLite's are untyped)."""
+    if getattr(conn, "dialect", None) == "postgres":
+        for statement in pg_platform_ddl(event_encoding):
+            conn.execute(statement)
+        for name, sql_type in (user_columns or {}).items():
+            conn.execute(f"ALTER TABLE users ADD COLUMN IF NOT EXISTS {q(name)} {PG_TYPES.get(sql_type, sql_type)}")
+        return
     for statement in PLATFORM_DDL.split(";\n"):
         if statement.strip():
             conn.execute(statement)
@@ -81,3 +90,31 @@ def create_platform_tables(conn: sqlite3.Connection, user_columns: Mapping[str, 
         for name, sql_type in user_columns.items():
             if name not in have:
                 conn.execute(f"ALTER TABLE users ADD COLUMN {q(name)} {sql_type}")
+
+
+# -- PostgreSQL (issue 21) ----------------------------------------------------------------------------------------
+PG_TYPES = {"REAL": "double precision", "BLOB": "bytea", "INTEGER": "bigint"}
+_PG_EPOCH_TRIGGERS = (
+    ("trg_auth_epoch_user", "AFTER UPDATE OF role, tenant_id, is_active, email ON users"),
+    ("trg_auth_epoch_user_gone", "AFTER DELETE ON users"),
+    ("trg_auth_epoch_session", "AFTER UPDATE OF revoked_at ON sessions"),
+    ("trg_auth_epoch_session_gone", "AFTER DELETE ON sessions"),
+)
+
+
+def pg_platform_ddl(event_encoding: str = "json") -> list[str]:
+    """The platform tables of one schema on PostgreSQL: SQLite's, with an identity-free event log
+    (``pg_log``), ``bytea`` for blobs, and the auth-epoch triggers as one plpgsql function."""
+    from atomo.storage.pg_log import events_ddl
+    sqlite_only = ("CREATE TRIGGER", "INSERT OR IGNORE")
+    common = [statement.strip() for statement in (ACCOUNT_DDL + IDEMPOTENCY_DDL).split(";\n")
+              if statement.strip() and not statement.strip().startswith(sqlite_only)]
+    common = [statement.replace(" WITHOUT ROWID", "").replace(" BLOB", " bytea").rstrip(";") for statement in common]
+    return [
+        *events_ddl(event_encoding), *common,
+        "INSERT INTO _atomo_auth_epoch (id, value) VALUES (1, 0) ON CONFLICT DO NOTHING",
+        "CREATE OR REPLACE FUNCTION atomo_bump_auth_epoch() RETURNS trigger LANGUAGE plpgsql AS"
+        " $$ BEGIN UPDATE _atomo_auth_epoch SET value = value + 1; RETURN NULL; END $$",
+        *(f"CREATE OR REPLACE TRIGGER {name} {when} FOR EACH STATEMENT EXECUTE FUNCTION atomo_bump_auth_epoch()"
+          for name, when in _PG_EPOCH_TRIGGERS),
+    ]

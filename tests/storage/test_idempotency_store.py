@@ -14,9 +14,13 @@ from atomo.storage.idempotency import IdempotencyClaim, IdempotencyStore, claim_
 from atomo.storage.platform import create_platform_tables
 
 
-@pytest.fixture
-async def store(tmp_path: Path):
-    db = Database(tmp_path / "i.db", read_connections=1)
+@pytest.fixture(params=["sqlite", "postgres"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path):
+    if request.param == "postgres":            # the same rows on PostgreSQL (issue 21)
+        from atomo.storage.pg_database import PgDatabase
+        db: Database = PgDatabase(request.getfixturevalue("postgres_url"), read_connections=1)
+    else:
+        db = Database(tmp_path / "i.db", read_connections=1)
     await db.start()
     await db.write(create_platform_tables, exclusive=True)
     yield IdempotencyStore(db, ttl_seconds=3600)

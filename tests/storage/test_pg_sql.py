@@ -17,6 +17,7 @@ from atomo.storage.pg_database import pg_sql
     ("WHERE tenant_id IS ? AND b is not ? AND c IS NULL", "WHERE tenant_id IS NOT DISTINCT FROM %s AND b IS DISTINCT"
      " FROM %s AND c IS NULL"),
     ("ON jobs (queue, ifnull(tenant_id, ''), k) -- ifnull(", "ON jobs (queue, coalesce(tenant_id, ''), k) -- ifnull("),
+    ("WHERE instr(email, ?) > 0 AND 'instr(' = ?", "WHERE strpos(email, %s) > 0 AND 'instr(' = %s"),
 ])
 def test_placeholders_are_rewritten_outside_quotes_and_comments(sql: str, expected: str) -> None:
     assert pg_sql(sql) == expected
