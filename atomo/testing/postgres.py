@@ -68,8 +68,12 @@ def _server_account() -> pwd.struct_passwd | None:
 
 
 class TemporaryPostgres:
-    def __init__(self, *, bindir: Path | None = None, settings: dict[str, str] | None = None) -> None:
+    def __init__(self, *, bindir: Path | None = None, settings: dict[str, str] | None = None,
+                 parent: Path | None = None) -> None:
+        """``parent``: where the server's folder goes (default /dev/shm when writable; a disk folder for a
+        benchmark that should flush to disk)."""
         self.bindir = bindir or find_bindir()
+        self.parent = parent
         self.account = _server_account()
         self.settings = {"fsync": "off", "full_page_writes": "off", "synchronous_commit": "off",
                          "max_connections": "200", "shared_buffers": "64MB", **(settings or {})}
@@ -95,7 +99,7 @@ class TemporaryPostgres:
         if not (self.bindir / "initdb").exists() or not (self.bindir / "pg_ctl").exists():
             raise PostgresUnavailable(f"no initdb and pg_ctl in {self.bindir}")
         shm = Path("/dev/shm")
-        where = str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
+        where = str(self.parent) if self.parent else str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
         self.folder = Path(tempfile.mkdtemp(prefix="atomo-pg-", dir=where))
         try:
             if self.account is not None:
