@@ -58,6 +58,7 @@ class EventFeed:
         self._poller: asyncio.Task[None] | None = None
         self._pending: list[StoredEvent] = []
         self._draining = False
+        self._background: set[asyncio.Task[None]] = set()     # drains, follows, looks: kept until done
         self.listeners: list[Callable[[list[StoredEvent]], None]] = []
         self.closed = False                # after close(): waits return and iterations end
         self.generation = 0                # raised by reset(): waits of the earlier state return, iterations end
@@ -110,7 +111,7 @@ class EventFeed:
             if self._extends_tail(self._pending) and not self._lock.locked():
                 self._drain_now()
             else:
-                asyncio.get_running_loop().create_task(self._drain())
+                self._spawn(self._drain())
 
     def _extends_tail(self, batch: list[StoredEvent]) -> bool:
         """``batch`` (in position order) starts right after the tail and has no hole: another worker's commit
@@ -172,7 +173,7 @@ class EventFeed:
         self._remote_tail = max(self._remote_tail, position)
         if position > self.tail and not self._following:
             self._following = True
-            asyncio.get_running_loop().create_task(self._follow())
+            self._spawn(self._follow())
 
     async def _follow(self) -> None:
         try:
@@ -233,7 +234,13 @@ class EventFeed:
         once more shortly (a want travels while they commit)."""
         loop = asyncio.get_running_loop()
         for delay in (0.0, 0.05):
-            loop.call_later(delay, lambda: loop.create_task(self._look_once()))
+            loop.call_later(delay, lambda: self._spawn(self._look_once()))
+
+    def _spawn(self, work: Any) -> None:
+        """Run ``work`` as a task the feed holds until it ends (the loop keeps only a weak reference)."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def _look_once(self) -> None:
         try:
