@@ -77,12 +77,27 @@ def _unknown_field(name: Any, model_name: str, columns: dict[str, Column], code:
 
 # ---------------------------------------------------------------------------------------- where
 
-def compile_where(model: Model, where: Any, params: list[Any], *, max_terms: int = DEFAULT_MAX_TERMS) -> str:
+class _Dialect:
+    """What differs in a compiled filter between SQLite (the default) and PostgreSQL (issue 21; the connection
+    there also maps ``IS NOT ?`` and ``instr``)."""
+
+    def __init__(self, true: str, false: str, postgres: bool) -> None:
+        self.true, self.false, self.postgres = true, false, postgres
+
+
+_SQLITE = _Dialect("1", "0", postgres=False)
+_POSTGRES = _Dialect("TRUE", "FALSE", postgres=True)
+DIALECTS = {"sqlite": _SQLITE, "postgres": _POSTGRES}
+
+
+def compile_where(model: Model, where: Any, params: list[Any], *, max_terms: int = DEFAULT_MAX_TERMS,
+                  dialect: str = "sqlite") -> str:
     """An SQL boolean expression for `where` (None = everything); values are appended to `params`."""
+    d = DIALECTS[dialect]
     if where is None:
-        return "1"
+        return d.true
     size = _Size(max_terms)
-    sql = _where(codec_for(model).by_name, model.name, where, params, 0, size)
+    sql = _where(codec_for(model).by_name, model.name, where, params, 0, size, d)
     if len(params) > MAX_PARAMETERS:
         _fail("where", f"where has more than {MAX_PARAMETERS} values")
     return sql
@@ -109,7 +124,7 @@ class _Size:
 
 
 def _where(columns: dict[str, Column], model_name: str, where: Any, params: list[Any], depth: int,
-           size: _Size) -> str:
+           size: _Size, d: _Dialect) -> str:
     if not isinstance(where, dict):
         _fail(None, "where must be an object")
     parts = []
@@ -122,13 +137,13 @@ def _where(columns: dict[str, Column], model_name: str, where: Any, params: list
                 value = [value]
             if not isinstance(value, list) or not all(isinstance(w, dict) for w in value):
                 _fail(key, f"{key} must be {'an object or ' if key == 'NOT' else ''}an array of objects")
-            subs = [_where(columns, model_name, w, params, depth + 1, size) for w in value]
+            subs = [_where(columns, model_name, w, params, depth + 1, size, d) for w in value]
             if key == "OR":
-                parts.append(_chain(subs, "OR") if subs else "0")
+                parts.append(_chain(subs, "OR") if subs else d.false)
             elif key == "AND":
-                parts.append(_all(subs))
+                parts.append(_all(subs, d))
             else:
-                parts.append(f"NOT coalesce({_all(subs)}, 0)")
+                parts.append(f"NOT coalesce({_all(subs, d)}, {d.false})")
             continue
         col = columns.get(key) if isinstance(key, str) else None
         if col is None:
@@ -140,13 +155,13 @@ def _where(columns: dict[str, Column], model_name: str, where: Any, params: list
             insensitive = _insensitive(col, operators.pop("mode"))
         for op, arg in operators.items():
             size.term()
-            parts.append(_condition(col, op, arg, params, size, insensitive))
-    return _all(parts)
+            parts.append(_condition(col, op, arg, params, size, d, insensitive))
+    return _all(parts, d)
 
 
-def _all(parts: list[str]) -> str:
+def _all(parts: list[str], d: _Dialect = _SQLITE) -> str:
     if not parts:
-        return "1"
+        return d.true
     return parts[0] if len(parts) == 1 else _chain(parts, "AND")
 
 
@@ -168,7 +183,8 @@ def _insensitive(col: Column, mode: Any) -> bool:
     return mode == "insensitive"
 
 
-def _condition(col: Column, name: Any, arg: Any, params: list[Any], size: _Size, insensitive: bool = False) -> str:
+def _condition(col: Column, name: Any, arg: Any, params: list[Any], size: _Size, d: _Dialect,
+               insensitive: bool = False) -> str:
     op = _ALIASES.get(name, name) if isinstance(name, str) else None
     key = col.key
     if op not in _OPERATORS:
@@ -183,7 +199,7 @@ def _condition(col: Column, name: Any, arg: Any, params: list[Any], size: _Size,
             arg = [v.casefold() if isinstance(v, str) else v for v in arg]
         elif isinstance(arg, str):
             arg = arg.casefold()
-        c = _folded(c)
+        c = _folded(c, d)
     if op == "isNull":
         if not isinstance(arg, bool):
             _fail(key, f"{key}.{name} must be true or false")
@@ -197,8 +213,8 @@ def _condition(col: Column, name: Any, arg: Any, params: list[Any], size: _Size,
         params.append(_operand(col, name, arg))
         return f"{c} {_COMPARISONS[op]} ?"
     if op in _TEXT_OPERATORS:
-        return _text_condition(col, c, op, name, arg, params)
-    return _list_condition(col, c, op, name, arg, params, size)
+        return _text_condition(col, c, op, name, arg, params, d)
+    return _list_condition(col, c, op, name, arg, params, size, d)
 
 
 def _operand(col: Column, name: str, value: Any) -> Any:
@@ -232,7 +248,7 @@ def _json_type(value: Any) -> str:
     return "an array" if isinstance(value, list) else "an object"
 
 
-def _text_condition(col: Column, c: str, op: str, name: str, arg: Any, params: list[Any]) -> str:
+def _text_condition(col: Column, c: str, op: str, name: str, arg: Any, params: list[Any], d: _Dialect) -> str:
     if col.kind in ("number", "boolean"):
         _fail(col.key, f"{col.key} is not text: {name} does not apply")
     if not isinstance(arg, str) or not storable_text(arg):
@@ -240,24 +256,31 @@ def _text_condition(col: Column, c: str, op: str, name: str, arg: Any, params: l
     folded = arg.casefold()
     if folded == "":
         return f"{c} IS NOT NULL"
-    text = _folded(c)
+    text = _folded(c, d)
     if op == "contains":
         params.append(folded)
         return f"instr({text}, ?) > 0"
     if op == "startsWith":
         params.extend((len(folded), folded))
         return f"substr({text}, 1, ?) = ?"
+    if d.postgres:                      # a negative start is not counted from the end there
+        params.extend((len(folded), folded))
+        return f"right({text}, ?) = ?"
     params.extend((-len(folded), folded))
     return f"substr({text}, ?) = ?"
 
 
-def _folded(c: str) -> str:
-    """The case-folded text of column `c`. Printable-ASCII values (most rows) fold with SQLite's
-    own lower(), which equals str.casefold() on ASCII; anything else goes through atomo_fold."""
+def _folded(c: str, d: _Dialect = _SQLITE) -> str:
+    """The case-folded text of column `c`. Printable-ASCII values (most rows) fold with the database's
+    own lower(), which equals str.casefold() on ASCII; anything else goes through atomo_fold (on PostgreSQL
+    ``atomo.storage.pg_fold``; ``::text``: a number or JSON column is folded as its text there too)."""
+    if d.postgres:
+        return f"(CASE WHEN {c}::text ~ '[^ -~]' THEN atomo_fold({c}::text) ELSE lower({c}::text) END)"
     return f"(CASE WHEN {c} GLOB '*[^ -~]*' THEN atomo_fold({c}) ELSE lower({c}) END)"
 
 
-def _list_condition(col: Column, c: str, op: str, name: str, arg: Any, params: list[Any], size: _Size) -> str:
+def _list_condition(col: Column, c: str, op: str, name: str, arg: Any, params: list[Any], size: _Size,
+                    d: _Dialect) -> str:
     """`in`: equals one of the values (null = IS NULL); `notIn`: the exact negation of `in`."""
     if not isinstance(arg, list):
         _fail(col.key, f"{col.key}.{name} must be an array")
@@ -270,9 +293,9 @@ def _list_condition(col: Column, c: str, op: str, name: str, arg: Any, params: l
     params.extend(values)
     if op == "in":
         terms = ([f"{c} IN ({marks})"] if values else []) + ([f"{c} IS NULL"] if has_null else [])
-        return "(" + " OR ".join(terms) + ")" if terms else "0"
+        return "(" + " OR ".join(terms) + ")" if terms else d.false
     if not arg:
-        return "1"
+        return d.true
     if not values:
         return f"{c} IS NOT NULL"
     if has_null:
@@ -282,13 +305,14 @@ def _list_condition(col: Column, c: str, op: str, name: str, arg: Any, params: l
 
 # -------------------------------------------------------------------------------------- orderBy
 
-def compile_order_by(model: Model, order_by: Any) -> str:
+def compile_order_by(model: Model, order_by: Any, *, dialect: str = "sqlite") -> str:
     """The body of an ORDER BY clause; errors have detail code `invalid_order_by`.
 
     Object form (keys in insertion order) or array form of `{field, direction}` (direction defaults
     to asc). Empty or None: `createdAt ASC`. `id ASC` always ends the list. SQLite sorts NULLs
-    first ascending and last descending, as the spec asks.
+    first ascending and last descending, as the spec asks; PostgreSQL is told so (``NULLS FIRST/LAST``).
     """
+    nulls = {"ASC": " NULLS FIRST", "DESC": " NULLS LAST"} if dialect == "postgres" else {"ASC": "", "DESC": ""}
     codec = codec_for(model)
     items: list[tuple[Any, Any]] = []
     if isinstance(order_by, dict):
@@ -311,7 +335,7 @@ def compile_order_by(model: Model, order_by: Any) -> str:
             _fail(col.key, f"orderBy direction of {col.key} must be asc or desc", "invalid_order_by")
         if col.column not in seen:
             seen.add(col.column)
-            terms.append(f"{quote_identifier(col.column)} {word}")
+            terms.append(f"{quote_identifier(col.column)} {word}{nulls[word]}")
     if not terms:
         seen.add(SYSTEM_COLUMNS["createdAt"])
         terms.append(f"{quote_identifier(SYSTEM_COLUMNS['createdAt'])} ASC")

@@ -124,9 +124,25 @@ def connect(url: str, *, read_only: bool = False) -> PgConnection:
         raw = psycopg.connect(url, autocommit=True, row_factory=_row_factory)
     except psycopg.Error as exc:
         raise ConfigError(f"cannot connect to PostgreSQL: {exc}") from None
+    raw.adapters.register_loader("numeric", _numeric_loader())
     if read_only:
         raw.execute("SET default_transaction_read_only = on")
     return PgConnection(raw)
+
+
+@lru_cache(maxsize=1)
+def _numeric_loader() -> type:
+    """``numeric`` values as SQLite's NUMERIC affinity gives them: an int when integral, else a float."""
+    from psycopg.types.numeric import NumericLoader
+
+    class AtomoNumericLoader(NumericLoader):
+        def load(self, data: Any) -> Any:
+            value = super().load(data)
+            if not value.is_finite():
+                return float(value)
+            integral = value.to_integral_value()
+            return int(integral) if value == integral and abs(integral) < 1 << 63 else float(value)
+    return AtomoNumericLoader
 
 
 class PgDatabase(Database):
