@@ -214,7 +214,11 @@ def test_where_matches_the_python_semantics(rows, filters):
        op=st.sampled_from(["contains", "like", "startsWith", "endsWith"]))
 def test_text_operators_fold_case_like_python(data, names, op):
     """Needles cut from stored texts with their case changed: the folding paths must agree."""
-    conn = connect()
+    text_operator_case(data, names, op, connect(), insert, select_ids)
+
+
+def text_operator_case(data, names, op, conn, insert, select_ids) -> None:
+    """One example of the text-operator property on ``conn`` (SQLite here; PostgreSQL in test_query_postgres)."""
     for i, name in enumerate(names):
         insert(conn, {"id": f"r{i}", "name": name, "createdAt": "2026-01-01", "updatedAt": "2026-01-01",
                       "_version": 1})

@@ -16,7 +16,16 @@ from atomo.data.query import compile_order_by, compile_where
 from atomo.errors import ValidationError
 from atomo.schema.model import Model
 from atomo.storage.records import codec_for, column_values, record_from_row
-from tests.data.test_query import ITEM, depth, leaf, matches, pieces, records, single_conditions, wheres
+from tests.data.test_query import (
+    ITEM,
+    depth,
+    matches,
+    pieces,
+    records,
+    single_conditions,
+    text_operator_case,
+    wheres,
+)
 
 pytest.importorskip("psycopg")
 PG_TYPES = {"number": "numeric", "boolean": "bigint"}
@@ -92,17 +101,7 @@ def test_where_matches_the_python_semantics_on_postgres(conn, rows, filters) -> 
        op=st.sampled_from(["contains", "like", "startsWith", "endsWith"]))
 def test_text_operators_fold_case_like_python_on_postgres(conn, data, names, op) -> None:  # noqa: ANN001
     fresh_table(conn)
-    for i, name in enumerate(names):
-        insert(conn, {"id": f"r{i}", "name": name, "createdAt": "2026-01-01", "updatedAt": "2026-01-01",
-                      "_version": 1})
-    source = data.draw(st.sampled_from([n for n in names if n] or [""]))
-    i = data.draw(st.integers(0, len(source)))
-    needle = data.draw(st.sampled_from([str.upper, str.swapcase, str.casefold, str]))(source[i:])
-    if op in ("contains", "like", "startsWith"):
-        needle = needle[: data.draw(st.integers(0, len(needle)))]
-    col = codec_for(ITEM).by_key["name"]
-    expected = {f"r{i}" for i, name in enumerate(names) if leaf(col, op, needle, {"name": name})}
-    assert select_ids(conn, {"name": {op: needle}}) == expected
+    text_operator_case(data, names, op, conn, insert, select_ids)
 
 
 def test_nulls_sort_first_ascending_and_last_descending_on_postgres(conn) -> None:  # noqa: ANN001
