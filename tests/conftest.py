@@ -75,3 +75,15 @@ def postgres_url(postgres_server, request: pytest.FixtureRequest) -> str:  # noq
     with psycopg.connect(postgres_server.url, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
     return f"{postgres_server.url}?options=-csearch_path%3D{schema}"
+
+
+def postgres_schema_connection(server, schema: str):  # noqa: ANN001, ANN201
+    """A ``PgConnection`` to ``server`` whose ``search_path`` is ``schema`` (made if missing), with
+    ``atomo_fold``: for module-scoped fixtures that share one connection."""
+    from atomo.storage.pg_database import connect
+    from atomo.storage.pg_fold import fold_function_ddl
+    connection = connect(server.url)
+    connection.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+    connection.execute(f'SET search_path TO "{schema}"')
+    connection.execute(fold_function_ddl())
+    return connection

@@ -10,7 +10,8 @@ addressed to another instance, are skipped. PostgreSQL delivers a notification a
 commits (here: each is its own), to every listener, in order per sender.
 
 A frame is MessagePack in base64 (notifications are text) and must stay under PostgreSQL's 8,000-byte payload
-limit: a larger one is dropped and counted (``dropped``); every kind sent on the bus is a small wake-up.
+limit: a larger one is dropped and counted (``dropped``), as are frames past ``OUTBOX_MAX`` waiting for a
+stalled database; every kind sent on the bus is a small wake-up that the poll of the log backs up.
 Instances never say goodbye when killed: a dead instance's interest lingers with the others (they notify for
 nobody) until a process with its id says ``bus.hello`` again, which cannot happen; the cost is a few
 notifications, never a missed one.
@@ -33,6 +34,7 @@ from atomo.cluster.frames import ALL
 
 log = logging.getLogger("atomo.cluster")
 MAX_PAYLOAD = 7999
+OUTBOX_MAX = 10_000       # frames waiting for the sending connection (a stalled database): past this, dropped
 _CHANNEL = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 
@@ -57,7 +59,7 @@ class PgBus(Bus):
         self._listener = await psycopg.AsyncConnection.connect(self.url, autocommit=True)
         await self._listener.execute(f'LISTEN "{self.channel}"')
         self._sender = await psycopg.AsyncConnection.connect(self.url, autocommit=True)
-        self._outbox = asyncio.Queue()
+        self._outbox = asyncio.Queue(maxsize=OUTBOX_MAX)
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._listen(), name="atomo-pg-listen"),
                        loop.create_task(self._send_all(), name="atomo-pg-notify")]
@@ -90,7 +92,12 @@ class PgBus(Bus):
             log.warning("a %s frame of %d bytes is too large for a notification: dropped", kind, len(text))
             return
         assert self._outbox is not None
-        self._outbox.put_nowait(text)
+        try:
+            self._outbox.put_nowait(text)
+        except asyncio.QueueFull:
+            self.dropped += 1
+            if self.dropped == 1 or self.dropped % 10_000 == 0:
+                log.warning("the database is not taking notifications: %d frame(s) dropped", self.dropped)
 
     async def _send_all(self) -> None:
         assert self._outbox is not None

@@ -22,6 +22,7 @@ from typing import Any
 from atomo import clock
 from atomo.errors import ConflictError, NotFoundError
 from atomo.storage.events import uuid4, uuid7
+from atomo.storage.pg_log import on_postgres  # PgConnection maps ?, IS ? and ifnull already
 
 STATUSES = ("queued", "leased", "succeeded", "dead", "cancelled")
 TERMINAL = frozenset({"succeeded", "dead", "cancelled"})
@@ -71,21 +72,15 @@ CREATE TABLE IF NOT EXISTS workers (
 """
 
 
-def postgres(conn: sqlite3.Connection) -> bool:
-    """A PostgreSQL connection (``atomo.storage.pg_database.PgConnection``: ``?``, ``IS ?`` and ``ifnull``
-    already mean there what they mean on SQLite)."""
-    return getattr(conn, "dialect", None) == "postgres"
-
-
 def create_job_tables(conn: sqlite3.Connection) -> None:
     """Idempotent; runs in the boot migration unit."""
     ddl = JOBS_DDL
-    if postgres(conn):                  # no rowid: an identity column gives the enqueue order
+    if on_postgres(conn):                  # no rowid: an identity column gives the enqueue order
         ddl = ddl.replace("seq             INTEGER PRIMARY KEY", "seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY")
     for statement in ddl.split(";\n"):
         if statement.strip():
             conn.execute(statement)
-    if postgres(conn):
+    if on_postgres(conn):
         conn.execute("ALTER TABLE workers ADD COLUMN IF NOT EXISTS tenant_id TEXT")
     elif "tenant_id" not in {row[1] for row in conn.execute("PRAGMA table_info(workers)")}:
         conn.execute("ALTER TABLE workers ADD COLUMN tenant_id TEXT")   # files from before workers had tenants
@@ -181,7 +176,7 @@ def lease(conn: sqlite3.Connection, *, queues: list[str], capacity: int, visibil
         params += kinds
     sql += " ORDER BY priority DESC, visible_at, seq LIMIT ?"
     params.append(capacity)
-    if postgres(conn):                  # a lease that runs beside another instance's skips the jobs it holds
+    if on_postgres(conn):                  # a lease that runs beside another instance's skips the jobs it holds
         sql += " FOR UPDATE SKIP LOCKED"
     claimed = []
     for (seq,) in conn.execute(sql, params).fetchall():

@@ -17,7 +17,7 @@ import msgpack
 import msgspec
 
 from atomo.errors import ConflictError, ValidationError
-from atomo.storage.pg_log import NEXT_POSITION
+from atomo.storage.pg_log import NEXT_POSITION, on_postgres
 
 EVENTS_DDL = """
 CREATE TABLE IF NOT EXISTS events (
@@ -217,7 +217,7 @@ class EventAppender:
                recorded_at: str, model: str | None = None, record_id: str | None = None,
                metadata: Any = None) -> StoredEvent:
         event_id = uuid7()
-        if getattr(conn, "dialect", None) == "postgres":       # no rowid: the position is given under the write lock
+        if on_postgres(conn):                  # no rowid: the position is given under the write lock
             position = conn.execute(
                 f"INSERT INTO events (position, event_id, stream, stream_version, type, model, record_id, data,"
                 f" previous_data, actor, tenant_id, origin, recorded_at, metadata) VALUES ({NEXT_POSITION},"

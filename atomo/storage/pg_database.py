@@ -33,8 +33,20 @@ _TOKENS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|/\*.*?\*/"
                      r"|\bIS\s+NOT\s+\?|\bIS\s+\?|\bifnull\s*\(|\binstr\s*\(|\?|%", re.S | re.I)
 
 
-@lru_cache(maxsize=4096)
+CACHED_SQL_CHARS = 2048     # longer statements (big client filters) are rewritten each time, never kept
+
+
 def pg_sql(sql: str, with_params: bool = True) -> str:
+    """``_rewrite`` of ``sql``, cached for the statements Atomo repeats (bounded: 4096 of at most 2 KiB each)."""
+    return _rewrite_cached(sql, with_params) if len(sql) <= CACHED_SQL_CHARS else _rewrite(sql, with_params)
+
+
+@lru_cache(maxsize=4096)
+def _rewrite_cached(sql: str, with_params: bool) -> str:
+    return _rewrite(sql, with_params)
+
+
+def _rewrite(sql: str, with_params: bool) -> str:
     """Atomo's SQLite-flavoured ``sql`` for PostgreSQL, outside quotes and comments: ``?`` placeholders as
     ``%s``; SQLite's null-safe ``IS ?`` / ``IS NOT ?`` as ``IS [NOT] DISTINCT FROM``; ``ifnull(`` as
     ``coalesce(`` and ``instr(`` as ``strpos(``. With parameters every ``%`` is doubled (psycopg reads ``%``

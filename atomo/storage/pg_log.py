@@ -21,6 +21,7 @@ while 10 is still in flight, and a cursor at 11 skips 10 forever (``tests/storag
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
 WRITE_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || '/atomo.write', 0))"
@@ -56,6 +57,12 @@ def events_ddl(encoding: str = "json") -> list[str]:
         "CREATE OR REPLACE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON events"
         " FOR EACH ROW EXECUTE FUNCTION atomo_events_append_only()",
     ]
+
+
+def on_postgres(conn: Any) -> bool:
+    """Whether a unit's ``conn`` is PostgreSQL's (``pg_database.PgConnection``); a type check first, as this runs
+    for every appended event."""
+    return not isinstance(conn, sqlite3.Connection) and getattr(conn, "dialect", None) == "postgres"
 
 
 def begin_write(conn: Any) -> None:

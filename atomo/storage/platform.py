@@ -12,6 +12,7 @@ from collections.abc import Mapping
 
 from atomo.storage.events import EVENTS_DDL
 from atomo.storage.idempotency import IDEMPOTENCY_DDL
+from atomo.storage.pg_log import on_postgres
 from atomo.storage.tables import q, table_columns
 
 ACCOUNT_DDL = """
@@ -74,7 +75,7 @@ def create_platform_tables(conn: sqlite3.Connection, user_columns: Mapping[str, 
                            event_encoding: str = "json") -> None:
     """Idempotent: creates what is missing, then adds the schema's extra `users` columns. ``event_encoding``
     types the event payload columns on PostgreSQL (SQLite's are untyped)."""
-    if getattr(conn, "dialect", None) == "postgres":
+    if on_postgres(conn):
         for statement in pg_platform_ddl(event_encoding):
             conn.execute(statement)
         for name, sql_type in (user_columns or {}).items():

@@ -89,3 +89,14 @@ async def test_a_worker_that_goes_or_reconnects_is_forgotten_and_a_new_one_learn
     assert got1 == []
     for bus in (b0, b1):
         await bus.close()
+
+
+async def test_a_stalled_database_bounds_the_notifications_waiting() -> None:
+    """``PgBus``: frames wait for the sending connection in a bounded queue; past it they are dropped and
+    counted (the feed's poll backs every frame up), never kept without bound."""
+    from atomo.cluster import pg_bus
+    bus = pg_bus.PgBus("postgresql://unused")
+    bus._outbox = asyncio.Queue(maxsize=pg_bus.OUTBOX_MAX)      # noqa: SLF001 (started, its sender stalled)
+    for n in range(pg_bus.OUTBOX_MAX + 25):
+        bus._deliver("feed.tail", -1, n)                         # noqa: SLF001
+    assert bus._outbox.qsize() == pg_bus.OUTBOX_MAX and bus.dropped == 25   # noqa: SLF001

@@ -16,6 +16,7 @@ from atomo.data.query import compile_order_by, compile_where
 from atomo.errors import ValidationError
 from atomo.schema.model import Model
 from atomo.storage.records import codec_for, column_values, record_from_row
+from tests.conftest import postgres_schema_connection
 from tests.data.test_query import (
     ITEM,
     depth,
@@ -33,12 +34,7 @@ PG_TYPES = {"number": "numeric", "boolean": "bigint"}
 
 @pytest.fixture(scope="module")
 def conn(postgres_server) -> Iterator[Any]:  # noqa: ANN001
-    from atomo.storage.pg_database import connect
-    from atomo.storage.pg_fold import fold_function_ddl
-    connection = connect(postgres_server.url)
-    connection.execute("CREATE SCHEMA IF NOT EXISTS query_test")
-    connection.execute("SET search_path TO query_test")
-    connection.execute(fold_function_ddl())
+    connection = postgres_schema_connection(postgres_server, "query_test")
     yield connection
     connection.close()
 

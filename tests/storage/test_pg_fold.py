@@ -10,17 +10,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from atomo.storage.pg_fold import fold_function_ddl, fold_tables
+from tests.conftest import postgres_schema_connection
 
 psycopg = pytest.importorskip("psycopg")
 
 
 @pytest.fixture(scope="module")
 def conn(postgres_server) -> Iterator[object]:  # noqa: ANN001
-    from atomo.storage.pg_database import connect
-    connection = connect(postgres_server.url)
-    connection.execute("CREATE SCHEMA IF NOT EXISTS fold_test")
-    connection.execute("SET search_path TO fold_test")
-    connection.execute(fold_function_ddl())
+    connection = postgres_schema_connection(postgres_server, "fold_test")
     connection.execute(fold_function_ddl())               # CREATE OR REPLACE: every boot may run it
     yield connection
     connection.close()

@@ -36,3 +36,11 @@ def test_the_rewritten_statements_run_with_their_parameters(postgres_url: str) -
             True, True, "x")                                              # SQLite's null-safe IS, on PostgreSQL
     finally:
         conn.close()
+
+
+def test_long_statements_are_rewritten_but_not_kept() -> None:
+    from atomo.storage.pg_database import CACHED_SQL_CHARS, _rewrite_cached
+    long = "SELECT 1 WHERE " + " OR ".join(["x = ?"] * (CACHED_SQL_CHARS // 5))
+    before = _rewrite_cached.cache_info().currsize
+    assert pg_sql(long).count("%s") == CACHED_SQL_CHARS // 5
+    assert _rewrite_cached.cache_info().currsize == before, "a client-sized statement is not cached"
