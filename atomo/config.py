@@ -114,7 +114,8 @@ REGISTRY: tuple[Setting, ...] = (
     Setting("ATOMO_DATA_FILE", "data_file", None, _text,
             "the SQLite file (default ./.atomo/atomo.db in the project); :memory: keeps the data in RAM for "
             "this process only (a private file on /dev/shm, removed on close)"),
-    Setting("DATABASE_URL", "database_url", None, _text, "the data file as a sqlite:/// URL (sqlite::memory: for :memory:)"),
+    Setting("DATABASE_URL", "database_url", None, _text,
+            "the data file as a sqlite:/// URL (sqlite::memory: for :memory:), or a postgresql:// server"),
     Setting("ATOMO_SCHEMA_PATH", "schema_path", None, _text, "schema file (default: discovered in the project)"),
     Setting("ATOMO_STRICT_SCHEMA", "strict_schema", False, _bool, "schema warnings stop boot"),
     Setting("ATOMO_ADOPT_EXISTING", "adopt_existing", False, _bool,
@@ -314,13 +315,21 @@ class Settings:
     def with_(self, **changes: Any) -> Settings:
         return replace(self, **changes)
 
+    @property
+    def postgres_url(self) -> str | None:
+        """The PostgreSQL server of a ``postgresql://`` (or ``postgres://``) DATABASE_URL, else None (SQLite)."""
+        url = self.database_url
+        return url if url is not None and url.startswith(POSTGRES_SCHEMES) else None
+
     def resolved_data_file(self, project_dir: Path) -> Path:
         """The SQLite file: ATOMO_DATA_FILE, else a sqlite:/// DATABASE_URL, else <project>/.atomo/atomo.db.
 
         ``:memory:`` (``sqlite::memory:``) is returned as ``Path(":memory:")`` (see ``is_memory``): the
         storage layer then makes a private file on a RAM-backed file system for the life of the process.
         """
-        from_url = data_file_from_url(self.database_url) if self.database_url else None
+        from_url = data_file_from_url(self.database_url) if self.database_url and not self.postgres_url else None
+        if self.postgres_url and self.data_file:
+            raise ConfigError("ATOMO_DATA_FILE and a postgresql:// DATABASE_URL name two databases; set only one")
         if self.data_file and from_url and not _same_file(Path(self.data_file), from_url):
             raise ConfigError("ATOMO_DATA_FILE and DATABASE_URL name different files; set only one")
         chosen = Path(self.data_file) if self.data_file else from_url
@@ -345,6 +354,7 @@ def _same_file(a: Path, b: Path) -> bool:
     return a.resolve() == b.resolve()
 
 
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 MEMORY_URLS = ("sqlite::memory:", "sqlite:///:memory:", "sqlite://:memory:")
 
 
@@ -352,7 +362,7 @@ def data_file_from_url(url: str) -> Path:
     if url in MEMORY_URLS:
         return Path(MEMORY)
     if not url.startswith("sqlite:///"):
-        raise ConfigError("DATABASE_URL: only sqlite:/// URLs (and sqlite::memory:) are supported in this release")
+        raise ConfigError("DATABASE_URL: expected sqlite:///path/to/file.db, sqlite::memory: or postgresql://…")
     rest = url[len("sqlite:///"):]
     if rest == "":
         raise ConfigError("DATABASE_URL: the URL names no file (sqlite:///path/to/file.db, or sqlite::memory:)")

@@ -38,6 +38,10 @@ def serves_as_group(settings: Settings, data_file: Path | str, *, check: bool, m
         log.warning("ATOMO_WORKERS=%d ignored: in-memory data lives in one process, which serves alone",
                     settings.workers)
         return False
+    if settings.postgres_url:
+        log.warning("ATOMO_WORKERS=%d ignored on PostgreSQL: one process serves; run more instances on the same "
+                    "DATABASE_URL to use more cores or machines", settings.workers)
+        return False
     return True
 
 

@@ -12,6 +12,7 @@ database is restored on the writer thread, then everything this process derived 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import sqlite3
@@ -38,11 +39,12 @@ from atomo.hooks.registry import HookSet
 from atomo.jobs import Jobs, create_job_tables
 from atomo.project import Project
 from atomo.schema import Schema, load_schema, require_valid
-from atomo.storage.database import Database
+from atomo.storage.database import Database, is_driver_error
 from atomo.storage.events import EventAppender, StoredEvent, last_position
 from atomo.storage.feed import EventFeed
 from atomo.storage.file_migrations import apply_project_files
 from atomo.storage.migrate import Plan, apply_boot_migration
+from atomo.storage.pg_log import on_postgres
 from atomo.storage.records import now_iso
 from atomo.storage.tables import q
 
@@ -50,16 +52,43 @@ SEED_CALLER = Caller(origin="seed")
 log = logging.getLogger("atomo.runtime")
 
 
-def boot_migration(conn: sqlite3.Connection, schema: Schema | None) -> Plan:
+def boot_migration(conn: sqlite3.Connection, schema: Schema | None, event_encoding: str = "json") -> Plan:
     """Platform tables, jobs tables and the schema's additive plan: one exclusive unit. A database error
-    here is a boot error naming the file and the cause (exit 3), never an internal error."""
+    here is a boot error naming the file (or PostgreSQL's schema) and the cause (exit 3), never an internal
+    error."""
     assert schema is not None
     try:
         create_job_tables(conn)
-        return apply_boot_migration(conn, schema)
-    except sqlite3.Error as exc:
+        return apply_boot_migration(conn, schema, event_encoding=event_encoding)
+    except Exception as exc:
+        if not is_driver_error(exc):
+            raise
+        if on_postgres(conn):
+            conn.execute("ROLLBACK")           # an aborted PostgreSQL transaction answers nothing else
+            raise ConfigError(f"cannot prepare the PostgreSQL schema: {exc}") from None
         file = conn.execute("PRAGMA database_list").fetchone()[2]
         raise ConfigError(f"cannot prepare data file {file}: {exc}") from None
+
+
+def open_database(settings: Settings, project: Project, model_tables: tuple[str, ...],
+                  member: Member | None) -> Database:
+    """The project's ``Database``: the SQLite file, or the PostgreSQL server of a ``postgresql://`` DATABASE_URL."""
+    s = settings
+    if s.postgres_url:
+        from atomo.storage.pg_database import PgDatabase
+        return PgDatabase(s.postgres_url, read_connections=s.read_connections, write_batch_max=s.write_batch_max,
+                          write_queue_max=s.write_queue_max, folder=project.data_file.parent)
+    return Database(project.data_file, synchronous=s.synchronous, busy_timeout_ms=s.busy_timeout_ms,
+                    read_connections=s.read_connections, write_batch_max=s.write_batch_max,
+                    write_queue_max=s.write_queue_max, wal_checkpoint_bytes=s.wal_checkpoint_bytes,
+                    adopt_existing=s.adopt_existing, integrity_check=s.integrity_check,
+                    model_tables=model_tables, on_connect=register_functions,
+                    writer_lock=WriterLock(member.lock_path) if member is not None else None)
+
+
+def pg_channel(schema_name: str) -> str:
+    """The notification channel of the instances serving one PostgreSQL schema."""
+    return "atomo_" + hashlib.sha256(schema_name.encode()).hexdigest()[:24]
 
 
 @dataclass
@@ -160,20 +189,23 @@ class Runtime:
         self.schema = require_valid(schema, strict=s.strict_schema)
         self.hooks.check_models(m.name for m in self.schema.models)
         self.hooks.check_tables(m.table for m in self.schema.models)
-        path = self.project.data_file
-        self.db = Database(path, synchronous=s.synchronous, busy_timeout_ms=s.busy_timeout_ms,
-                           read_connections=s.read_connections, write_batch_max=s.write_batch_max,
-                           write_queue_max=s.write_queue_max, wal_checkpoint_bytes=s.wal_checkpoint_bytes,
-                           adopt_existing=s.adopt_existing, integrity_check=s.integrity_check,
-                           model_tables=tuple(m.table for m in self.schema.models), on_connect=register_functions,
-                           writer_lock=WriterLock(self.member.lock_path) if self.member is not None else None)
+        if s.postgres_url and self.member is not None:
+            raise ConfigError("--workers with a postgresql:// DATABASE_URL: run one process per instance (several "
+                              "instances share the database and follow each other through it)")
+        self.db = open_database(s, self.project, tuple(m.table for m in self.schema.models), self.member)
         await self.db.start()
         self.data_file_created = self.db.created
         try:
-            self.applied_files = await apply_project_files(self.db, self.project, self.schema)
-            self.migration = await self.db.write(lambda c: boot_migration(c, self.schema), exclusive=True)
+            self.applied_files = await apply_project_files(self.db, self.project, self.schema,
+                                                           event_encoding=s.event_encoding)
+            self.migration = await self.db.write(lambda c: boot_migration(c, self.schema, s.event_encoding),
+                                                 exclusive=True)
             if self.member is not None:          # before the feed: a commit of another worker wakes it from now on
                 await self.bus.connect(self.member.relay_path)
+            elif s.postgres_url:                 # the other instances on this database, through LISTEN/NOTIFY
+                from atomo.cluster.pg_bus import PgBus
+                self.bus = PgBus(s.postgres_url, pg_channel(self.db.schema_name))  # type: ignore[attr-defined]
+                await self.bus.start()
             self.feed = EventFeed(self.db, poll_ms=s.event_poll_ms, bus=self.bus)
             await self.feed.start()
             self.appender = EventAppender(s.event_encoding)

@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
 from typing import Any
+from urllib.parse import urlsplit
 
 import uvicorn
 
@@ -81,6 +82,14 @@ def _display_path(path: Path) -> str:
         return str(path)
 
 
+def postgres_display(url: str, schema: str) -> str:
+    """``PostgreSQL host:port/database, schema s``: where the data is, without the URL's user and password."""
+    parts = urlsplit(url)
+    host = parts.hostname or "localhost"
+    where = f"{host}:{parts.port}" if parts.port else host
+    return f"PostgreSQL {where}{parts.path or '/'}, schema {schema or '?'}"
+
+
 def banner(services: Services, project: Project, host: str, port: int) -> str:
     version = services.settings.version or __version__
     where = (f"no schema.ts in {project.dir}, serving the bundled sample project (CRM)" if project.is_sample
@@ -90,6 +99,9 @@ def banner(services: Services, project: Project, host: str, port: int) -> str:
     memory = is_memory(project.data_file)
     data = "in memory, removed when the server stops" if memory else _display_path(project.data_file)
     runtime = services.runtime
+    postgres = services.settings.postgres_url
+    if postgres:
+        data = postgres_display(postgres, getattr(runtime.db, "schema_name", ""))
     if runtime.data_file_created:
         seeded = runtime.seeded
         if seeded is not None and seeded.created:

@@ -4,12 +4,18 @@ An empty project folder serves the bundled CRM sample (seeded with 6 contacts) w
 ``<dir>/.atomo/atomo.db``. The admin is seeded from ADMIN_PASSWORD; rate limits are switched off
 (RATE_LIMIT_RPS=0, a high LOGIN_RATE_LIMIT_ATTEMPTS) so the benchmark measures the request path.
 Requests are authenticated GraphQL POSTs with the login token as a Bearer header.
+
+``AtomoPgPeer`` is Atomo over PostgreSQL: one or more such processes (each in its own empty project folder,
+on its own port) with the same ``DATABASE_URL`` (one schema of a PostgreSQL server) and the same
+``JWT_SECRET``, so a token issued by one instance is valid on the others. The first instance is started
+alone (it creates the tables and seeds the sample), then the others one after another.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
 import json
 import os
 import signal
@@ -17,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -29,17 +36,22 @@ REPO = Path(__file__).resolve().parent.parent
 
 CREATE_QUERY = 'mutation Create($data: JSON!) { create(model: "Contact", data: $data) }'
 READ_QUERY = '{ records(model: "Contact", where: {lastName: {startsWith: "L"}}, limit: 20) }'
+# one fixed HS256 key (64 hex chars) for every instance of a PostgreSQL peer
+JWT_SECRET = hashlib.sha256(b"atomo-http-bench").hexdigest()
 
 
 class AtomoPeer:
     name = "atomo"
 
-    def __init__(self, src: Path | None = None, workers: str = "1") -> None:
+    def __init__(self, src: Path | None = None, workers: str = "1", env: dict[str, str] | None = None,
+                 name: str | None = None) -> None:
         """``src``: the source tree to run (default: this repository, i.e. the installed package); ``workers``:
-        ``atomo serve --workers`` (the peer is named ``atomo`` for one process, ``atomo-w<workers>`` else)."""
+        ``atomo serve --workers`` (the peer is named ``atomo`` for one process, ``atomo-w<workers>`` else);
+        ``env``: extra environment of the server (e.g. DATABASE_URL); ``name``: overrides the name."""
         self.src = (src or REPO).resolve()
         self.workers = workers
-        self.name = "atomo" if workers == "1" else f"atomo-w{workers}"
+        self.extra_env = dict(env or {})
+        self.name = name or ("atomo" if workers == "1" else f"atomo-w{workers}")
         self._tmp = tempfile.TemporaryDirectory(prefix="atomo-http-bench-")
         self.dir = Path(self._tmp.name)
         self.port = free_port()
@@ -56,7 +68,7 @@ class AtomoPeer:
     def start(self) -> float:
         """Start the server; seconds from spawn to the first 200 on /health."""
         env = dict(os.environ, ADMIN_EMAIL=ADMIN_EMAIL, ADMIN_PASSWORD=ADMIN_PASSWORD, RATE_LIMIT_RPS="0",
-                   LOGIN_RATE_LIMIT_ATTEMPTS="100000")
+                   LOGIN_RATE_LIMIT_ATTEMPTS="100000", **self.extra_env)
         if self.src != REPO:  # `-m` puts the cwd first on sys.path, ahead of the editable install
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(self.src), env.get("PYTHONPATH")]))
         log = open(self.dir / "server.log", "ab")  # a file, never a pipe: a full pipe would stall the server
@@ -139,3 +151,82 @@ class AtomoPeer:
         """Rows returned by the benchmarked read (to show it does the same work as the peer's)."""
         with httpx.Client(base_url=self.base_url, headers=self._headers(), timeout=60) as client:
             return len(client.post("/graphql", json={"query": READ_QUERY}).json()["data"]["records"])
+
+
+class AtomoPgPeer:
+    """Atomo on PostgreSQL: ``instances`` ``atomo serve`` processes over one schema (``url`` names it)."""
+
+    backend = "postgres"
+
+    def __init__(self, url: str, instances: int = 1, src: Path | None = None,
+                 db_pid: Callable[[], int | None] | None = None) -> None:
+        """``db_pid``: gives the PostgreSQL server's (postmaster's) pid, for the CPU accounting."""
+        self.name = "atomo-pg" if instances == 1 else f"atomo-pg-x{instances}"
+        self.url = url
+        env = {"DATABASE_URL": url, "JWT_SECRET": JWT_SECRET}
+        self.instances = [AtomoPeer(src, "1", env=env, name=f"{self.name}#{i + 1}") for i in range(instances)]
+        self.base_urls = [peer.base_url for peer in self.instances]
+        self.base_url = self.base_urls[0]
+        self.version = "?"
+        self.instance_start_s: list[float] = []
+        self._db_pid = db_pid
+
+    @property
+    def pid(self) -> int:
+        return self.instances[0].pid
+
+    @property
+    def pids(self) -> list[int]:
+        return [peer.pid for peer in self.instances]
+
+    @property
+    def db_pid(self) -> int | None:
+        return self._db_pid() if self._db_pid else None
+
+    def start(self) -> float:
+        """Start the first instance (creates the tables, seeds), then the others one by one; seconds from
+        spawning the first to its first 200 on /health (each instance's own time: ``instance_start_s``)."""
+        self.instance_start_s = [round(peer.start(), 3) for peer in self.instances]
+        return self.instance_start_s[0]
+
+    def login(self) -> None:
+        """Log in on the first instance; the token must work on every other (the shared JWT_SECRET)."""
+        first = self.instances[0]
+        first.login()
+        self.version = first.version
+        for peer in self.instances[1:]:
+            peer.token = first.token
+            with httpx.Client(base_url=peer.base_url, headers=peer._headers(), timeout=30) as client:
+                reply = client.post("/graphql", json={"query": '{ count(model: "Contact") }'})
+                if reply.status_code != 200 or "errors" in reply.json():
+                    raise RuntimeError(f"{peer.name} refused the token of {first.name}: {reply.status_code} "
+                                       f"{reply.text[:300]}")
+
+    def stop(self) -> None:
+        for peer in reversed(self.instances):
+            peer.stop()
+
+    def close(self) -> None:
+        for peer in reversed(self.instances):
+            peer.close()
+
+    def log_tail(self, lines: int = 30) -> str:
+        return "\n".join(f"[{peer.name}]\n{peer.log_tail(lines)}" for peer in self.instances)
+
+    def code_version(self) -> str:
+        return self.instances[0].code_version()
+
+    def create_request(self) -> Request:
+        return self.instances[0].create_request()
+
+    def read_request(self) -> Request:
+        return self.instances[0].read_request()
+
+    def prefill(self, rows: int, concurrency: int = 16) -> None:
+        self.instances[0].prefill(rows, concurrency)
+
+    def count(self) -> int:
+        return self.instances[0].count()
+
+    def sample_read(self) -> int:
+        return self.instances[0].sample_read()

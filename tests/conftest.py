@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -35,8 +36,20 @@ def project(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-async def app(project: Path) -> AsyncIterator[Atomo]:
-    async with Atomo(project, settings=settings()) as opened:
+async def app(project: Path, request: pytest.FixtureRequest) -> AsyncIterator[Atomo]:
+    """The sample project opened in-process; on PostgreSQL when ``ATOMO_TEST_BACKEND=postgres`` (the whole suite's
+    library tests against the second backend, issue 21)."""
+    url = request.getfixturevalue("postgres_url") if os.environ.get("ATOMO_TEST_BACKEND") == "postgres" else None
+    async with Atomo(project, settings=settings(database_url=url)) as opened:
+        yield opened
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def backend_app(project: Path, request: pytest.FixtureRequest) -> AsyncIterator[Atomo]:
+    """``app`` on each storage backend (issue 21): the SQLite file, and a fresh schema on the test run's
+    PostgreSQL (skipped where it is not installed)."""
+    url = request.getfixturevalue("postgres_url") if request.param == "postgres" else None
+    async with Atomo(project, settings=settings(database_url=url)) as opened:
         yield opened
 
 

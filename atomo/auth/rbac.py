@@ -41,7 +41,7 @@ class Access:
         if self.same_tenant is not None:
             parts.append('"tenant_id" = ?')
             params.append(self.same_tenant)
-        return "(" + " OR ".join(parts) + ")" if parts else "0"
+        return "(" + " OR ".join(parts) + ")" if parts else "FALSE"
 
     def allows(self, record: Mapping[str, Any]) -> bool:
         if self.unrestricted:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -14,8 +15,8 @@ from atomo.config import Settings
 from atomo.data.query import register_functions
 from atomo.errors import AtomoError
 from atomo.project import Project, resolve_project
+from atomo.runtime import open_database
 from atomo.schema import Schema, load_schema, require_valid
-from atomo.storage.database import Database
 from atomo.storage.file_migrations import (
     Applied,
     FilePlan,
@@ -43,7 +44,8 @@ def display(path: Path, base: Path | None = None) -> str:
 
 @click.command("migrate")
 @click.option("--dry-run", is_flag=True, help="List the files and statements that would run; change nothing.")
-@click.option("--database-url", metavar="URL", help="The data file as a sqlite:///path URL.")
+@click.option("--database-url", metavar="URL",
+              help="The data file as a sqlite:///path URL, or a postgresql:// server (its schema: search_path).")
 @click.option("--generate", "do_generate", is_flag=True, help="Write a migration file from the schema changes.")
 @click.option("--name", help="Name of the generated file (with --generate; default auto_generated).")
 @click.option("--schema", "schema_path", type=click.Path(dir_okay=False), help="The schema file (default: discovered).")
@@ -64,7 +66,7 @@ def migrate(obj: CliContext, dry_run: bool, database_url: str | None, do_generat
     if do_generate:
         _generate(project, schema, name)
     elif dry_run:
-        _dry_run(project, schema)
+        _dry_run(settings, project, schema)
     else:
         asyncio.run(_apply(settings, project, schema))
 
@@ -93,10 +95,8 @@ def _boot_summary(plan: Plan) -> list[str]:
 
 
 async def _apply(settings: Settings, project: Project, schema: Schema) -> None:
-    s = settings
-    db = Database(project.data_file, synchronous=s.synchronous, busy_timeout_ms=s.busy_timeout_ms, read_connections=1,
-                  adopt_existing=s.adopt_existing, integrity_check=s.integrity_check,
-                  model_tables=tuple(m.table for m in schema.models), on_connect=register_functions)
+    s = settings.with_(read_connections=1)
+    db = open_database(s, project, tuple(m.table for m in schema.models), None)
     await db.start()
     bar: Progress | None = None
     try:
@@ -113,11 +113,13 @@ async def _apply(settings: Settings, project: Project, schema: Schema) -> None:
             click.echo(f"applied {done.name} in {done.ms} ms")
 
         try:
-            applied = await apply_pending(db, migrations_dir(project), schema, on_start=on_start, on_applied=on_applied)
+            applied = await apply_pending(db, migrations_dir(project), schema, on_start=on_start, on_applied=on_applied,
+                                          event_encoding=s.event_encoding)
         finally:
             if bar is not None:
                 bar.finish()
-        plan: Plan = await db.write(lambda c: apply_boot_migration(c, schema), exclusive=True)
+        plan: Plan = await db.write(lambda c: apply_boot_migration(c, schema, event_encoding=s.event_encoding),
+                                    exclusive=True)
     finally:
         await db.close()
     for warning in plan.warnings:
@@ -129,14 +131,25 @@ async def _apply(settings: Settings, project: Project, schema: Schema) -> None:
         click.echo(line)
 
 
-def _dry_run(project: Project, schema: Schema) -> None:
+def _dry_run(settings: Settings, project: Project, schema: Schema) -> None:
     """Run everything inside a transaction that is rolled back, and print what ran."""
-    exists = project.data_file.is_file()
-    conn = sqlite3.connect(project.data_file if exists else ":memory:", isolation_level=None)
-    register_functions(conn)
+    conn: Any
+    if settings.postgres_url:
+        from atomo.storage.pg_database import connect
+        from atomo.storage.pg_log import begin_write
+        conn = connect(settings.postgres_url)
+        begin = begin_write
+    else:
+        exists = project.data_file.is_file()
+        conn = sqlite3.connect(project.data_file if exists else ":memory:", isolation_level=None)
+        register_functions(conn)
+
+        def begin(c: Any) -> None:
+            c.execute("BEGIN IMMEDIATE")
     try:
-        conn.execute("BEGIN IMMEDIATE")
-        create_platform_tables(conn, {k: v.upper() for k, v in schema.user_columns.items()})
+        begin(conn)
+        create_platform_tables(conn, {k: v.upper() for k, v in schema.user_columns.items()},
+                               event_encoding=settings.event_encoding)
         plan = plan_files(conn, list_files(migrations_dir(project)), [m.table for m in schema.models])
         for warning in plan.warnings:
             click.echo(f"warning: {warning}", err=True)

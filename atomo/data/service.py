@@ -87,6 +87,7 @@ class DataService:
         self.max_page_size = max_page_size
         self.max_filter_terms = max_filter_terms
         self.hooks = HookRunner(hooks if hooks is not None else HookSet(), self)   # atomo.hooks, data/hooks.py
+        self.dialect: str = getattr(db, "dialect", "sqlite")       # "postgres" on a PgDatabase (issue 21)
 
     # -- shared pieces -----------------------------------------------------------------------
     def model(self, name: Any) -> Model:
@@ -107,13 +108,12 @@ class DataService:
         except AtomoError:
             return None
 
-    @staticmethod
-    def scope_sql(caller: Caller, access: Access | None, params: list[Any], *, deleted: bool | None) -> list[str]:
+    def scope_sql(self, caller: Caller, access: Access | None, params: list[Any], *, deleted: bool | None) -> list[str]:
         parts = []
         if deleted is False:
-            # unary + keeps the planner off idx_deleted_at (nearly every row is live), so the
-            # default order can walk idx_<table>_created_at and stop after one page
-            parts.append('+"deleted_at" IS NULL')
+            # SQLite: unary + keeps the planner off idx_deleted_at (nearly every row is live), so the
+            # default order can walk idx_<table>_created_at and stop after one page (PostgreSQL has no + on text)
+            parts.append('"deleted_at" IS NULL' if self.dialect == "postgres" else '+"deleted_at" IS NULL')
         elif deleted is True:
             parts.append('"deleted_at" IS NOT NULL')
         if caller.scoped:
@@ -123,7 +123,7 @@ class DataService:
                 parts.append('"tenant_id" = ?')
                 params.append(caller.tenant)
         if access is None:
-            parts.append("0")
+            parts.append("FALSE")
         else:
             row = access.sql(params)
             if row:
@@ -135,8 +135,8 @@ class DataService:
         params: list[Any] = []
         parts = self.scope_sql(caller, access, params, deleted=deleted)
         if where is not None:
-            parts.append(compile_where(model, where, params, max_terms=self.max_filter_terms))
-        return " AND ".join(parts) if parts else "1", params
+            parts.append(compile_where(model, where, params, max_terms=self.max_filter_terms, dialect=self.dialect))
+        return " AND ".join(parts) if parts else "TRUE", params
 
     # -- reads -------------------------------------------------------------------------------
     async def records(self, model_name: str, *, where: Any = None, order_by: Any = None, limit: int | None = None,
@@ -148,10 +148,11 @@ class DataService:
         limit, offset = check_page(limit, offset, max_page_size=self.max_page_size, default_limit=None)
         fetch = _capped(limit, max_rows)
         sql_where, params = self._filter(model, caller, access, where, deleted=False)
-        sql = f"SELECT * FROM {q(model.table)} WHERE {sql_where} ORDER BY {compile_order_by(model, order_by)}"
+        order = compile_order_by(model, order_by, dialect=self.dialect)
+        sql = f"SELECT * FROM {q(model.table)} WHERE {sql_where} ORDER BY {order}"
         if fetch is not None or offset:
-            sql += " LIMIT ? OFFSET ?"
-            params += [-1 if fetch is None else fetch, offset]
+            sql += " LIMIT ? OFFSET ?"        # no limit: -1 on SQLite, NULL on PostgreSQL
+            params += [(None if self.dialect == "postgres" else -1) if fetch is None else fetch, offset]
         codec = codec_for(model)
 
         def run(conn: sqlite3.Connection) -> list[dict[str, Any]]:
@@ -187,10 +188,10 @@ class DataService:
                                          "invalid_limit")
         sql_where, params = self._filter(model, caller, access, where, deleted=False)
         group = q(column.column)
-        order = compile_order_by(model, order_by)
+        order = compile_order_by(model, order_by, dialect=self.dialect)
         inner = (f"SELECT *, row_number() OVER (PARTITION BY {group} ORDER BY {order}) AS _atomo_rank "
                  f"FROM {q(model.table)} WHERE {group} IN ({', '.join('?' * len(values))}) AND {sql_where}")
-        sql = f"SELECT * FROM ({inner}) WHERE _atomo_rank > ?"
+        sql = f"SELECT * FROM ({inner}) AS _atomo_ranked WHERE _atomo_rank > ?"
         all_params = [*values, *params, offset]
         if limit is not None:
             sql += " AND _atomo_rank <= ?"
@@ -221,7 +222,7 @@ class DataService:
         limit, offset = check_page(limit, offset, max_page_size=self.max_page_size, default_limit=20)
         assert limit is not None
         sql_where, params = self._filter(model, caller, access, where, deleted=deleted)
-        order = compile_order_by(model, order_by)
+        order = compile_order_by(model, order_by, dialect=self.dialect)
         page_sql = f"SELECT * FROM {q(model.table)} WHERE {sql_where} ORDER BY {order} LIMIT ? OFFSET ?"
         count_sql = f"SELECT count(*) FROM {q(model.table)} WHERE {sql_where}"
         codec = codec_for(model)

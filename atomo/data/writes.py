@@ -28,6 +28,17 @@ from atomo.storage.tables import q
 
 _UNIQUE = re.compile(r"UNIQUE constraint failed: (.+)")
 _CHECK = re.compile(r"check (chk_\w+) failed")
+_PG_KEY = re.compile(r"Key \((.+?)\)=")     # PostgreSQL's unique_violation detail: Key (a, b)=(1, 2) already exists.
+
+
+def is_constraint_error(exc: BaseException) -> bool:
+    """A write the database refused for its data: a constraint (SQLite ``IntegrityError``, PostgreSQL class 23),
+    or text PostgreSQL cannot store (a NUL character: refused by psycopg before it is sent)."""
+    if isinstance(exc, sqlite3.IntegrityError):
+        return True
+    if not type(exc).__module__.startswith("psycopg"):
+        return False
+    return str(getattr(exc, "sqlstate", None) or "").startswith("23") or "NUL (0x00)" in str(exc)
 
 
 @dataclass
@@ -39,17 +50,29 @@ class WriteResult:
     images: list[dict[str, Any]] | None = None   # the record after each event, when the events do not carry it
 
 
-def integrity_error(model: Model, exc: sqlite3.IntegrityError) -> ValidationError:
-    """Translate a constraint failure of a model table into the documented validation error."""
+def integrity_error(model: Model, exc: BaseException) -> ValidationError:
+    """Translate a constraint failure of a model table (``is_constraint_error``) into the documented validation
+    error."""
     text = str(exc)
-    m = _CHECK.search(text)
-    if m:
-        return ValidationError.single(None, f"check {m.group(1)} failed", "check")
-    m = _UNIQUE.search(text)
-    if m:
+    diag = getattr(exc, "diag", None)
+    if diag is not None:                          # PostgreSQL: the constraint by name, the key from the detail
+        if "NUL (0x00)" in text:
+            return ValidationError.single(None, "text cannot hold the NUL character (U+0000) on PostgreSQL", "type")
+        constraint = diag.constraint_name or ""
+        if constraint.startswith("chk_"):
+            return ValidationError.single(None, f"check {constraint} failed", "check")
+        key = _PG_KEY.search(diag.message_detail or "") if getattr(exc, "sqlstate", None) == "23505" else None
+        columns = key.group(1).replace('"', "") if key else None
+    else:
+        m = _CHECK.search(text)
+        if m:
+            return ValidationError.single(None, f"check {m.group(1)} failed", "check")
+        m = _UNIQUE.search(text)
+        columns = m.group(1) if m else None
+    if columns:
         codec = codec_for(model)
         keys = []
-        for part in m.group(1).split(","):
+        for part in columns.split(","):
             column = part.strip().split(".")[-1]
             col = codec.by_name.get(column)
             keys.append(col.key if col else column)
@@ -143,7 +166,9 @@ class RecordWriter:
         self.check_references(conn, model, record)
         try:
             conn.execute(insert_sql(model.table, tuple(columns)), tuple(columns.values()))
-        except sqlite3.IntegrityError as exc:
+        except Exception as exc:
+            if not is_constraint_error(exc):
+                raise
             raise integrity_error(model, exc) from None
         event = self._event(conn, model, record_id, version, "Created", record, None, caller, caller.tenant, now)
         return WriteResult(record, [event])
@@ -179,7 +204,9 @@ class RecordWriter:
         assignments = ", ".join(f"{q(c)} = ?" for c in cols)
         try:
             conn.execute(f"UPDATE {q(model.table)} SET {assignments} WHERE id = ?", (*cols.values(), current["id"]))
-        except sqlite3.IntegrityError as exc:
+        except Exception as exc:
+            if not is_constraint_error(exc):
+                raise
             raise integrity_error(model, exc) from None
         after = codec.record(codec.column_values(after))
         event = self._event(conn, model, current["id"], after["_version"], "Updated", after, current, caller,

@@ -107,6 +107,7 @@ def configure(conn: sqlite3.Connection, *, synchronous: str, busy_timeout_ms: in
 class Database:
     """The storage engine of one data file. Create, ``await start()``, use, ``await close()``."""
 
+    dialect = "sqlite"                    # the SQL its connections speak ("postgres": pg_database.PgDatabase)
     READ_BEGIN = "BEGIN"                  # a read transaction (PostgreSQL: one snapshot for all its statements)
 
     def __init__(self, path: Path, *, synchronous: str = "NORMAL", busy_timeout_ms: int = 5000,

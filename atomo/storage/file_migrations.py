@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from atomo.errors import MigrationError
+from atomo.storage.database import is_driver_error
 from atomo.storage.platform import create_platform_tables
 from atomo.storage.records import now_iso
 
@@ -165,7 +166,9 @@ def apply_file(conn: sqlite3.Connection, file: MigrationFile) -> Applied:
     for index, statement in enumerate(statements, 1):
         try:
             conn.execute(statement)
-        except sqlite3.Error as exc:
+        except Exception as exc:
+            if not is_driver_error(exc):
+                raise
             raise MigrationError(f"migration {file.name} failed at statement {index}: {exc}; it was rolled back"
                                  ) from None
     ms = round((time.perf_counter() - start) * 1000)
@@ -181,7 +184,8 @@ def record_applied(conn: sqlite3.Connection, file: MigrationFile) -> None:
 
 async def apply_pending(db: Database, folder: Path | None, schema: Schema | None = None, *,
                         on_start: Callable[[FilePlan], None] | None = None,
-                        on_applied: Callable[[Applied], None] | None = None) -> list[Applied]:
+                        on_applied: Callable[[Applied], None] | None = None,
+                        event_encoding: str = "json") -> list[Applied]:
     """Verify checksums and apply every pending file, each as its own exclusive write unit.
 
     A failing file is rolled back (MigrationError, exit 5); earlier files stay applied.
@@ -191,7 +195,7 @@ async def apply_pending(db: Database, folder: Path | None, schema: Schema | None
     user_columns = {k: v.upper() for k, v in schema.user_columns.items()} if schema is not None else {}
 
     def prepare(conn: sqlite3.Connection) -> FilePlan:
-        create_platform_tables(conn, user_columns)
+        create_platform_tables(conn, user_columns, event_encoding=event_encoding)
         return plan_files(conn, files, tables)
 
     plan: FilePlan = await db.write(prepare, exclusive=True)
@@ -206,7 +210,8 @@ async def apply_pending(db: Database, folder: Path | None, schema: Schema | None
     return applied
 
 
-async def apply_project_files(db: Database, project: Project, schema: Schema | None) -> list[Applied]:
+async def apply_project_files(db: Database, project: Project, schema: Schema | None, *,
+                              event_encoding: str = "json") -> list[Applied]:
     """What every start does before the boot migration (warnings go to the log)."""
     import logging
     log = logging.getLogger("atomo.migrate")
@@ -218,4 +223,5 @@ async def apply_project_files(db: Database, project: Project, schema: Schema | N
     def applied(done: Applied) -> None:
         log.info("applied %s in %d ms", done.name, done.ms)
 
-    return await apply_pending(db, migrations_dir(project), schema, on_start=warn, on_applied=applied)
+    return await apply_pending(db, migrations_dir(project), schema, on_start=warn, on_applied=applied,
+                               event_encoding=event_encoding)

@@ -25,7 +25,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from atomo.errors import ConfigError
+from atomo.errors import ConfigError, UsageError
 from atomo.storage.database import Database
 from atomo.storage.pg_log import begin_write
 
@@ -160,13 +160,16 @@ def _numeric_loader() -> type:
 class PgDatabase(Database):
     """``Database`` on the PostgreSQL server at ``url`` (a schema chosen by its ``search_path``)."""
 
+    dialect = "postgres"
     READ_BEGIN = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
 
     def __init__(self, url: str, *, read_connections: int = 4, write_batch_max: int = 256,
-                 write_queue_max: int = 10000, group_commit: bool = True) -> None:
-        super().__init__(Path("postgresql"), read_connections=read_connections, write_batch_max=write_batch_max,
-                         write_queue_max=write_queue_max, group_commit=group_commit)
+                 write_queue_max: int = 10000, group_commit: bool = True, folder: Path | None = None) -> None:
+        """``folder``: the project's local state folder (``path.parent`` is where a generated JWT secret is kept)."""
+        super().__init__((folder or Path(".atomo")) / "postgresql", read_connections=read_connections,
+                         write_batch_max=write_batch_max, write_queue_max=write_queue_max, group_commit=group_commit)
         self.url = url
+        self.schema_name = ""          # current_schema() of the connections, known after start()
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -175,6 +178,10 @@ class PgDatabase(Database):
     def _connect_all(self) -> tuple[PgConnection, list[PgConnection]]:
         writer = connect(self.url)
         try:
+            row = writer.execute("SELECT current_schema(), to_regclass('events') IS NULL").fetchone()
+            if row[0] is None:
+                raise ConfigError("PostgreSQL: the connection has no schema to create tables in (check search_path)")
+            self.schema_name, self.created = row[0], bool(row[1])
             return writer, [connect(self.url, read_only=True) for _ in range(self._n_readers)]
         except BaseException:
             writer.close()
@@ -184,6 +191,13 @@ class PgDatabase(Database):
         """As ``Database.read``, always on a reader thread: a read is a network round trip here, which must not
         block the event loop (``inline`` is for SQLite's microsecond page reads)."""
         return await super().read(fn, inline=False)
+
+    async def snapshot(self) -> Any:
+        raise UsageError("snapshot() and reset() need SQLite data (data_file=':memory:' or a file); on PostgreSQL "
+                         "use a schema per test instead")
+
+    async def restore(self, snapshot: Any, **_: Any) -> Any:
+        return await self.snapshot()
 
     def _begin(self, conn: Any) -> None:
         begin_write(conn)

@@ -302,7 +302,9 @@ def storable_text(value: str) -> bool:
 
 
 def fetch_records(conn: sqlite3.Connection, codec: RecordCodec, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
-    """The records of a ``SELECT *`` on a model table (rows read as plain tuples)."""
+    """The records of a ``SELECT *`` on a model table (rows read as plain tuples; PostgreSQL's rows are tuples)."""
+    if not isinstance(conn, sqlite3.Connection):
+        return codec.records(conn.execute(sql, params))
     cursor = conn.cursor()
     cursor.row_factory = None
     return codec.records(cursor.execute(sql, params))

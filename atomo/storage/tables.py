@@ -1,4 +1,12 @@
-"""DDL of model (projection) tables: columns, indexes and check triggers, derived from the schema."""
+"""DDL of model (projection) tables: columns, indexes and checks, derived from the schema.
+
+Every function takes ``dialect`` ("sqlite", the default, or "postgres"). On PostgreSQL (issue 21): text columns are
+``text COLLATE "C"`` (binary order, as SQLite's), numbers ``numeric``, booleans ``bigint`` 0/1 (the same values
+and filters as SQLite), index columns ``NULLS FIRST`` (SQLite's order, so ``ORDER BY x NULLS FIRST`` walks
+them); a check is a ``CHECK`` constraint named like SQLite's trigger pair; the catalog reads come from
+``information_schema``/``pg_catalog`` in the current schema, and each index carries its Atomo DDL as its
+comment, so the boot migration compares what it wrote, not PostgreSQL's re-spelling of it.
+"""
 
 from __future__ import annotations
 
@@ -42,9 +50,17 @@ def column_default(field: Field) -> Any:
     return None
 
 
-def column_sql(field: Field, *, strict: bool = True) -> str:
+PG_COLUMN_TYPES = {"TEXT": 'text COLLATE "C"', "NUMERIC": "numeric", "INTEGER": "bigint", "REAL": "float8",
+                   "BLOB": "bytea"}
+
+
+def column_type(sql_type: str, dialect: str = "sqlite") -> str:
+    return PG_COLUMN_TYPES.get(sql_type, sql_type) if dialect == "postgres" else sql_type
+
+
+def column_sql(field: Field, *, strict: bool = True, dialect: str = "sqlite") -> str:
     """Column definition. ``strict=False`` drops NOT NULL (rebuild shadows replay intermediate states)."""
-    parts = [q(field.column), field.sql_type]
+    parts = [q(field.column), column_type(field.sql_type, dialect)]
     default = column_default(field)
     if strict and (field.required or field.has_default):
         parts.append("NOT NULL")
@@ -62,11 +78,17 @@ SYSTEM_COLUMN_SQL = {
 }
 
 
+def _system_column(sql: str, dialect: str) -> str:
+    if dialect != "postgres":
+        return sql
+    return sql.replace(" TEXT", " " + PG_COLUMN_TYPES["TEXT"]).replace(" INTEGER", " bigint")
+
+
 def create_table_sql(model: Model, *, name: str | None = None, strict: bool = True,
-                     kept: list[tuple[str, str]] | None = None) -> str:
-    cols = ['"id" TEXT PRIMARY KEY']
-    cols += [column_sql(f, strict=strict) for f in model.data_fields]
-    cols += [v if strict else v.replace(" NOT NULL", "") for v in SYSTEM_COLUMN_SQL.values()]
+                     kept: list[tuple[str, str]] | None = None, dialect: str = "sqlite") -> str:
+    cols = [_system_column('"id" TEXT PRIMARY KEY', dialect)]
+    cols += [column_sql(f, strict=strict, dialect=dialect) for f in model.data_fields]
+    cols += [_system_column(v if strict else v.replace(" NOT NULL", ""), dialect) for v in SYSTEM_COLUMN_SQL.values()]
     cols += [f"{q(c)} {t}".rstrip() for c, t in (kept or [])]
     return f"CREATE TABLE {q(name or model.table)} (\n  " + ",\n  ".join(cols) + "\n)"
 
@@ -86,20 +108,36 @@ def wanted_indexes(model: Model) -> list[CompositeIndex]:
     return list(seen.values())
 
 
-def index_sql(model: Model, index: CompositeIndex) -> str:
+def index_sql(model: Model, index: CompositeIndex, *, dialect: str = "sqlite", table: str | None = None) -> str:
     unique = "UNIQUE " if index.unique else ""
-    cols = ", ".join(q(c) for c in index.columns)
+    nulls = " NULLS FIRST" if dialect == "postgres" else ""
+    cols = ", ".join(q(c) + nulls for c in index.columns)
     where = f" WHERE {index.where}" if index.where else ""
-    return f"CREATE {unique}INDEX {q(index.name)} ON {q(model.table)} ({cols}){where}"
+    return f"CREATE {unique}INDEX {q(index.name)} ON {q(table or model.table)} ({cols}){where}"
 
 
-def check_trigger_names(check: Check) -> tuple[str, str]:
+def index_statements(model: Model, index: CompositeIndex, *, dialect: str = "sqlite",
+                     table: str | None = None) -> list[str]:
+    """The index, and on PostgreSQL its DDL as its comment (``schema_objects`` reads it back)."""
+    sql = index_sql(model, index, dialect=dialect, table=table)
+    if dialect != "postgres":
+        return [sql]
+    return [sql, f"COMMENT ON INDEX {q(index.name)} IS " + sql_literal(index_sql(model, index, dialect=dialect))]
+
+
+def check_trigger_names(check: Check, dialect: str = "sqlite") -> tuple[str, ...]:
+    """The objects that enforce ``check``: SQLite's insert and update triggers, PostgreSQL's one constraint."""
+    if dialect == "postgres":
+        return (check.name,)
     return check.name + "_insert", check.name + "_update"
 
 
-def check_trigger_sql(model: Model, check: Check) -> list[str]:
-    """AFTER triggers that evaluate the check on the written row; a NULL result passes."""
-    t = q(model.table)
+def check_trigger_sql(model: Model, check: Check, *, dialect: str = "sqlite", table: str | None = None) -> list[str]:
+    """AFTER triggers that evaluate the check on the written row; a NULL result passes. On PostgreSQL a
+    ``CHECK`` constraint of the check's name (the same rule: a NULL result passes)."""
+    t = q(table or model.table)
+    if dialect == "postgres":
+        return [f"ALTER TABLE {t} ADD CONSTRAINT {q(check.name)} CHECK ({check.expr})"]
     body = (f"WHEN EXISTS (SELECT 1 FROM {t} WHERE rowid = NEW.rowid AND NOT ({check.expr})) "
             f"BEGIN SELECT RAISE(ABORT, 'check {check.name} failed'); END")
     ins, upd = check_trigger_names(check)
@@ -107,7 +145,21 @@ def check_trigger_sql(model: Model, check: Check) -> list[str]:
             f"CREATE TRIGGER {q(upd)} AFTER UPDATE ON {t} {body}"]
 
 
+def drop_check_sql(table: str, name: str, dialect: str = "sqlite") -> str:
+    if dialect == "postgres":
+        return f"ALTER TABLE {q(table)} DROP CONSTRAINT {q(name)}"
+    return f"DROP TRIGGER {q(name)}"
+
+
+def dialect_of(conn: Any) -> str:
+    """"postgres" for a ``PgConnection`` (``atomo.storage.pg_database``), else "sqlite"."""
+    return "sqlite" if isinstance(conn, sqlite3.Connection) else getattr(conn, "dialect", "sqlite")
+
+
 def table_exists(conn: sqlite3.Connection, table: str) -> bool:
+    if dialect_of(conn) == "postgres":
+        return conn.execute("SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema()"
+                            " AND table_name = ?", (table,)).fetchone() is not None
     return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone() is not None
 
 
@@ -120,10 +172,28 @@ class ColumnInfo:
 
 
 def table_columns(conn: sqlite3.Connection, table: str) -> list[ColumnInfo]:
+    if dialect_of(conn) == "postgres":
+        rows = conn.execute("SELECT column_name, data_type, is_nullable, column_default FROM information_schema.columns"
+                            " WHERE table_schema = current_schema() AND table_name = ? ORDER BY ordinal_position",
+                            (table,))
+        return [ColumnInfo(r[0], r[1], r[2] == "NO", r[3]) for r in rows]
     return [ColumnInfo(r[1], r[2], bool(r[3]), r[4]) for r in conn.execute(f"PRAGMA table_info({q(table)})")]
 
 
 def schema_objects(conn: sqlite3.Connection, table: str, kind: str) -> dict[str, str]:
+    """Name -> DDL of the table's indexes (``kind`` "index") or checks ("trigger"; on PostgreSQL its CHECK
+    constraints, with their definition)."""
+    if dialect_of(conn) == "postgres":
+        here = "(SELECT oid FROM pg_namespace WHERE nspname = current_schema())"
+        if kind == "index":
+            sql = ("SELECT c.relname, coalesce(obj_description(c.oid, 'pg_class'), pg_get_indexdef(c.oid))"
+                   " FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid"
+                   " WHERE t.relnamespace = " + here + " AND t.relname = ? AND NOT i.indisprimary")
+        else:
+            sql = ("SELECT k.conname, pg_get_constraintdef(k.oid) FROM pg_constraint k JOIN pg_class t"
+                   " ON t.oid = k.conrelid WHERE t.relnamespace = " + here + " AND t.relname = ?"
+                   " AND k.contype = 'c'")
+        return {r[0]: r[1] for r in conn.execute(sql, (table,))}
     rows = conn.execute("SELECT name, sql FROM sqlite_master WHERE type = ? AND tbl_name = ? AND sql IS NOT NULL",
                         (kind, table))
     return {r[0]: r[1] for r in rows}

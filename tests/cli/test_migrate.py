@@ -126,7 +126,9 @@ def test_database_url_and_usage_errors(crm: Path, tmp_path: Path) -> None:
     result = migrate(crm, "--database-url", f"sqlite:///{target}")
     assert result.exit_code == 0, result.output
     assert target.is_file() and not (crm / ".atomo" / "atomo.db").exists()
-    assert migrate(crm, "--database-url", "postgres://x/y").exit_code == 3
+    unreachable = migrate(crm, "--database-url", "postgresql://nobody@127.0.0.1:1/none")
+    assert unreachable.exit_code == 3 and "cannot connect to PostgreSQL" in unreachable.output
+    assert migrate(crm, "--database-url", "mysql://x/y").exit_code == 3
     named = migrate(crm, "--name", "x")
     assert named.exit_code == 2 and "--name needs --generate" in named.stderr
 
@@ -206,3 +208,18 @@ def test_every_start_applies_pending_files_before_the_boot_migration(crm: Path) 
     assert "column companies.legacy is no longer in the schema; kept" in runtime.migration.warnings
     assert "Company: created table companies" not in runtime.migration.notes
     assert rows(crm, "SELECT id, legacy FROM companies") == [("c-9", None)]
+
+
+def test_migrate_on_postgres_applies_then_has_nothing_to_apply(crm: Path, postgres_url: str) -> None:
+    """``--database-url postgresql://…`` (issue 21): files and the boot migration on the server's schema."""
+    (crm / "migrations").mkdir(exist_ok=True)
+    (crm / "migrations" / "20260101000000_note.sql").write_text("CREATE TABLE notes (id text PRIMARY KEY);\n")
+    dry = migrate(crm, "--database-url", postgres_url, "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    assert "would apply 20260101000000_note.sql" in dry.stdout and "would run the boot migration" in dry.stdout
+    first = migrate(crm, "--database-url", postgres_url)
+    assert first.exit_code == 0, first.output
+    assert "applied 20260101000000_note.sql" in first.stdout and "boot migration:" in first.stdout
+    assert migrate(crm, "--database-url", postgres_url).stdout == "Nothing to apply\n"
+    assert migrate(crm, "--database-url", postgres_url, "--dry-run").stdout == "Nothing to apply\n"
+    assert not (crm / ".atomo" / "atomo.db").exists()

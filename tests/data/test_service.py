@@ -10,6 +10,12 @@ from atomo import Atomo, ConflictError, NotFoundError, ValidationError
 from atomo.storage.events import NewEvent
 
 
+@pytest.fixture
+def app(backend_app: Atomo) -> Atomo:
+    """Every test here runs on SQLite and on PostgreSQL (issue 21's contract suite)."""
+    return backend_app
+
+
 async def test_create_returns_the_record_shape(app: Atomo) -> None:
     c = await app.create("Contact", {"firstName": "Ada", "last_name": "Lovelace", "email": "ADA@example.com"})
     assert list(c) == ["id", "firstName", "lastName", "email", "phone", "companyId", "tags", "notes", "ownerId",
@@ -215,13 +221,15 @@ async def test_msgpack_and_json_payloads_mix(project) -> None:  # noqa: ANN001
 
 
 async def test_events_table_is_append_only(crm: Atomo) -> None:
-    import sqlite3
-    conn = sqlite3.connect(crm.runtime.project.data_file)
-    with pytest.raises(sqlite3.IntegrityError):
-        conn.execute("DELETE FROM events")
-    with pytest.raises(sqlite3.IntegrityError):
-        conn.execute("UPDATE events SET type = 'x'")
-    conn.close()
+    """Through the database's own writer connection: the table refuses it, whatever the backend."""
+    from atomo.errors import StorageError
+    db = crm.runtime.db
+    assert db is not None
+    before = len(await crm.events.read_all())
+    for statement in ("DELETE FROM events", "UPDATE events SET type = 'x'"):
+        with pytest.raises(StorageError):                  # the database refused it (logged as a storage error)
+            await db.write(lambda c, sql=statement: c.execute(sql))
+    assert len(await crm.events.read_all()) == before
 
 
 async def test_as_user_applies_rules(crm: Atomo) -> None:
