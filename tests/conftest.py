@@ -80,14 +80,19 @@ def postgres_server():  # noqa: ANN201
 @pytest.fixture
 def postgres_url(postgres_server, request: pytest.FixtureRequest) -> str:  # noqa: ANN001
     """The URL of a new, empty schema on the test run's PostgreSQL (its ``search_path``)."""
+    return new_postgres_schema(postgres_server, request.node.name)
+
+
+def new_postgres_schema(server, name: str) -> str:  # noqa: ANN001
+    """A new, empty schema on ``server`` named after ``name``; the URL that uses it (its ``search_path``)."""
     import re
     import uuid
 
     import psycopg
-    schema = "t_" + re.sub(r"[^a-z0-9]", "_", request.node.name.lower())[:40] + "_" + uuid.uuid4().hex[:8]
-    with psycopg.connect(postgres_server.url, autocommit=True) as conn:
+    schema = "t_" + re.sub(r"[^a-z0-9]", "_", name.lower())[:40] + "_" + uuid.uuid4().hex[:8]
+    with psycopg.connect(server.url, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
-    return f"{postgres_server.url}?options=-csearch_path%3D{schema}"
+    return f"{server.url}?options=-csearch_path%3D{schema}"
 
 
 def postgres_schema_connection(server, schema: str):  # noqa: ANN001, ANN201

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -134,6 +135,7 @@ async def _apply(settings: Settings, project: Project, schema: Schema) -> None:
 def _dry_run(settings: Settings, project: Project, schema: Schema) -> None:
     """Run everything inside a transaction that is rolled back, and print what ran."""
     conn: Any
+    begin: Callable[[Any], None]
     if settings.postgres_url:
         from atomo.storage.pg_database import connect
         from atomo.storage.pg_log import begin_write
@@ -144,8 +146,7 @@ def _dry_run(settings: Settings, project: Project, schema: Schema) -> None:
         conn = sqlite3.connect(project.data_file if exists else ":memory:", isolation_level=None)
         register_functions(conn)
 
-        def begin(c: Any) -> None:
-            c.execute("BEGIN IMMEDIATE")
+        begin = lambda c: c.execute("BEGIN IMMEDIATE")  # noqa: E731
     try:
         begin(conn)
         create_platform_tables(conn, {k: v.upper() for k, v in schema.user_columns.items()},

@@ -192,6 +192,10 @@ class PgDatabase(Database):
         block the event loop (``inline`` is for SQLite's microsecond page reads)."""
         return await super().read(fn, inline=False)
 
+    def connect(self, *, query_only: bool) -> Any:
+        """A connection of its own (the projection rebuild's), as ``Database.connect``."""
+        return connect(self.url, read_only=query_only)
+
     async def snapshot(self) -> Any:
         raise UsageError("snapshot() and reset() need SQLite data (data_file=':memory:' or a file); on PostgreSQL "
                          "use a schema per test instead")

@@ -25,12 +25,14 @@ from typing import Any, Protocol
 
 from atomo.schema.model import Model, Schema, snake_case
 from atomo.storage.events import EVENT_COLUMNS, StoredEvent, read_all, row_to_event
+from atomo.storage.pg_log import begin_write
 from atomo.storage.record_images import BLOCK_EVENT_TYPES, apply_block_event
 from atomo.storage.records import codec_for, from_column
 from atomo.storage.tables import (
     check_trigger_sql,
     create_table_sql,
-    index_sql,
+    dialect_of,
+    index_statements,
     q,
     table_columns,
     table_exists,
@@ -85,10 +87,12 @@ class _Shadow:
         self.codec = codec_for(model)
         self.columns = table_columns(conn, model.table)
         self.names = {c.name for c in self.columns}
+        self.postgres = dialect_of(conn) == "postgres"
         self.name = f"_atomo_shadow_{model.table}"
+        self.temp = temp_table(conn, self.name)
         cols = ", ".join(f"{q(c.name)} {c.type}" + (f" DEFAULT {c.default}" if c.default is not None else "")
                          + (" PRIMARY KEY" if c.name == "id" else "") for c in self.columns)
-        conn.execute(f"DROP TABLE IF EXISTS temp.{q(self.name)}")
+        conn.execute(f"DROP TABLE IF EXISTS {self.temp}")
         conn.execute(f"CREATE TEMP TABLE {q(self.name)} ({cols})")
 
     def _columns_of(self, data: dict[str, Any]) -> dict[str, Any]:
@@ -102,13 +106,17 @@ class _Shadow:
         return out
 
     def apply(self, event: StoredEvent) -> None:
-        t, rid, version = q(self.name), event.record_id, event.stream_version
+        t, rid, version = self.temp, event.record_id, event.stream_version
         data = event.data if isinstance(event.data, dict) else {}
         if event.type == "Created":
             cols = self._columns_of(data)
             cols["id"], cols["_version"] = rid, version
             names = ", ".join(q(c) for c in cols)
-            self.conn.execute(f"INSERT OR REPLACE INTO {t} ({names}) VALUES ({', '.join('?' * len(cols))})",
+            replace = "OR REPLACE "
+            if self.postgres:                   # no INSERT OR REPLACE: the row goes, then the new one comes
+                self.conn.execute(f"DELETE FROM {t} WHERE id = ?", (rid,))
+                replace = ""
+            self.conn.execute(f"INSERT {replace}INTO {t} ({names}) VALUES ({', '.join('?' * len(cols))})",
                               tuple(cols.values()))
             return
         if event.type == "HardDeleted":
@@ -134,7 +142,7 @@ class _Shadow:
         col = self.codec.by_name.get(field) if isinstance(field, str) else None
         if col is None or col.field is None or col.column not in self.names:
             return {}
-        row = self.conn.execute(f"SELECT {q(col.column)} FROM temp.{q(self.name)} WHERE id = ?",
+        row = self.conn.execute(f"SELECT {q(col.column)} FROM {self.temp} WHERE id = ?",
                                 (event.record_id,)).fetchone()
         if row is None:
             return {}
@@ -200,9 +208,14 @@ def same_value(a: Any, b: Any) -> bool:
         return False
 
 
+def temp_table(conn: sqlite3.Connection, name: str) -> str:
+    """The qualified name of the TEMP table ``name`` (SQLite's ``temp`` schema, PostgreSQL's ``pg_temp``)."""
+    return ("pg_temp." if dialect_of(conn) == "postgres" else "temp.") + q(name)
+
+
 def _compare(shadow: _Shadow, limit: int) -> list[str]:
     live = shadow.rows(q(shadow.model.table))
-    rebuilt = shadow.rows(f"temp.{q(shadow.name)}")
+    rebuilt = shadow.rows(shadow.temp)
     diffs = []
     for rid in sorted(set(live) | set(rebuilt)):
         a, b = live.get(rid), rebuilt.get(rid)
@@ -223,16 +236,20 @@ def _swap(conn: sqlite3.Connection, shadow: _Shadow) -> None:
                                                          "tenant_id", "_version"}
     kept = [(c.name, c.type) for c in shadow.columns if c.name not in declared]
     new = f"_atomo_new_{model.table}"
+    dialect = dialect_of(conn)
     conn.execute(f"DROP TABLE IF EXISTS {q(new)}")
-    conn.execute(create_table_sql(model, name=new, kept=kept))
+    conn.execute(create_table_sql(model, name=new, kept=kept, dialect=dialect))
     names = ", ".join(q(c.name) for c in shadow.columns)
-    conn.execute(f"INSERT INTO {q(new)} ({names}) SELECT {names} FROM temp.{q(shadow.name)}")
+    conn.execute(f"INSERT INTO {q(new)} ({names}) SELECT {names} FROM {shadow.temp}")
     conn.execute(f"DROP TABLE {q(model.table)}")
     conn.execute(f"ALTER TABLE {q(new)} RENAME TO {q(model.table)}")
+    if dialect == "postgres":       # the primary key's index keeps the name it was made with: give it the table's
+        conn.execute(f"ALTER INDEX {q(new + '_pkey')} RENAME TO {q(model.table + '_pkey')}")
     for index in wanted_indexes(model):
-        conn.execute(index_sql(model, index))
+        for sql in index_statements(model, index, dialect=dialect):
+            conn.execute(sql)
     for check in model.checks:
-        for sql in check_trigger_sql(model, check):
+        for sql in check_trigger_sql(model, check, dialect=dialect):
             conn.execute(sql)
 
 
@@ -347,7 +364,9 @@ def rebuild(conn: sqlite3.Connection, schema: Schema, models: list[str] | None =
     try:
         for p in projections:
             custom_shadows.append(_CustomShadow(conn, p))
-        conn.execute("BEGIN")   # steps 1-3 from one read snapshot (TEMP tables are writable inside it)
+        postgres = dialect_of(conn) == "postgres"
+        # steps 1-3 from one read snapshot (TEMP tables are writable inside it)
+        conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ" if postgres else "BEGIN")
         snapshot = int(conn.execute("SELECT coalesce(max(position), 0) FROM events").fetchone()[0])
         marks = ",".join("?" * len(chosen))
         total = conn.execute(f"SELECT count(*) FROM events WHERE model IN ({marks}) AND record_id IS NOT NULL"
@@ -360,12 +379,16 @@ def rebuild(conn: sqlite3.Connection, schema: Schema, models: list[str] | None =
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-        conn.execute("BEGIN IMMEDIATE")   # step 4: the writer is ours; catch up, then swap or compare
+        # step 4: the writer is ours; catch up, then swap or compare
+        if postgres:
+            begin_write(conn)
+        else:
+            conn.execute("BEGIN IMMEDIATE")
         try:
             _replay(conn, shadows, snapshot, None, report, counts, tally, known)
             _replay_custom(conn, custom_shadows, snapshot, None, custom_counts, tally)
             for name, shadow in shadows.items():
-                counts[name].rows = int(conn.execute(f"SELECT count(*) FROM temp.{q(shadow.name)}").fetchone()[0])
+                counts[name].rows = int(conn.execute(f"SELECT count(*) FROM {shadow.temp}").fetchone()[0])
                 if check:
                     counts[name].live_rows = int(conn.execute(f"SELECT count(*) FROM {q(shadow.model.table)}").fetchone()[0])
                     report.differences += _compare(shadow, diff_limit - len(report.differences))
@@ -389,7 +412,7 @@ def rebuild(conn: sqlite3.Connection, schema: Schema, models: list[str] | None =
             raise
     finally:
         for shadow in shadows.values():
-            conn.execute(f"DROP TABLE IF EXISTS temp.{q(shadow.name)}")
+            conn.execute(f"DROP TABLE IF EXISTS {shadow.temp}")
         for c in custom_shadows:
             c.drop()
     report.models = [*counts.values(), *custom_counts.values()]

@@ -1,4 +1,5 @@
-"""Child process for the crash test: writes under load and prints each acknowledged id at once."""
+"""Child process for the crash test: writes under load and prints each acknowledged id at once (on the SQLite file,
+or on the PostgreSQL of a second argument, a DATABASE_URL)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from atomo import Atomo
 from atomo.config import load_settings
 
 
-async def main(project: str) -> None:
-    async with Atomo(project, settings=load_settings({})) as app:
+async def main(project: str, database_url: str | None) -> None:
+    async with Atomo(project, settings=load_settings({}, database_url=database_url)) as app:
         print("ready", flush=True)
         counter = 0
 
@@ -28,4 +29,4 @@ async def main(project: str) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1]))
+    asyncio.run(main(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else None))   # [project, DATABASE_URL]

@@ -16,8 +16,11 @@ from tests.conftest import ROOT, settings
 
 
 @pytest.mark.slow
-async def test_acknowledged_writes_survive_sigkill(project: Path) -> None:
-    child = subprocess.Popen([sys.executable, str(Path(__file__).with_name("crash_writer.py")), str(project)],
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+async def test_acknowledged_writes_survive_sigkill(project: Path, backend: str, request: pytest.FixtureRequest) -> None:
+    url = request.getfixturevalue("postgres_url") if backend == "postgres" else None
+    child = subprocess.Popen([sys.executable, str(Path(__file__).with_name("crash_writer.py")), str(project),
+                              *([url] if url else [])],
                              stdout=subprocess.PIPE, text=True, cwd=ROOT,
                              env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert child.stdout is not None
@@ -37,7 +40,7 @@ async def test_acknowledged_writes_survive_sigkill(project: Path) -> None:
     child.stdout.close()
     assert len(acked) > 100
 
-    async with Atomo(project, settings=settings()) as app:
+    async with Atomo(project, settings=settings(database_url=url)) as app:
         rows = {r["id"]: r for r in await app.records("Company")}
         missing = [rid for rid in acked if rid not in rows]
         assert not missing, f"{len(missing)} acknowledged writes lost"
