@@ -46,6 +46,7 @@ from atomo.jobs import Jobs
 from atomo.jobs.service import can_read
 from atomo.realtime.hub import RealtimeHub
 from atomo.realtime.liveness import LiveSockets
+from atomo.realtime.mesh import MeshLink
 from atomo.realtime.plugin import realtime_handlers, realtime_hub
 from atomo.subscriptions.endpoint import subscription_handlers
 
@@ -66,10 +67,15 @@ def create_app(services: Services) -> Litestar:
 
     @asynccontextmanager
     async def lifespan(_app: Litestar) -> AsyncIterator[None]:
+        mesh = hub.peers if hub is not None and isinstance(hub.peers, MeshLink) else None
+        if mesh is not None:                # instances on one PostgreSQL: presence heartbeats while serving
+            mesh.start()
         try:
             yield
         finally:
             services.state.shutting_down = True
+            if mesh is not None:
+                await mesh.close()
 
     live = LiveSockets(services)            # open WebSockets of /graphql/ws and /realtime/ws (sessions, shutdown)
     hub = realtime_hub(services) if settings.enable_realtime else None

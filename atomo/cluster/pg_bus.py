@@ -9,9 +9,12 @@ the rest work unchanged. An instance is known by a random id (``index``); frames
 addressed to another instance, are skipped. PostgreSQL delivers a notification after the sending transaction
 commits (here: each is its own), to every listener, in order per sender.
 
-A frame is MessagePack in base64 (notifications are text) and must stay under PostgreSQL's 8,000-byte payload
-limit: a larger one is dropped and counted (``dropped``), as are frames past ``OUTBOX_MAX`` waiting for a
-stalled database; every kind sent on the bus is a small wake-up that the poll of the log backs up.
+A frame is MessagePack in base64 (notifications are text). One over PostgreSQL's 8,000-byte notification limit
+(a large realtime publish) goes through the database: it is inserted into the unlogged table ``_atomo_bus``
+(made by the boot, ``atomo.storage.platform``) and the notification carries ``@<id>``; receivers read it from
+there, in order with the other frames; rows older than a minute are deleted as new ones come. Frames over
+``MAX_STORED`` bytes, and frames past ``OUTBOX_MAX`` waiting for a stalled database, are dropped and counted
+(``dropped``).
 Instances never say goodbye when killed: a dead instance's interest lingers with the others (they notify for
 nobody) until a process with its id says ``bus.hello`` again, which cannot happen; the cost is a few
 notifications, never a missed one.
@@ -34,6 +37,9 @@ from atomo.cluster.frames import ALL
 
 log = logging.getLogger("atomo.cluster")
 MAX_PAYLOAD = 7999
+MAX_STORED = 2 * 1024 * 1024     # a frame stored in _atomo_bus (a realtime publish is at most 1 MiB)
+BUS_TABLE_DDL = ("CREATE UNLOGGED TABLE IF NOT EXISTS _atomo_bus (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+                 " body bytea NOT NULL, at timestamptz NOT NULL DEFAULT now())")
 OUTBOX_MAX = 10_000       # frames waiting for the sending connection (a stalled database): past this, dropped
 _CHANNEL = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
@@ -47,7 +53,9 @@ class PgBus(Bus):
         self.channel = channel
         self._listener: Any = None
         self._sender: Any = None
-        self._outbox: asyncio.Queue[str] | None = None
+        self._fetcher: Any = None       # reads stored frames (opened on the first one)
+        self._outbox: asyncio.Queue[str | bytes] | None = None
+        self._stored = 0
         self._tasks: list[asyncio.Task[None]] = []
 
     @property
@@ -74,11 +82,11 @@ class PgBus(Bus):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks = []
-        for conn in (self._listener, self._sender):
+        for conn in (self._listener, self._sender, self._fetcher):
             if conn is not None:
                 with contextlib.suppress(Exception):
                     await conn.close()
-        self._listener = self._sender = None
+        self._listener = self._sender = self._fetcher = None
 
     def send_wanted(self, kind: str, payload: Any = None) -> None:
         """One notification reaches every instance: sent once when any instance wants ``kind``."""
@@ -86,14 +94,17 @@ class PgBus(Bus):
             self.send(kind, payload)
 
     def _deliver(self, kind: str, to: int, payload: Any) -> None:
-        text = base64.b64encode(msgpack.packb([kind, self.index, to, payload], use_bin_type=True)).decode("ascii")
-        if len(text) > MAX_PAYLOAD:
+        raw = msgpack.packb([kind, self.index, to, payload], use_bin_type=True)
+        frame: str | bytes = raw
+        if len(raw) > MAX_STORED:
             self.dropped += 1
-            log.warning("a %s frame of %d bytes is too large for a notification: dropped", kind, len(text))
+            log.warning("a %s frame of %d bytes is too large for the bus: dropped", kind, len(raw))
             return
+        if len(raw) * 4 // 3 + 4 <= MAX_PAYLOAD:
+            frame = base64.b64encode(raw).decode("ascii")
         assert self._outbox is not None
         try:
-            self._outbox.put_nowait(text)
+            self._outbox.put_nowait(frame)
         except asyncio.QueueFull:
             self.dropped += 1
             if self.dropped == 1 or self.dropped % 10_000 == 0:
@@ -105,18 +116,52 @@ class PgBus(Bus):
             frames = [await self._outbox.get()]
             while not self._outbox.empty() and len(frames) < 64:
                 frames.append(self._outbox.get_nowait())
-            try:              # several frames, one round trip (notifications of one statement keep their order)
-                await self._sender.execute("SELECT " + ", ".join(["pg_notify(%s, %s)"] * len(frames)),
-                                           [v for text in frames for v in (self.channel, text)])
+            try:
+                texts: list[str] = []
+                for frame in frames:       # in order: a stored frame's notification goes after the ones before it
+                    if isinstance(frame, str):
+                        texts.append(frame)
+                        continue
+                    await self._notify(texts)
+                    texts = ["@" + str(await self._store(frame))]
+                await self._notify(texts)
             except Exception as exc:
                 self.dropped += len(frames)
                 log.error("notifying the other instances failed (%d frame(s) lost): %s", len(frames), exc)
+
+    async def _notify(self, texts: list[str]) -> None:
+        """Several notifications in one round trip (those of one statement keep their order)."""
+        if texts:
+            await self._sender.execute("SELECT " + ", ".join(["pg_notify(%s, %s)"] * len(texts)),
+                                       [v for text in texts for v in (self.channel, text)])
+
+    async def _store(self, raw: bytes) -> int:
+        self._stored += 1
+        if self._stored % 64 == 0:
+            await self._sender.execute("DELETE FROM _atomo_bus WHERE at < now() - interval '1 minute'")
+        cursor = await self._sender.execute("INSERT INTO _atomo_bus (body) VALUES (%s) RETURNING id", [raw])
+        row = await cursor.fetchone()
+        return int(row[0])
+
+    async def _stored_frame(self, ident: str) -> bytes | None:
+        import psycopg
+        if self._fetcher is None:
+            self._fetcher = await psycopg.AsyncConnection.connect(self.url, autocommit=True)
+        cursor = await self._fetcher.execute("SELECT body FROM _atomo_bus WHERE id = %s", [int(ident)])
+        row = await cursor.fetchone()
+        return bytes(row[0]) if row is not None else None
 
     async def _listen(self) -> None:
         try:
             async for note in self._listener.notifies():
                 try:
-                    kind, sender, to, payload = msgpack.unpackb(base64.b64decode(note.payload), raw=False)
+                    if note.payload.startswith("@"):
+                        raw = await self._stored_frame(note.payload[1:])
+                        if raw is None:          # deleted already (a minute old): nothing to deliver
+                            continue
+                    else:
+                        raw = base64.b64decode(note.payload)
+                    kind, sender, to, payload = msgpack.unpackb(raw, raw=False)
                 except Exception:
                     log.warning("an unreadable notification on %s was ignored", self.channel)
                     continue

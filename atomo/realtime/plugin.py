@@ -26,6 +26,7 @@ from atomo.http.errors import HttpError
 from atomo.http.request_context import is_json_content_type, parse_json
 from atomo.realtime.access import ChannelAccess
 from atomo.realtime.cluster import attach as attach_cluster
+from atomo.realtime.mesh import MeshLink
 from atomo.realtime.connection import Connection, Throttle
 from atomo.realtime.handshake import ConnectionCap, deny, header, not_websocket, query_params, quiet_denials
 from atomo.realtime.hub import RealtimeHub
@@ -177,6 +178,8 @@ def realtime_hub(services: Services) -> RealtimeHub:
                       max_subscriptions=s.realtime_max_subscriptions)
     if services.runtime.member is not None:      # one of the workers of `atomo serve --workers N`
         attach_cluster(hub, services.runtime.bus)
+    elif s.postgres_url:                         # one of the instances on one PostgreSQL (started by the app)
+        hub.peers = MeshLink(hub, services.runtime.bus)
     return hub
 
 

@@ -106,6 +106,7 @@ _PG_EPOCH_TRIGGERS = (
 def pg_platform_ddl(event_encoding: str = "json") -> list[str]:
     """The platform tables of one schema on PostgreSQL: SQLite's, with an identity-free event log
     (``pg_log``), ``bytea`` for blobs, and the auth-epoch triggers as one plpgsql function."""
+    from atomo.cluster.pg_bus import BUS_TABLE_DDL
     from atomo.storage.pg_fold import fold_function_ddl
     from atomo.storage.pg_log import events_ddl
     sqlite_only = ("CREATE TRIGGER", "INSERT OR IGNORE")
@@ -120,4 +121,5 @@ def pg_platform_ddl(event_encoding: str = "json") -> list[str]:
         *(f"CREATE OR REPLACE TRIGGER {name} {when} FOR EACH STATEMENT EXECUTE FUNCTION atomo_bump_auth_epoch()"
           for name, when in _PG_EPOCH_TRIGGERS),
         fold_function_ddl(),                 # the filters' case folding (where-compiler, dialect "postgres")
+        BUS_TABLE_DDL,                       # large frames between instances (atomo.cluster.pg_bus)
     ]

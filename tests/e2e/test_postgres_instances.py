@@ -1,7 +1,8 @@
 """Two ``atomo serve`` instances on one PostgreSQL behind a load balancer (issue 21): each connection goes to the
 next instance (``proxykit``); a subscriber on one instance sees the writes made on the other, in log order and
-without a gap; ``kill -9`` of one instance while clients write loses nothing that was acknowledged, and the
-instance started again serves everything."""
+without a gap; realtime channels publish and show presence across them, and a killed instance's members leave;
+``kill -9`` of one instance while clients write loses nothing that was acknowledged, and the instance started
+again serves everything."""
 
 from __future__ import annotations
 
@@ -18,14 +19,17 @@ import pytest
 
 from tests.e2e.conftest import ServerProcess, free_port, login, server_env
 from tests.e2e.proxykit import RoundRobinProxy
+from tests.e2e.test_realtime_workers import subscribe as subscribe_channel
 from tests.e2e.test_workers import create, missing, positions_and_names, subscribe, writers
+from tests.e2e.wskit import Socket, ws_url
 
 pytest.importorskip("psycopg")
 
 
 class Instances:
     def __init__(self, tmp_path: Path, url: str) -> None:
-        env = server_env(DATABASE_URL=url, JWT_SECRET=secrets.token_hex(32))   # one signing key for all instances
+        env = server_env(DATABASE_URL=url, JWT_SECRET=secrets.token_hex(32),   # one signing key for all instances
+                         ATOMO_REALTIME_ALLOW_ANON="true")
         self.servers = [ServerProcess(tmp_path / f"instance-{i}", free_port(), env) for i in range(2)]
         for server in self.servers:
             server.project.mkdir()
@@ -100,3 +104,29 @@ def test_kill_9_of_one_instance_loses_no_acknowledged_write(instances: Instances
     assert missing(survivor.base_url, acked) == []
     victim.start()                        # started again on the same database: it serves everything
     assert missing(victim.base_url, acked) == []
+
+
+async def test_realtime_channels_and_presence_across_instances(instances: Instances) -> None:
+    first, second = instances.servers
+
+    async def member(server: ServerProcess) -> tuple[Socket, str]:
+        sock = await Socket.open(ws_url(server.base_url, "/realtime/ws"))
+        return sock, (await sock.expect("welcome"))["principal"]
+
+    a, a_id = await member(first)
+    b, b_id = await member(second)
+    try:
+        room = "room:instances"
+        await a.send({"op": "subscribe", "channel": room})
+        assert (await a.expect("presence"))["members"] == [a_id]
+        await subscribe_channel(b, room, [a_id, b_id])
+        assert await a.expect("joined") == {"type": "joined", "channel": room, "who": b_id}
+        await b.send({"op": "publish", "channel": room, "payload": {"n": 1}})
+        assert await a.expect("message") == {"type": "message", "channel": room, "payload": {"n": 1}, "from": b_id}
+        large = "x" * 50_000           # beyond one notification's 8,000 bytes: it goes through the database
+        await a.send({"op": "publish", "channel": room, "payload": {"text": large}})
+        assert (await b.expect("message"))["payload"] == {"text": large}
+        second.stop(signal.SIGKILL)    # no goodbye: the others notice its silence
+        assert await a.expect("left", timeout=15) == {"type": "left", "channel": room, "who": b_id}
+    finally:
+        await a.close()
