@@ -19,10 +19,12 @@ from atomo._version import __version__
 from atomo.cli.context import CliContext
 from atomo.errors import AtomoError
 
-# command name -> the module of atomo.cli that defines it (as a function of the same name)
+# command name -> the module of atomo.cli that defines it (as a function of the same name, or "module:function"
+# where the name is a Python keyword)
 COMMANDS = {"init": "init_cmd", "dev": "dev_cmd", "serve": "serve_cmd", "migrate": "migrate_cmd", "seed": "seed_cmd",
             "codegen": "codegen_cmd", "schema": "schema_cmd", "users": "users_cmd", "projections": "projections_cmd",
-            "events": "events_cmd", "build": "build_cmd", "deploy": "deploy_cmd", "worker": "worker_cmd"}
+            "events": "events_cmd", "build": "build_cmd", "deploy": "deploy_cmd", "worker": "worker_cmd",
+            "export": "transfer_cmd", "import": "transfer_cmd:import_"}
 
 
 class AtomoGroup(click.Group):
@@ -34,8 +36,9 @@ class AtomoGroup(click.Group):
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in self.commands and cmd_name in COMMANDS:
-            module = importlib.import_module(f"atomo.cli.{COMMANDS[cmd_name]}")
-            self.add_command(getattr(module, cmd_name), cmd_name)
+            module_name, _, function = COMMANDS[cmd_name].partition(":")
+            module = importlib.import_module(f"atomo.cli.{module_name}")
+            self.add_command(getattr(module, function or cmd_name), cmd_name)
         return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:

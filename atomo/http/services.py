@@ -32,6 +32,7 @@ from atomo.config import Settings
 from atomo.hooks.loader import load_project_hooks, show_hook_logs
 from atomo.hooks.registry import HookSet
 from atomo.http.idempotency import IdempotentMutations
+from atomo.http.pg_limits import PgLimits
 from atomo.http.ratelimit import Buckets, ClientAddress, LoginLimiter, TokenBuckets
 from atomo.http.request_context import Authenticator
 from atomo.runtime import Runtime
@@ -103,6 +104,8 @@ class Services:
     state: ServerState = field(default_factory=ServerState)
     # the limits shared by the workers of `atomo serve --workers N` (None: this process serves alone)
     shared_table: SharedTable | None = None
+    # the limits shared by the instances on one PostgreSQL (None on SQLite)
+    pg_limits: PgLimits | None = None
 
     @property
     def jobs(self) -> Jobs:
@@ -111,6 +114,8 @@ class Services:
     async def close(self) -> None:
         """Shut down: readiness turns 503, then the runtime closes (writer drained, WAL checkpointed)."""
         self.state.shutting_down = True
+        if self.pg_limits is not None:
+            await self.pg_limits.close()
         await self.runtime.close()
 
 
@@ -136,8 +141,12 @@ async def start_services(settings: Settings, project: Project, member: Member | 
     hooks = load_project_hooks(project)                 # hooks/*.py: an import error is a ConfigError naming the file
     show_hook_logs(settings.log_level)
     runtime = await Runtime(settings, project, hooks=hooks, member=member).start()
+    pg_limits = None
     try:
-        login_limiter, buckets, shared_table = limiters(settings, member)
+        pg_limits = PgLimits(settings.postgres_url) if settings.postgres_url else None
+        login_limiter, buckets, shared_table = limiters(settings, member, pg_limits)
+        if pg_limits is not None:
+            await pg_limits.start()
         db, schema = runtime.db, runtime.schema
         assert db is not None and schema is not None    # a started runtime has both
         admin = await seed_admin(db, settings)
@@ -149,20 +158,27 @@ async def start_services(settings: Settings, project: Project, member: Member | 
         logins = LoginService(db, tokens, session_ttl_secs=settings.session_ttl_secs)
         engine = await build_engine(settings, schema, runtime.jobs, hooks)
     except BaseException:
+        if pg_limits is not None:
+            await pg_limits.close()
         await runtime.close()
         raise
     return Services(settings=settings, runtime=runtime, db=db, current=CurrentSchema(runtime, schema, engine),
                     tokens=tokens, auth=auth, logins=logins, login_limiter=login_limiter, registration=registration,
                     admin=admin, client_address=client_address, request_buckets=buckets,
                     idempotency=IdempotentMutations(IdempotencyStore(db, settings.idempotency_ttl_secs)),
-                    shared_table=shared_table)
+                    shared_table=shared_table, pg_limits=pg_limits)
 
 
-def limiters(settings: Settings, member: Member | None) -> tuple[LoginLimiter, Buckets | None, SharedTable | None]:
+def limiters(settings: Settings, member: Member | None, pg_limits: PgLimits | None = None,
+             ) -> tuple[LoginLimiter, Buckets | None, SharedTable | None]:
     """The login limiter, the general limiter's buckets (None at ``RATE_LIMIT_RPS=0``) and the shared
     table: in this process's memory when it serves alone (no table), else in the table of its group
-    (``member.table_path``, created by the supervisor), so each limit holds for the server as a whole."""
+    (``member.table_path``, created by the supervisor), or kept in step through PostgreSQL by ``pg_limits``
+    (instances on one database), so each limit holds for the server as a whole."""
     rps, window = settings.rate_limit_rps, settings.rate_limit_window_secs
+    if pg_limits is not None:
+        requests = pg_limits.buckets("requests", rps, window) if rps > 0 else None
+        return LoginLimiter.from_settings(settings, buckets=pg_limits.buckets), requests, None
     if member is None:
         return LoginLimiter.from_settings(settings), TokenBuckets(rps, window) if rps > 0 else None, None
     from atomo.cluster.shared_table import SharedTable, SharedTokenBuckets

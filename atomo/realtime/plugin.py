@@ -26,11 +26,11 @@ from atomo.http.errors import HttpError
 from atomo.http.request_context import is_json_content_type, parse_json
 from atomo.realtime.access import ChannelAccess
 from atomo.realtime.cluster import attach as attach_cluster
-from atomo.realtime.mesh import MeshLink
 from atomo.realtime.connection import Connection, Throttle
 from atomo.realtime.handshake import ConnectionCap, deny, header, not_websocket, query_params, quiet_denials
 from atomo.realtime.hub import RealtimeHub
 from atomo.realtime.liveness import LiveSockets
+from atomo.realtime.mesh import MeshLink
 from atomo.realtime.protocol import BadFrame, error_frame, frame, parse_frame
 from atomo.realtime.tokens import RealtimeTokens, principal_for_token, requested_ttl
 

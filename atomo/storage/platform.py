@@ -103,6 +103,10 @@ _PG_EPOCH_TRIGGERS = (
 )
 
 
+RATE_TABLE_DDL = ("CREATE UNLOGGED TABLE IF NOT EXISTS _atomo_rate (kind text NOT NULL, key text NOT NULL,"
+                  " tokens float8 NOT NULL, at float8 NOT NULL, PRIMARY KEY (kind, key))")
+
+
 def pg_platform_ddl(event_encoding: str = "json") -> list[str]:
     """The platform tables of one schema on PostgreSQL: SQLite's, with an identity-free event log
     (``pg_log``), ``bytea`` for blobs, and the auth-epoch triggers as one plpgsql function."""
@@ -122,4 +126,5 @@ def pg_platform_ddl(event_encoding: str = "json") -> list[str]:
           for name, when in _PG_EPOCH_TRIGGERS),
         fold_function_ddl(),                 # the filters' case folding (where-compiler, dialect "postgres")
         BUS_TABLE_DDL,                       # large frames between instances (atomo.cluster.pg_bus)
+        RATE_TABLE_DDL,                      # the instances' shared rate and login limits (atomo.http.pg_limits)
     ]

@@ -27,9 +27,9 @@ pytest.importorskip("psycopg")
 
 
 class Instances:
-    def __init__(self, tmp_path: Path, url: str) -> None:
+    def __init__(self, tmp_path: Path, url: str, **extra: str) -> None:
         env = server_env(DATABASE_URL=url, JWT_SECRET=secrets.token_hex(32),   # one signing key for all instances
-                         ATOMO_REALTIME_ALLOW_ANON="true")
+                         ATOMO_REALTIME_ALLOW_ANON="true", **extra)
         self.servers = [ServerProcess(tmp_path / f"instance-{i}", free_port(), env) for i in range(2)]
         for server in self.servers:
             server.project.mkdir()
@@ -130,3 +130,20 @@ async def test_realtime_channels_and_presence_across_instances(instances: Instan
         assert await a.expect("left", timeout=15) == {"type": "left", "channel": room, "who": b_id}
     finally:
         await a.close()
+
+
+def test_login_limits_hold_for_both_instances(tmp_path: Path, postgres_url: str) -> None:
+    """Four failed logins per IP in the window, wherever they land: the fifth is refused on either instance."""
+    running = Instances(tmp_path, postgres_url, LOGIN_RATE_LIMIT_IP_ATTEMPTS="4")
+    try:
+        first, second = running.servers
+
+        def attempt(server: ServerProcess) -> int:
+            response = httpx.post(server.base_url + "/auth/login", json={"email": "nobody@example.com",
+                                                                         "password": "wrong-password-1"})
+            time.sleep(0.6)            # a round of the shared limits (every 0.25 s) on both instances
+            return response.status_code
+        assert [attempt(first), attempt(second), attempt(first), attempt(second)] == [401] * 4
+        assert attempt(first) == 429 and attempt(second) == 429
+    finally:
+        running.close()
