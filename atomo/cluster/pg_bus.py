@@ -34,6 +34,7 @@ import msgpack
 
 from atomo.cluster.bus import HELLO, WANT, Bus
 from atomo.cluster.frames import ALL
+from atomo.cluster.tasks import stop_task
 
 log = logging.getLogger("atomo.cluster")
 MAX_PAYLOAD = 7999
@@ -77,10 +78,7 @@ class PgBus(Bus):
 
     async def close(self) -> None:
         for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+            await stop_task(task)
         self._tasks = []
         for conn in (self._listener, self._sender, self._fetcher):
             if conn is not None:

@@ -26,6 +26,7 @@ from collections.abc import Callable, Hashable
 from typing import Any
 
 from atomo import clock as process_clock
+from atomo.cluster.tasks import stop_task
 from atomo.http.ratelimit import TokenBuckets
 
 log = logging.getLogger("atomo.http")
@@ -138,18 +139,11 @@ class PgLimits:
 
     async def close_task(self) -> None:
         """Stop the rounds (``sync`` still works when called)."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await stop_task(self._task)
+        self._task = None
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self.close_task()
         if self._conn is not None:
             with contextlib.suppress(Exception):
                 await self._conn.close()

@@ -20,12 +20,12 @@ instance (the supervisor's single authority has no equivalent here yet).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from typing import TYPE_CHECKING, Any
 
 from atomo.cluster.bus import Bus
 from atomo.cluster.frames import ALL
+from atomo.cluster.tasks import stop_task
 from atomo.realtime.cluster import CHANGES, ClusterLink, send
 
 if TYPE_CHECKING:
@@ -53,11 +53,8 @@ class MeshLink(ClusterLink):
         self._task = asyncio.get_running_loop().create_task(self._beat(), name="atomo-realtime-mesh")
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await stop_task(self._task)
+        self._task = None
 
     # -- Peers --------------------------------------------------------------------------------------
     def joined(self, channel: str, pid: str) -> bool:

@@ -104,8 +104,15 @@ class PgConnection:
     def __init__(self, raw: Any) -> None:
         self.raw = raw
         self.total_changes = 0
+        self._trace: Callable[[str], None] | None = None
+
+    def set_trace_callback(self, trace: Callable[[str], None] | None) -> None:
+        """As ``sqlite3.Connection.set_trace_callback``: ``trace(sql)`` for every statement executed from now on."""
+        self._trace = trace
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        if self._trace is not None:
+            self._trace(sql)
         cursor = self.raw.execute(pg_sql(sql), params) if params else self.raw.execute(pg_sql(sql, False))
         if cursor.description is None and cursor.rowcount > 0:
             self.total_changes += cursor.rowcount

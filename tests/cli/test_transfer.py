@@ -57,6 +57,14 @@ async def fill(app: Atomo) -> None:
     await app.users.create("bob@example.com", PASSWORD, role="editor", first_name="Bob")
 
 
+def filled(project: Path) -> None:
+    """The project's SQLite data with ``fill``'s records, events and user."""
+    async def prepare() -> None:
+        async with app_for(project) as app:
+            await fill(app)
+    asyncio.run(prepare())
+
+
 async def state(app: Atomo) -> dict[str, Any]:
     """What the API answers: every model's records and deleted records, the whole log, the users."""
     assert app.schema is not None
@@ -147,10 +155,7 @@ def test_round_trip_sqlite_postgres_sqlite(crm: Path, postgres_url: str, tmp_pat
 
 def test_stdin_import_and_small_pages(crm: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Keyset pages and insert batches smaller than the log (3 rows): the same file, through stdout and stdin."""
-    async def prepare() -> None:
-        async with app_for(crm) as app:
-            await fill(app)
-    asyncio.run(prepare())
+    filled(crm)
     monkeypatch.setattr(transfer, "BATCH", 3)
     exported = cli(crm, "export", "-")
     assert exported.exit_code == 0, exported.output
@@ -165,10 +170,7 @@ def test_stdin_import_and_small_pages(crm: Path, tmp_path: Path, monkeypatch: py
 
 def test_import_into_a_database_with_events_or_users_is_refused(crm: Path, tmp_path: Path,
                                                                  postgres_url: str) -> None:
-    async def prepare() -> None:
-        async with app_for(crm) as app:
-            await fill(app)
-    asyncio.run(prepare())
+    filled(crm)
     file = tmp_path / "log.ndjson"
     assert cli(crm, "export", str(file)).exit_code == 0
     data_file = crm / ".atomo" / "atomo.db"
@@ -226,10 +228,7 @@ def set_key(key: str, value: Any) -> Any:
 
 def test_damaged_files_are_refused_with_the_line_and_leave_the_target_empty(
         crm: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    async def prepare() -> None:
-        async with app_for(crm) as app:
-            await fill(app)
-    asyncio.run(prepare())
+    filled(crm)
     good = tmp_path / "good.ndjson"
     assert cli(crm, "export", str(good)).exit_code == 0
     n = json.loads(lines(good)[0])["events"]
@@ -269,10 +268,7 @@ def test_damaged_files_are_refused_with_the_line_and_leave_the_target_empty(
 
 def test_damaged_file_on_postgres_leaves_the_schema_empty(crm: Path, tmp_path: Path, postgres_url: str,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    async def prepare() -> None:
-        async with app_for(crm) as app:
-            await fill(app)
-    asyncio.run(prepare())
+    filled(crm)
     good = tmp_path / "good.ndjson"
     assert cli(crm, "export", str(good)).exit_code == 0
     monkeypatch.setattr(transfer, "BATCH", 4)
