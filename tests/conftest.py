@@ -35,20 +35,29 @@ def project(tmp_path: Path) -> Path:
     return make_project(tmp_path)
 
 
+# The library tests of these folders are the backend contract (issue 21): each runs on the SQLite file and on a
+# fresh schema of the test run's PostgreSQL (skipped where PostgreSQL is not installed).
+CONTRACT_FOLDERS = ("data", "content", "graphql", "jobs", "auth", "subscriptions")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    path = Path(str(metafunc.definition.path)).resolve()
+    if "backend" in metafunc.fixturenames and path.parent.parent == ROOT / "tests" and \
+            path.parent.name in CONTRACT_FOLDERS:
+        metafunc.parametrize("backend", ["sqlite", "postgres"], indirect=True)
+
+
 @pytest.fixture
-async def app(project: Path, request: pytest.FixtureRequest) -> AsyncIterator[Atomo]:
-    """The sample project opened in-process; on PostgreSQL when ``ATOMO_TEST_BACKEND=postgres`` (the whole suite's
-    library tests against the second backend, issue 21)."""
-    url = request.getfixturevalue("postgres_url") if os.environ.get("ATOMO_TEST_BACKEND") == "postgres" else None
-    async with Atomo(project, settings=settings(database_url=url)) as opened:
-        yield opened
+def backend(request: pytest.FixtureRequest) -> str:
+    """The storage backend of ``app``: "sqlite", unless the test is parametrised (``CONTRACT_FOLDERS``) or
+    ``ATOMO_TEST_BACKEND=postgres`` runs every library test there."""
+    return getattr(request, "param", None) or os.environ.get("ATOMO_TEST_BACKEND", "sqlite")
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-async def backend_app(project: Path, request: pytest.FixtureRequest) -> AsyncIterator[Atomo]:
-    """``app`` on each storage backend (issue 21): the SQLite file, and a fresh schema on the test run's
-    PostgreSQL (skipped where it is not installed)."""
-    url = request.getfixturevalue("postgres_url") if request.param == "postgres" else None
+@pytest.fixture
+async def app(project: Path, backend: str, request: pytest.FixtureRequest) -> AsyncIterator[Atomo]:
+    """The sample project opened in-process, on ``backend``."""
+    url = request.getfixturevalue("postgres_url") if backend == "postgres" else None
     async with Atomo(project, settings=settings(database_url=url)) as opened:
         yield opened
 

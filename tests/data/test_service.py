@@ -10,12 +10,6 @@ from atomo import Atomo, ConflictError, NotFoundError, ValidationError
 from atomo.storage.events import NewEvent
 
 
-@pytest.fixture
-def app(backend_app: Atomo) -> Atomo:
-    """Every test here runs on SQLite and on PostgreSQL (issue 21's contract suite)."""
-    return backend_app
-
-
 async def test_create_returns_the_record_shape(app: Atomo) -> None:
     c = await app.create("Contact", {"firstName": "Ada", "last_name": "Lovelace", "email": "ADA@example.com"})
     assert list(c) == ["id", "firstName", "lastName", "email", "phone", "companyId", "tags", "notes", "ownerId",
