@@ -28,6 +28,7 @@ from atomo.errors import AtomoError, ConfigError
 from atomo.hooks.loader import load_project_hooks
 from atomo.project import Project, resolve_project
 from atomo.runtime import Runtime
+from atomo.storage.database import is_driver_error
 from atomo.storage.projections import RebuildReport, rebuild
 from atomo.storage.transfer import Header, LineReader, TransferSummary, export_log, import_unit, read_header
 
@@ -60,10 +61,8 @@ def export(obj: CliContext, file: str, database_url: str | None) -> None:
             summary = _export(conn, click.get_binary_stream("stdout"), exported_at, progress)
         else:
             summary = _export_to_file(conn, Path(file), exported_at, progress)
-    except (sqlite3.Error, OSError) as exc:
-        raise AtomoError(f"export failed: {exc}") from None
     except Exception as exc:
-        if type(exc).__module__.startswith("psycopg"):
+        if isinstance(exc, OSError) or is_driver_error(exc):
             raise AtomoError(f"export failed: {exc}") from None
         raise
     finally:

@@ -157,7 +157,8 @@ class DataService:
 
         def run(conn: sqlite3.Connection) -> list[dict[str, Any]]:
             return fetch_records(conn, codec, sql, params)
-        return _within(await self.db.read(run, inline=fetch is not None and fetch <= INLINE_READ_LIMIT), max_rows)
+        return _within(await self.db.read(run, inline=fetch is not None and fetch <= INLINE_READ_LIMIT,
+                                          one_statement=True), max_rows)
 
     async def record(self, model_name: str, id: str, *, caller: Caller = SYSTEM_CALLER) -> dict[str, Any] | None:
         model = self.model(model_name)
@@ -169,7 +170,7 @@ class DataService:
         def run(conn: sqlite3.Connection) -> dict[str, Any] | None:
             found = fetch_records(conn, codec, sql, [id, *params])
             return found[0] if found else None
-        return await self.db.read(run, inline=True)
+        return await self.db.read(run, inline=True, one_statement=True)
 
     async def related_records(self, model_name: str, key: str, values: list[Any], *, where: Any = None,
                               order_by: Any = None, limit: int | None = None, offset: int | None = None,
@@ -205,14 +206,14 @@ class DataService:
 
         def run(conn: sqlite3.Connection) -> list[dict[str, Any]]:
             return fetch_records(conn, codec, sql, all_params)
-        return _within(await self.db.read(run), max_rows)
+        return _within(await self.db.read(run, one_statement=True), max_rows)
 
     async def count(self, model_name: str, *, where: Any = None, caller: Caller = SYSTEM_CALLER) -> int:
         model = self.model(model_name)
         access = self.access(model, "read", caller)
         sql_where, params = self._filter(model, caller, access, where, deleted=False)
         sql = f"SELECT count(*) FROM {q(model.table)} WHERE {sql_where}"
-        return await self.db.read(lambda conn: int(conn.execute(sql, params).fetchone()[0]))
+        return await self.db.read(lambda conn: int(conn.execute(sql, params).fetchone()[0]), one_statement=True)
 
     async def paginated_records(self, model_name: str, *, where: Any = None, order_by: Any = None, limit: int = 20,
                                 offset: int = 0, caller: Caller = SYSTEM_CALLER,

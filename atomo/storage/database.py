@@ -526,23 +526,31 @@ class Database:
         assert self._reader_wait is not None
         self._reader_wait.release()
 
-    async def read(self, fn: Callable[[sqlite3.Connection], T], *, inline: bool = False) -> T:
+    def _read_begin(self, one_statement: bool) -> str | None:
+        """What opens a read transaction (SQLite: always ``BEGIN``, an in-process call)."""
+        return self.READ_BEGIN
+
+    async def read(self, fn: Callable[[sqlite3.Connection], T], *, inline: bool = False,
+                   one_statement: bool = False) -> T:
         """Run ``fn(conn)`` on a read-only connection, in one read transaction.
 
         ``inline=True`` runs it directly on the event loop (cheaper for short indexed reads);
         otherwise it runs on a reader thread so long reads never block the loop. A cancelled
         caller does not get the connection back into the pool before its thread is done with it.
+        ``one_statement``: ``fn`` runs a single statement, which sees one snapshot by itself (PostgreSQL then
+        sends no ``BEGIN``/``ROLLBACK``: two round trips fewer).
         """
         if self._reader_wait is None or self._executor is None:
             raise StorageError("database is not open")
+        begin = self._read_begin(one_statement)
         await self._reader_wait.acquire()
         conn = self._idle.pop()
         if inline:
             try:
-                return _in_read_txn(conn, fn, self.READ_BEGIN)
+                return _in_read_txn(conn, fn, begin)
             finally:
                 self._release(conn)
-        future = asyncio.get_running_loop().run_in_executor(self._executor, _in_read_txn, conn, fn, self.READ_BEGIN)
+        future = asyncio.get_running_loop().run_in_executor(self._executor, _in_read_txn, conn, fn, begin)
         future.add_done_callback(lambda _: self._release(conn))
         return await asyncio.shield(future)
 
@@ -590,8 +598,10 @@ class Checkpointer:
         self._thread.join()
 
 
-def _in_read_txn(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T], begin: str = "BEGIN") -> T:
-    conn.execute(begin)
+def _in_read_txn(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T], begin: str | None = "BEGIN") -> T:
+    """``fn(conn)`` inside ``begin`` ... ``ROLLBACK`` (``begin`` None: a single statement, on its own)."""
+    if begin is not None:
+        conn.execute(begin)
     try:
         return fn(conn)
     except Exception as exc:
@@ -599,7 +609,8 @@ def _in_read_txn(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T]
             raise
         raise translate(exc) from None
     finally:
-        conn.execute("ROLLBACK")
+        if begin is not None:
+            conn.execute("ROLLBACK")
 
 
 FULL_MESSAGE = "the data file's disk is full; writes fail until space is freed"

@@ -194,10 +194,14 @@ class PgDatabase(Database):
             writer.close()
             raise
 
-    async def read(self, fn: Callable[[Any], Any], *, inline: bool = False) -> Any:
+    async def read(self, fn: Callable[[Any], Any], *, inline: bool = False, one_statement: bool = False) -> Any:
         """As ``Database.read``, always on a reader thread: a read is a network round trip here, which must not
         block the event loop (``inline`` is for SQLite's microsecond page reads)."""
-        return await super().read(fn, inline=False)
+        return await super().read(fn, inline=False, one_statement=one_statement)
+
+    def _read_begin(self, one_statement: bool) -> str | None:
+        """No transaction for one statement (autocommit: it sees one snapshot by itself), else ``READ_BEGIN``."""
+        return None if one_statement else self.READ_BEGIN
 
     def connect(self, *, query_only: bool) -> Any:
         """A connection of its own (the projection rebuild's), as ``Database.connect``."""
