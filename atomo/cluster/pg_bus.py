@@ -13,7 +13,8 @@ A frame is MessagePack in base64 (notifications are text). One over PostgreSQL's
 (a large realtime publish) goes through the database: it is inserted into the unlogged table ``_atomo_bus``
 (made by the boot, ``atomo.storage.platform``) and the notification carries ``@<id>``; receivers read it from
 there, in order with the other frames; rows older than a minute are deleted as new ones come. Frames over
-``MAX_STORED`` bytes, and frames past ``OUTBOX_MAX`` waiting for a stalled database, are dropped and counted
+``MAX_STORED`` bytes, and frames past ``OUTBOX_MAX`` (or ``OUTBOX_BYTES``) waiting for a stalled database, are
+dropped and counted
 (``dropped``).
 Instances never say goodbye when killed: a dead instance's interest lingers with the others (they notify for
 nobody) until a process with its id says ``bus.hello`` again, which cannot happen; the cost is a few
@@ -42,6 +43,7 @@ MAX_STORED = 2 * 1024 * 1024     # a frame stored in _atomo_bus (a realtime publ
 BUS_TABLE_DDL = ("CREATE UNLOGGED TABLE IF NOT EXISTS _atomo_bus (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
                  " body bytea NOT NULL, at timestamptz NOT NULL DEFAULT now())")
 OUTBOX_MAX = 10_000       # frames waiting for the sending connection (a stalled database): past this, dropped
+OUTBOX_BYTES = 64 << 20   # ... and their bytes (large frames are up to MAX_STORED each)
 _CHANNEL = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 
@@ -57,6 +59,7 @@ class PgBus(Bus):
         self._fetcher: Any = None       # reads stored frames (opened on the first one)
         self._outbox: asyncio.Queue[str | bytes] | None = None
         self._stored = 0
+        self._queued_bytes = 0
         self._tasks: list[asyncio.Task[None]] = []
 
     @property
@@ -102,7 +105,10 @@ class PgBus(Bus):
             frame = base64.b64encode(raw).decode("ascii")
         assert self._outbox is not None
         try:
+            if self._queued_bytes + len(frame) > OUTBOX_BYTES:
+                raise asyncio.QueueFull
             self._outbox.put_nowait(frame)
+            self._queued_bytes += len(frame)
         except asyncio.QueueFull:
             self.dropped += 1
             if self.dropped == 1 or self.dropped % 10_000 == 0:
@@ -114,6 +120,7 @@ class PgBus(Bus):
             frames = [await self._outbox.get()]
             while not self._outbox.empty() and len(frames) < 64:
                 frames.append(self._outbox.get_nowait())
+            self._queued_bytes -= sum(len(frame) for frame in frames)
             try:
                 texts: list[str] = []
                 for frame in frames:       # in order: a stored frame's notification goes after the ones before it

@@ -100,3 +100,8 @@ async def test_a_stalled_database_bounds_the_notifications_waiting() -> None:
     for n in range(pg_bus.OUTBOX_MAX + 25):
         bus._deliver("feed.tail", -1, n)                         # noqa: SLF001
     assert bus._outbox.qsize() == pg_bus.OUTBOX_MAX and bus.dropped == 25   # noqa: SLF001
+    large = pg_bus.PgBus("postgresql://unused")                   # large frames: bounded by their bytes too
+    large._outbox = asyncio.Queue(maxsize=pg_bus.OUTBOX_MAX)    # noqa: SLF001
+    for _ in range(100):
+        large._deliver("rt.message", -1, ["room", "x" * (1 << 20), "someone"])   # noqa: SLF001
+    assert large._outbox.qsize() == pg_bus.OUTBOX_BYTES // (1 << 20) - 1 and large.dropped == 100 - large._outbox.qsize()  # noqa: SLF001, E501
