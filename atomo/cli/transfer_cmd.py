@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
+import sys
 import time
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -58,7 +59,7 @@ def export(obj: CliContext, file: str, database_url: str | None) -> None:
     try:
         _begin_snapshot(conn)
         if file == "-":
-            summary = _export(conn, click.get_binary_stream("stdout"), exported_at, progress)
+            summary = _export(conn, sys.stdout.buffer, exported_at, progress)
         else:
             summary = _export_to_file(conn, Path(file), exported_at, progress)
     except Exception as exc:
@@ -128,7 +129,7 @@ def import_(obj: CliContext, file: str, database_url: str | None) -> None:
     # never the sample's seed records: they would be events before the imported ones
     project = replace(resolve_project(settings, project_dir=obj.project), seed_file=None)
     try:
-        stream = click.get_binary_stream("stdin") if file == "-" else open(file, "rb")  # noqa: SIM115
+        stream = sys.stdin.buffer if file == "-" else open(file, "rb")  # noqa: SIM115
     except OSError as exc:
         raise AtomoError(f"cannot read {file}: {exc.strerror or exc}") from None
     try:
