@@ -11,9 +11,12 @@ from typing import Any
 import click
 
 from atomo.cli.context import CliContext
-from atomo.errors import AtomoError
-from atomo.project import resolve_project
+from atomo.config import Settings, is_memory
+from atomo.errors import AtomoError, ConfigError
+from atomo.project import Project, resolve_project
+from atomo.storage.database import is_driver_error
 from atomo.storage.events import EVENT_COLUMNS, StoredEvent, row_to_event
+from atomo.storage.tables import table_columns
 
 POLL_SECS = 0.5
 
@@ -54,11 +57,28 @@ def query(conn: sqlite3.Connection, *, model: str | None, stream: str | None, af
         params.append(after)
     clause = (" WHERE " + " AND ".join(where)) if where else ""
     order = "ASC" if after is not None else "DESC"
-    has_metadata = any(row[1] == "metadata" for row in conn.execute("PRAGMA table_info(events)"))
+    has_metadata = any(c.name == "metadata" for c in table_columns(conn, "events"))
     columns = EVENT_COLUMNS if has_metadata else EVENT_COLUMNS.removesuffix(", metadata")   # an older file has none
     rows = conn.execute(f"SELECT {columns} FROM events{clause} ORDER BY position {order} LIMIT ?", (*params, limit))
     events = [row_to_event(r) for r in rows]
     return events if after is not None else events[::-1]
+
+
+def open_log(settings: Settings, project: Project) -> Any:
+    """A read-only connection to the project's event log: the data file, or the schema of a postgresql://
+    DATABASE_URL (the commands that read the log: ``events tail``, ``export``)."""
+    if settings.postgres_url:
+        from atomo.storage.pg_database import connect
+        conn = connect(settings.postgres_url, read_only=True)
+        if conn.execute("SELECT to_regclass('events') IS NULL").fetchone()[0]:
+            schema = conn.execute("SELECT current_schema()").fetchone()[0]
+            conn.close()
+            raise ConfigError(f"PostgreSQL schema {schema} has no event log: start the server or run atomo migrate "
+                              "first")
+        return conn
+    if is_memory(project.data_file):
+        raise ConfigError("the data file is :memory: (data of one process): there is no event log to read")
+    return open_read_only(project.data_file)
 
 
 def open_read_only(path: Path) -> sqlite3.Connection:
@@ -93,7 +113,7 @@ def tail(obj: CliContext, model: str | None, stream: str | None, after: int | No
     The last events (oldest first), or those after a position; -f follows new ones until Ctrl+C."""
     settings = obj.settings()
     project = resolve_project(settings, project_dir=obj.project)
-    conn = open_read_only(project.data_file)
+    conn = open_log(settings, project)
     render = json_line if fmt == "json" else text_line
     try:
         found = query(conn, model=model, stream=stream, after=after, limit=limit)
@@ -107,8 +127,10 @@ def tail(obj: CliContext, model: str | None, stream: str | None, after: int | No
                 last = event.position
     except KeyboardInterrupt:
         return
-    except sqlite3.Error as exc:
-        raise AtomoError(f"cannot read events from {project.data_file}: {exc}") from None
+    except Exception as exc:
+        if not is_driver_error(exc):
+            raise
+        raise AtomoError(f"cannot read events from {settings.database_url or project.data_file}: {exc}") from None
     finally:
         conn.close()
 

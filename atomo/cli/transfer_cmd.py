@@ -22,10 +22,10 @@ from typing import IO, Any
 import click
 
 from atomo.cli.context import CliContext
-from atomo.cli.events_cmd import open_read_only
+from atomo.cli.events_cmd import open_log
 from atomo.cli.progress import Progress
-from atomo.config import Settings, is_memory
-from atomo.errors import AtomoError, ConfigError
+from atomo.config import Settings
+from atomo.errors import AtomoError
 from atomo.hooks.loader import load_project_hooks
 from atomo.project import Project, resolve_project
 from atomo.runtime import Runtime
@@ -46,7 +46,7 @@ def export(obj: CliContext, file: str, database_url: str | None) -> None:
     One consistent snapshot of the database, read in pages: it can run while the server serves."""
     settings = obj.settings(database_url=database_url)
     project = resolve_project(settings, project_dir=obj.project)
-    conn = _open_source(settings, project)
+    conn = open_log(settings, project)
     exported_at = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     bar: Progress | None = None
 
@@ -72,20 +72,6 @@ def export(obj: CliContext, file: str, database_url: str | None) -> None:
         bar.finish()
     where = "stdout" if file == "-" else file
     click.echo(f"exported {summary.events} events, {summary.users} users to {where}", err=file == "-")
-
-
-def _open_source(settings: Settings, project: Project) -> Any:
-    if settings.postgres_url:
-        from atomo.storage.pg_database import connect
-        conn = connect(settings.postgres_url, read_only=True)
-        if conn.execute("SELECT to_regclass('events') IS NULL").fetchone()[0]:
-            schema = conn.execute("SELECT current_schema()").fetchone()[0]
-            conn.close()
-            raise ConfigError(f"PostgreSQL schema {schema} has no event log: nothing to export")
-        return conn
-    if is_memory(project.data_file):
-        raise ConfigError("the data file is :memory: (data of one process): nothing to export")
-    return open_read_only(project.data_file)
 
 
 def _begin_snapshot(conn: Any) -> None:

@@ -25,6 +25,7 @@ import sqlite3
 from typing import Any
 
 WRITE_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || '/atomo.write', 0))"
+BEGIN_WRITE = "BEGIN; " + WRITE_LOCK
 NEXT_POSITION = "(SELECT coalesce(max(position), 0) + 1 FROM events)"
 
 
@@ -67,5 +68,4 @@ def on_postgres(conn: Any) -> bool:
 
 def begin_write(conn: Any) -> None:
     """Open a write transaction that may append events: after this, no other one appends until it ends."""
-    conn.execute("BEGIN")
-    conn.execute(WRITE_LOCK)
+    conn.execute(BEGIN_WRITE)           # one round trip: two statements, no parameters (simple query protocol)

@@ -126,3 +126,17 @@ def test_json_lines_carry_event_metadata(crm: Path) -> None:
     out = atomo("--project", str(crm), "events", "tail", "--stream", "order-7", "--format", "json", cwd=crm).stdout
     (event,) = [json.loads(line) for line in out.splitlines()]
     assert event["type"] == "OrderPlaced" and event["metadata"] == {"corr": "c-9"}
+
+
+def test_tail_reads_the_log_on_postgres(crm: Path, postgres_url: str) -> None:
+    """DATABASE_URL=postgresql://… (issue 21): seed there, then the same lines from the server's schema."""
+    env = {"DATABASE_URL": postgres_url}
+    assert atomo("--project", str(crm), "seed", cwd=crm, env=env).exit_code == 0
+    result = atomo("--project", str(crm), "events", "tail", "-n", "3", "--format", "json", cwd=crm, env=env)
+    assert result.exit_code == 0, result.output
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [e["position"] for e in events] == sorted(e["position"] for e in events) and len(events) == 3
+    assert events[-1]["type"] == "Created" and not (crm / ".atomo" / "atomo.db").exists()
+    after = atomo("--project", str(crm), "events", "tail", "--after", str(events[0]["position"]), cwd=crm, env=env)
+    assert [int(LINE.match(line).group(1)) for line in after.stdout.splitlines()] == \
+        [e["position"] for e in events[1:]]

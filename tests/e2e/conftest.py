@@ -43,6 +43,25 @@ def server_env(**extra: str) -> dict[str, str]:
     return env
 
 
+_POSTGRES: dict[str, Any] = {}
+
+
+def postgres_schema_for(project: Path) -> str:
+    """``ATOMO_TEST_BACKEND=postgres``: the servers of these tests run on PostgreSQL, one schema per project folder
+    (a server started again on its folder finds its data), on one server for the test run."""
+    from tests.conftest import new_postgres_schema
+    if "server" not in _POSTGRES:
+        import atexit
+
+        from atomo.testing.postgres import TemporaryPostgres
+        server = _POSTGRES["server"] = TemporaryPostgres().start()
+        atexit.register(server.stop)
+    key = str(project.resolve())
+    if key not in _POSTGRES:
+        _POSTGRES[key] = new_postgres_schema(_POSTGRES["server"], project.name)
+    return str(_POSTGRES[key])
+
+
 def atomo_command(project: Path, *args: str) -> list[str]:
     return [sys.executable, "-m", "atomo", "--project", str(project), *args]
 
@@ -56,6 +75,8 @@ class ServerProcess:
         self.args = args                 # more `atomo serve` options (e.g. --workers 2)
         self.port = port or free_port()
         self.env = env or server_env()
+        if os.environ.get("ATOMO_TEST_BACKEND") == "postgres" and "DATABASE_URL" not in self.env:
+            self.env = {**self.env, "DATABASE_URL": postgres_schema_for(project)}
         self.proc: subprocess.Popen[bytes] | None = None
         self._out: IO[bytes] | None = None
         self._err: IO[bytes] | None = None

@@ -9,13 +9,13 @@ import httpx
 import jwt
 import pytest
 
-from tests.e2e.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, ServerProcess, atomo_command, gql_post, login, server_env
+from tests.e2e.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, ServerProcess, atomo_command, gql_post, login
 
 BAD_LOGIN = {"error": {"code": "UNAUTHENTICATED", "message": "invalid email or password"}}
 
 
 def cli(server: ServerProcess, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(atomo_command(server.project, *args), cwd=server.project, env=server_env(), input=stdin,
+    result = subprocess.run(atomo_command(server.project, *args), cwd=server.project, env=server.env, input=stdin,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     return result
