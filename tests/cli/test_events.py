@@ -129,7 +129,7 @@ def test_json_lines_carry_event_metadata(crm: Path) -> None:
 
 
 def test_tail_reads_the_log_on_postgres(crm: Path, postgres_url: str) -> None:
-    """DATABASE_URL=postgresql://… (issue 21): seed there, then the same lines from the server's schema."""
+    """DATABASE_URL=postgresql://… (issue 21): seed there, then the same lines from the server's schema; users."""
     env = {"DATABASE_URL": postgres_url}
     assert atomo("--project", str(crm), "seed", cwd=crm, env=env).exit_code == 0
     result = atomo("--project", str(crm), "events", "tail", "-n", "3", "--format", "json", cwd=crm, env=env)
@@ -140,3 +140,8 @@ def test_tail_reads_the_log_on_postgres(crm: Path, postgres_url: str) -> None:
     after = atomo("--project", str(crm), "events", "tail", "--after", str(events[0]["position"]), cwd=crm, env=env)
     assert [int(LINE.match(line).group(1)) for line in after.stdout.splitlines()] == \
         [e["position"] for e in events[1:]]
+    made = atomo("--project", str(crm), "users", "create", "--email", "pg@example.com", "--generate-password",
+                 cwd=crm, env=env)                          # the accounts commands work there too
+    assert made.exit_code == 0, made.output
+    listed = atomo("--project", str(crm), "users", "list", cwd=crm, env=env)
+    assert listed.exit_code == 0 and "pg@example.com" in listed.stdout
