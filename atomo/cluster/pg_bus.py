@@ -47,6 +47,22 @@ OUTBOX_BYTES = 64 << 20   # ... and their bytes (large frames are up to MAX_STOR
 _CHANNEL = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 
+async def async_connect(url: str) -> Any:
+    """An autocommit ``psycopg.AsyncConnection`` (the bus's and the shared limits' own sessions)."""
+    import psycopg
+    return await psycopg.AsyncConnection.connect(url, autocommit=True, connect_timeout=10)
+
+
+async def live_connection(conn: Any, url: str) -> Any:
+    """``conn``, or a new connection to ``url`` when the server dropped it (a restart, a failover)."""
+    if conn is None or conn.closed or conn.broken:
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await conn.close()
+        conn = await async_connect(url)
+    return conn
+
+
 class PgBus(Bus):
     def __init__(self, url: str, channel: str = "atomo_bus") -> None:
         if not _CHANNEL.fullmatch(channel):
@@ -66,11 +82,16 @@ class PgBus(Bus):
     def clustered(self) -> bool:
         return self._listener is not None
 
-    async def start(self) -> None:
-        import psycopg
-        self._listener = await psycopg.AsyncConnection.connect(self.url, autocommit=True)
+    async def _open_listener(self) -> None:
+        self._listener = await async_connect(self.url)
         await self._listener.execute(f'LISTEN "{self.channel}"')
-        self._sender = await psycopg.AsyncConnection.connect(self.url, autocommit=True)
+
+    async def _live(self, conn: Any) -> Any:
+        return await live_connection(conn, self.url)
+
+    async def start(self) -> None:
+        await self._open_listener()
+        self._sender = await async_connect(self.url)
         self._outbox = asyncio.Queue(maxsize=OUTBOX_MAX)
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._listen(), name="atomo-pg-listen"),
@@ -122,6 +143,7 @@ class PgBus(Bus):
                 frames.append(self._outbox.get_nowait())
             self._queued_bytes -= sum(len(frame) for frame in frames)
             try:
+                self._sender = await self._live(self._sender)
                 texts: list[str] = []
                 for frame in frames:       # in order: a stored frame's notification goes after the ones before it
                     if isinstance(frame, str):
@@ -149,34 +171,53 @@ class PgBus(Bus):
         return int(row[0])
 
     async def _stored_frame(self, ident: str) -> bytes | None:
-        import psycopg
-        if self._fetcher is None:
-            self._fetcher = await psycopg.AsyncConnection.connect(self.url, autocommit=True)
+        self._fetcher = await self._live(self._fetcher)
         cursor = await self._fetcher.execute("SELECT body FROM _atomo_bus WHERE id = %s", [int(ident)])
         row = await cursor.fetchone()
         return bytes(row[0]) if row is not None else None
 
     async def _listen(self) -> None:
-        try:
-            async for note in self._listener.notifies():
+        """Dispatch the other instances' frames; a dropped listening session is opened again (backing off up to
+        5 s), then this instance says hello and what it wants again. What was notified meanwhile is lost: the
+        feed's poll of the log covers the events (``ATOMO_EVENT_POLL_MS``), and realtime presence is resent by the
+        others' answers to the hello."""
+        delay = 0.1
+        while True:
+            try:
+                await self._listen_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("listening for the other instances failed (%s): connecting again", exc)
+            while True:
+                await asyncio.sleep(delay)
+                delay = min(5.0, delay * 2)
                 try:
-                    if note.payload.startswith("@"):
-                        raw = await self._stored_frame(note.payload[1:])
-                        if raw is None:          # deleted already (a minute old): nothing to deliver
-                            continue
-                    else:
-                        raw = base64.b64decode(note.payload)
-                    kind, sender, to, payload = msgpack.unpackb(raw, raw=False)
-                except Exception:
-                    log.warning("an unreadable notification on %s was ignored", self.channel)
-                    continue
-                if sender == self.index or (to != ALL and to != self.index):
-                    continue
-                self._dispatch(kind, sender, payload)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            log.error("listening for the other instances failed: %s", exc)
-            for callback in list(self.lost):
-                with contextlib.suppress(Exception):
-                    callback()
+                    with contextlib.suppress(Exception):
+                        await self._listener.close()
+                    await self._open_listener()
+                    break
+                except Exception as exc:
+                    log.warning("PostgreSQL is not reachable for notifications yet: %s", exc)
+            delay = 0.1
+            self.send(HELLO)
+            for kind in self._wanted:
+                self.send(WANT, [kind, True])
+
+    async def _listen_once(self) -> None:
+        async for note in self._listener.notifies():
+            try:
+                if note.payload.startswith("@"):
+                    raw = await self._stored_frame(note.payload[1:])
+                    if raw is None:          # deleted already (a minute old): nothing to deliver
+                        continue
+                else:
+                    raw = base64.b64decode(note.payload)
+                kind, sender, to, payload = msgpack.unpackb(raw, raw=False)
+            except Exception:
+                log.warning("an unreadable notification on %s was ignored", self.channel)
+                continue
+            if sender == self.index or (to != ALL and to != self.index):
+                continue
+            self._dispatch(kind, sender, payload)
+        raise ConnectionError("the notification stream ended")

@@ -26,6 +26,7 @@ from collections.abc import Callable, Hashable
 from typing import Any
 
 from atomo import clock as process_clock
+from atomo.cluster.pg_bus import async_connect, live_connection
 from atomo.cluster.tasks import stop_task
 from atomo.http.ratelimit import TokenBuckets
 
@@ -133,8 +134,7 @@ class PgLimits:
         return made
 
     async def start(self) -> None:
-        import psycopg
-        self._conn = await psycopg.AsyncConnection.connect(self.url, autocommit=True)
+        self._conn = await async_connect(self.url)
         self._task = asyncio.get_running_loop().create_task(self._run(), name="atomo-pg-limits")
 
     async def close_task(self) -> None:
@@ -159,12 +159,26 @@ class PgLimits:
             except Exception as exc:          # the database is away: limits stay local until it is back
                 log.warning("sharing rate limits through PostgreSQL failed: %s", exc)
 
+    async def _execute(self, sql: str, params: Any) -> Any:
+        """``sql`` on the limits' session; once more on a new session when the server had dropped it while idle (a
+        charge that had committed before the cut counts twice: stricter for one round, never looser)."""
+        import psycopg
+        try:
+            return await self._conn.execute(sql, params)
+        except psycopg.OperationalError:
+            if not (self._conn.closed or self._conn.broken):
+                raise
+            self._conn = await live_connection(self._conn, self.url)
+            return await self._conn.execute(sql, params)
+
     async def sync(self) -> None:
-        """One round: every kind's pending takes to the database, its answers into the local buckets."""
+        """One round: every kind's pending takes to the database, its answers into the local buckets (a session the
+        server dropped is opened again first; while it cannot be, the limits stay local)."""
+        self._conn = await live_connection(self._conn, self.url)
         self.rounds += 1
         if self.rounds % 240 == 0:            # about a minute: forget keys idle for two windows
             for kind in self.kinds:
-                await self._conn.execute("DELETE FROM _atomo_rate WHERE kind = %s AND at < extract(epoch FROM"
+                await self._execute("DELETE FROM _atomo_rate WHERE kind = %s AND at < extract(epoch FROM"
                                          " clock_timestamp()) - %s", [kind.kind, 2 * kind.window])
         for kind in self.kinds:
             await self._charge(kind)
@@ -178,7 +192,7 @@ class PgLimits:
         if not recent:
             return
         keys = {key_text(key): key for key in recent}
-        cursor = await self._conn.execute(_READ, {"kind": kind.kind, "keys": list(keys), "cap": kind.capacity,
+        cursor = await self._execute(_READ, {"kind": kind.kind, "keys": list(keys), "cap": kind.capacity,
                                                   "rate": kind.rate})
         kind.settle({keys[row[0]]: float(row[1]) for row in await cursor.fetchall()})
 
@@ -189,10 +203,10 @@ class PgLimits:
             keys = {key_text(key): key for key in sent}
             refills = [text for text, key in keys.items() if sent[key] == _RESET]
             if refills:
-                await self._conn.execute(_REFILL, {"kind": kind.kind, "keys": refills, "cap": kind.capacity})
+                await self._execute(_REFILL, {"kind": kind.kind, "keys": refills, "cap": kind.capacity})
             charged = [(text, sent[key]) for text, key in keys.items() if sent[key] != _RESET]
             if charged:
-                cursor = await self._conn.execute(_CHARGE, {
+                cursor = await self._execute(_CHARGE, {
                     "kind": kind.kind, "keys": [t for t, _ in charged], "taken": [n for _, n in charged],
                     "cap": kind.capacity, "rate": kind.rate})
                 kind.settle({keys[row[0]]: float(row[1]) for row in await cursor.fetchall()})

@@ -19,6 +19,7 @@ appender, platform tables, snapshot/restore, and ``DATABASE_URL=postgresql://`` 
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections.abc import Callable, Sequence
 from functools import lru_cache
@@ -29,6 +30,7 @@ from atomo.errors import ConfigError, UsageError
 from atomo.storage.database import Database
 from atomo.storage.pg_log import begin_write
 
+log = logging.getLogger("atomo.storage")
 _TOKENS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|/\*.*?\*/"
                      r"|\bIS\s+NOT\s+\?|\bIS\s+\?|\bifnull\s*\(|\binstr\s*\(|\?|%", re.S | re.I)
 
@@ -97,14 +99,50 @@ def _row_factory(cursor: Any) -> Callable[[Sequence[Any]], Any]:
 
 
 class PgConnection:
-    """A psycopg connection that units use as they use a ``sqlite3.Connection``."""
+    """A psycopg connection that units use as they use a ``sqlite3.Connection``.
+
+    A connection the server dropped (a restart, a failover, a network cut) is opened again by the first statement
+    that starts something new: a ``BEGIN``, or any statement outside an explicit transaction. A statement inside a
+    transaction that was cut fails as it would (the transaction is gone: the unit fails, its caller sees a
+    storage error), so nothing ever runs half in one session and half in another."""
 
     dialect = "postgres"
 
-    def __init__(self, raw: Any) -> None:
+    def __init__(self, raw: Any, url: str | None = None, read_only: bool = False) -> None:
         self.raw = raw
+        self.url = url
+        self.read_only = read_only
         self.total_changes = 0
+        self.reconnects = 0
+        self._explicit = False          # inside BEGIN ... COMMIT/ROLLBACK
         self._trace: Callable[[str], None] | None = None
+
+    def _restartable(self, sql: str) -> bool:
+        """Whether ``sql`` may run on a new session: it begins a transaction, or it is a read on its own (a write
+        outside a transaction is never retried: it may have committed before the cut)."""
+        if self.url is None:
+            return False
+        if sql.lstrip()[:5].upper() == "BEGIN":
+            return True
+        return not self._explicit and self.read_only
+
+    def _reopen(self) -> None:
+        self.raw = _open(self.url, self.read_only)      # type: ignore[arg-type]  # raises while the server is away
+        self._explicit = False
+        self.reconnects += 1
+        log.warning("reconnected to PostgreSQL")
+
+    def _usable(self, sql: str) -> None:
+        raw = self.raw
+        if (raw.closed or raw.broken) and self._restartable(sql):
+            self._reopen()
+
+    def _track(self, sql: str) -> None:
+        head = sql.lstrip()[:9].upper()
+        if head.startswith("BEGIN"):
+            self._explicit = True
+        elif head in ("COMMIT", "ROLLBACK") or (head.startswith("ROLLBACK") and " TO " not in sql.upper()):
+            self._explicit = False
 
     def set_trace_callback(self, trace: Callable[[str], None] | None) -> None:
         """As ``sqlite3.Connection.set_trace_callback``: ``trace(sql)`` for every statement executed from now on."""
@@ -113,10 +151,24 @@ class PgConnection:
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
         if self._trace is not None:
             self._trace(sql)
-        cursor = self.raw.execute(pg_sql(sql), params) if params else self.raw.execute(pg_sql(sql, False))
+        self._usable(sql)
+        self._track(sql)
+        try:
+            cursor = self._send(sql, params)
+        except Exception as exc:       # a session cut while idle shows at its next statement: retried once if safe
+            import psycopg
+            if not (isinstance(exc, psycopg.OperationalError) and (self.raw.broken or self.raw.closed)
+                    and self._restartable(sql)):
+                raise
+            self._reopen()
+            self._track(sql)
+            cursor = self._send(sql, params)
         if cursor.description is None and cursor.rowcount > 0:
             self.total_changes += cursor.rowcount
         return cursor
+
+    def _send(self, sql: str, params: Sequence[Any]) -> Any:
+        return self.raw.execute(pg_sql(sql), params) if params else self.raw.execute(pg_sql(sql, False))
 
     def executemany(self, sql: str, seq: Sequence[Sequence[Any]]) -> Any:
         cursor = self.raw.cursor()
@@ -135,18 +187,24 @@ class PgConnection:
 
 
 def connect(url: str, *, read_only: bool = False) -> PgConnection:
+    """A ``PgConnection`` to ``url`` (``read_only``: every transaction read-only); a boot error when it cannot."""
     try:
         import psycopg
     except ImportError:
         raise ConfigError("PostgreSQL needs psycopg: pip install 'atomo[postgres]'") from None
     try:
-        raw = psycopg.connect(url, autocommit=True, row_factory=_row_factory)
+        return PgConnection(_open(url, read_only), url, read_only)
     except psycopg.Error as exc:
         raise ConfigError(f"cannot connect to PostgreSQL: {exc}") from None
+
+
+def _open(url: str, read_only: bool) -> Any:
+    import psycopg
+    raw = psycopg.connect(url, autocommit=True, row_factory=_row_factory, connect_timeout=10)
     raw.adapters.register_loader("numeric", _numeric_loader())
     if read_only:
         raw.execute("SET default_transaction_read_only = on")
-    return PgConnection(raw)
+    return raw
 
 
 @lru_cache(maxsize=1)

@@ -23,6 +23,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 MIN_VERSION = 15
@@ -120,6 +121,16 @@ class TemporaryPostgres:
             self._remove()
             raise
         return self
+
+    def restart(self, *, down_secs: float = 0.0) -> None:
+        """Stop the server (``fast``: sessions are cut), stay down ``down_secs``, start it again on the same port
+        and data: what a client sees of a database restart or failover."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+        time.sleep(down_secs)
+        options = " ".join([f"-p {self.port}", f"-k {self.folder}", "-h 127.0.0.1",
+                            *(f"-c {k}={v}" for k, v in self.settings.items())])
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.folder / "log"), "-w", "-t", "30", "-o", options,
+                  "start")
 
     def stop(self) -> None:
         if self.folder is None:

@@ -147,3 +147,30 @@ def test_login_limits_hold_for_both_instances(tmp_path: Path, postgres_url: str)
         assert attempt(first) == 429 and attempt(second) == 429
     finally:
         running.close()
+
+
+def test_an_instance_serves_on_after_a_database_restart(tmp_path: Path) -> None:
+    """PostgreSQL restarts (maintenance, a failover) under a serving instance: the next requests succeed — reads
+    and the write transactions open new sessions by themselves; no request fails and no restart is needed."""
+    from atomo.testing.postgres import PostgresUnavailable, TemporaryPostgres
+    try:
+        pg = TemporaryPostgres().start()                    # its own: a restart cuts every session of the server
+    except PostgresUnavailable as exc:
+        pytest.skip(str(exc))
+    try:
+        running = Instances(tmp_path, pg.url)
+        try:
+            token = login(running.servers[0].base_url)
+            with httpx.Client(base_url=running.servers[0].base_url, headers={"Authorization": f"Bearer {token}"},
+                              timeout=30) as client:
+                assert create(client, "before the restart") is not None
+                pg.restart(down_secs=0.5)
+                made = [create(client, f"after the restart {n}") for n in range(5)]
+                assert all(made), made
+                body = client.post("/graphql", json={"query": '{ count(model: "Company") }'}).json()
+                assert body == {"data": {"count": 3 + 1 + 5}}
+            assert login(running.servers[1].base_url)       # the other instance too
+        finally:
+            running.close()
+    finally:
+        pg.stop()
