@@ -189,9 +189,6 @@ class Runtime:
         self.schema = require_valid(schema, strict=s.strict_schema)
         self.hooks.check_models(m.name for m in self.schema.models)
         self.hooks.check_tables(m.table for m in self.schema.models)
-        if s.postgres_url and self.hooks.projections:
-            raise ConfigError("custom projections (@projection in hooks) run on SQLite only for now: "
-                              f"{', '.join(sorted(self.hooks.projections))} (DATABASE_URL is postgresql://)")
         if s.postgres_url and self.member is not None:
             raise ConfigError("--workers with a postgresql:// DATABASE_URL: run one process per instance (several "
                               "instances share the database and follow each other through it)")

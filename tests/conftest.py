@@ -35,9 +35,10 @@ def project(tmp_path: Path) -> Path:
     return make_project(tmp_path)
 
 
-# The library tests of these folders are the backend contract (issue 21): each runs on the SQLite file and on a
-# fresh schema of the test run's PostgreSQL (skipped where PostgreSQL is not installed).
-CONTRACT_FOLDERS = ("data", "content", "graphql", "jobs", "auth", "subscriptions")
+# The library tests of these folders are the backend contract (issue 21): each test that uses ``app`` (or
+# ``backend_settings``) runs on the SQLite file and on a fresh schema of the test run's PostgreSQL (skipped where
+# PostgreSQL is not installed).
+CONTRACT_FOLDERS = ("data", "content", "graphql", "jobs", "auth", "subscriptions", "hooks")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -52,6 +53,12 @@ def backend(request: pytest.FixtureRequest) -> str:
     """The storage backend of ``app``: "sqlite", unless the test is parametrised (``CONTRACT_FOLDERS``) or
     ``ATOMO_TEST_BACKEND=postgres`` runs every library test there."""
     return getattr(request, "param", None) or os.environ.get("ATOMO_TEST_BACKEND", "sqlite")
+
+
+@pytest.fixture
+def backend_settings(backend: str, request: pytest.FixtureRequest):  # noqa: ANN201
+    """``settings()`` on ``backend`` (a fresh PostgreSQL schema for "postgres"), for tests that open Atomo themselves."""
+    return settings(database_url=request.getfixturevalue("postgres_url") if backend == "postgres" else None)
 
 
 @pytest.fixture

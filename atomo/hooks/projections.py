@@ -63,8 +63,9 @@ from collections.abc import Iterable
 
 from atomo.errors import ConfigError
 from atomo.hooks.registry import HookSet, ProjectionHook
+from atomo.storage.database import is_driver_error
 from atomo.storage.events import StoredEvent
-from atomo.storage.tables import table_exists
+from atomo.storage.tables import dialect_of, portable_ddl, table_exists
 
 log = logging.getLogger("atomo.hooks")
 
@@ -102,8 +103,10 @@ def create_tables(conn: sqlite3.Connection, projections: Iterable[ProjectionHook
             continue
         try:
             for statement in custom.statements:
-                conn.execute(statement)
-        except sqlite3.Error as exc:
+                conn.execute(portable_ddl(statement, dialect_of(conn)))
+        except Exception as exc:
+            if not is_driver_error(exc):
+                raise
             raise ConfigError(f"{custom.source}: cannot create the table of the {custom.describe()}: {exc}") from None
         created.append(custom.table)
     return created

@@ -225,18 +225,30 @@ class ProjectionHook:
 
     def apply(self, conn: sqlite3.Connection, event: StoredEvent) -> None:
         """Run ``fn(event, db)`` on ``conn`` with only this table reachable; any failure is a ``ProjectionFailed``
-        naming the projection and the event (the write unit fails, INTERNAL_ERROR)."""
-        conn.set_authorizer(self._authorize)
+        naming the projection and the event (the write unit fails, INTERNAL_ERROR). On SQLite an authorizer keeps
+        the function to its table; on PostgreSQL ``PgProjectionDB`` checks each statement's plan."""
+        sqlite = isinstance(conn, sqlite3.Connection)
+        if sqlite:
+            conn.set_authorizer(self._authorize)
         try:
-            self.fn(event, ProjectionDB(conn, self.table))
+            self.fn(event, ProjectionDB(conn, self.table) if sqlite else PgProjectionDB(conn, self.table, self._checked))
         except Exception as exc:
             hint = (f" (a projection may read and write only its table {self.table})"
-                    if isinstance(exc, sqlite3.DatabaseError) and ("not authorized" in str(exc) or "prohibited" in str(exc))
-                    else "")
+                    if "not authorized" in str(exc) or "prohibited" in str(exc) else "")
             raise ProjectionFailed(f"the {self.describe()} failed on event {event.position} ({event.type} on "
                                    f"{event.stream}): {type(exc).__name__}: {exc}{hint}") from exc
         finally:
-            conn.set_authorizer(None)
+            if sqlite:
+                conn.set_authorizer(None)
+
+    @property
+    def _checked(self) -> dict[str, bool]:
+        """Statements ``PgProjectionDB`` found to reach this table only (at most ``CHECKED_MAX`` kept)."""
+        checked: dict[str, bool] | None = self.__dict__.get("_checked_sql")
+        if checked is None:
+            checked = {}
+            object.__setattr__(self, "_checked_sql", checked)
+        return checked
 
 
 class ProjectionFailed(RuntimeError):
@@ -259,6 +271,69 @@ class ProjectionDB:
 
     def executemany(self, sql: str, parameters: Iterable[Any]) -> sqlite3.Cursor:
         return self._conn.executemany(sql, parameters)
+
+
+CHECKED_MAX = 256
+
+
+class ProjectionRefused(Exception):
+    """A statement of a projection function that reaches beyond its table (PostgreSQL's check)."""
+
+
+def _relations(plan: Any) -> set[str]:
+    """Every "Relation Name" in an ``EXPLAIN (FORMAT JSON)`` plan."""
+    found: set[str] = set()
+    stack = [plan]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            name = node.get("Relation Name")
+            if isinstance(name, str):
+                found.add(name.lower())
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return found
+
+
+class PgProjectionDB(ProjectionDB):
+    """``ProjectionDB`` on PostgreSQL, which has no authorizer: each distinct statement is planned first (``EXPLAIN``,
+    nothing runs) and refused unless it is one statement whose plan touches no table but the projection's;
+    DDL, transaction control and anything else ``EXPLAIN`` cannot plan are refused with it. The plan does not
+    see inside functions a statement calls: this keeps projections rebuildable, it is not a sandbox (hooks are
+    the project's own code)."""
+
+    __slots__ = ("_checked",)
+
+    def __init__(self, conn: sqlite3.Connection, table: str, checked: dict[str, bool]) -> None:
+        super().__init__(conn, table)
+        self._checked = checked
+
+    def _check(self, sql: str, parameters: Any) -> None:
+        if sql in self._checked:
+            return
+        if len(split_sql(sql)) != 1:
+            raise ProjectionRefused("not authorized: one statement at a time")
+        head = sql.lstrip()[:8].upper()
+        if not head.startswith(("SELECT", "INSERT", "UPDATE", "DELETE", "WITH", "VALUES")):
+            raise ProjectionRefused(f"not authorized: {sql.split(maxsplit=1)[0] if sql.strip() else 'empty'} statement")
+        plan = self._conn.execute("EXPLAIN (FORMAT JSON) " + sql, parameters).fetchone()[0]
+        others = _relations(plan) - {self.table.lower()}
+        if others:
+            raise ProjectionRefused(f"not authorized: the statement uses {', '.join(sorted(others))}")
+        if len(self._checked) >= CHECKED_MAX:
+            self._checked.clear()
+        self._checked[sql] = True
+
+    def execute(self, sql: str, parameters: Any = ()) -> sqlite3.Cursor:
+        self._check(sql, parameters)
+        return self._conn.execute(sql, parameters)
+
+    def executemany(self, sql: str, parameters: Iterable[Any]) -> sqlite3.Cursor:
+        rows = list(parameters)
+        if rows:
+            self._check(sql, rows[0])
+        return self._conn.executemany(sql, rows)
 
 
 def check_projection_table(table: Any) -> str:

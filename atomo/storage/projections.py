@@ -33,9 +33,13 @@ from atomo.storage.tables import (
     create_table_sql,
     dialect_of,
     index_statements,
+    live_table,
+    portable_ddl,
     q,
     table_columns,
     table_exists,
+    temp_columns,
+    temp_table,
     wanted_indexes,
 )
 
@@ -208,11 +212,6 @@ def same_value(a: Any, b: Any) -> bool:
         return False
 
 
-def temp_table(conn: sqlite3.Connection, name: str) -> str:
-    """The qualified name of the TEMP table ``name`` (SQLite's ``temp`` schema, PostgreSQL's ``pg_temp``)."""
-    return ("pg_temp." if dialect_of(conn) == "postgres" else "temp.") + q(name)
-
-
 def _compare(shadow: _Shadow, limit: int) -> list[str]:
     live = shadow.rows(q(shadow.model.table))
     rebuilt = shadow.rows(shadow.temp)
@@ -258,46 +257,49 @@ _CREATE_TABLE = re.compile(r"\s*CREATE\s+TABLE\s+", re.IGNORECASE)
 
 
 class _CustomShadow:
-    """A TEMP table named like the live projection table (so it hides it on this connection), made by its schema."""
+    """A TEMP table named like the live projection table (so it hides it on this connection: SQLite and PostgreSQL
+    both look in the temporary schema first), made by its schema."""
 
     def __init__(self, conn: sqlite3.Connection, custom: CustomProjection) -> None:
         self.conn = conn
         self.custom = custom
         self.table = custom.table
         self.saved = f"_atomo_shadow_p_{custom.table}"     # where the shadow goes before the live table is recreated
-        conn.execute(f"DROP TABLE IF EXISTS temp.{q(self.table)}")
-        conn.execute(f"DROP TABLE IF EXISTS temp.{q(self.saved)}")
+        self.dialect = dialect_of(conn)
+        conn.execute(f"DROP TABLE IF EXISTS {temp_table(conn, self.table)}")
+        conn.execute(f"DROP TABLE IF EXISTS {temp_table(conn, self.saved)}")
         for statement in custom.statements:
             if _CREATE_TABLE.match(statement):
                 statement = _CREATE_TABLE.sub("CREATE TEMP TABLE ", statement, count=1)
-            conn.execute(statement)            # an index on the (TEMP) table of that name goes to temp too
+            conn.execute(portable_ddl(statement, self.dialect))   # an index on the (TEMP) table of that name: temp too
 
     def set_aside(self) -> None:
         """Rename the shadow so that unqualified names reach the live table again."""
-        self.conn.execute(f"ALTER TABLE temp.{q(self.table)} RENAME TO {q(self.saved)}")
+        self.conn.execute(f"ALTER TABLE {temp_table(self.conn, self.table)} RENAME TO {q(self.saved)}")
 
     def drop(self) -> None:
-        self.conn.execute(f"DROP TABLE IF EXISTS temp.{q(self.table)}")
-        self.conn.execute(f"DROP TABLE IF EXISTS temp.{q(self.saved)}")
+        self.conn.execute(f"DROP TABLE IF EXISTS {temp_table(self.conn, self.table)}")
+        self.conn.execute(f"DROP TABLE IF EXISTS {temp_table(self.conn, self.saved)}")
 
     def rows(self, table: str) -> list[tuple[Any, ...]]:
         return sorted((tuple(r) for r in self.conn.execute(f"SELECT * FROM {table}")), key=_row_key)
 
     def compare(self, limit: int) -> list[str]:
-        live = Counter(self.rows(f"main.{q(self.table)}"))
-        rebuilt = Counter(self.rows(f"temp.{q(self.saved)}"))
+        live = Counter(self.rows(live_table(self.conn, self.table)))
+        rebuilt = Counter(self.rows(temp_table(self.conn, self.saved)))
         diffs = [f"{self.table} {row!r}: missing rebuilt" for row in (live - rebuilt).elements()]
         diffs += [f"{self.table} {row!r}: missing live" for row in (rebuilt - live).elements()]
         return sorted(diffs)[:max(limit, 0)]
 
     def swap(self) -> None:
         conn = self.conn
-        columns = [r[1] for r in conn.execute(f"PRAGMA temp.table_info({q(self.saved)})")]
-        conn.execute(f"DROP TABLE IF EXISTS main.{q(self.table)}")
+        columns = temp_columns(conn, self.saved)
+        live = live_table(conn, self.table)
+        conn.execute(f"DROP TABLE IF EXISTS {live}")
         for statement in self.custom.statements:
-            conn.execute(statement)
+            conn.execute(portable_ddl(statement, self.dialect))
         names = ", ".join(q(c) for c in columns)
-        conn.execute(f"INSERT INTO main.{q(self.table)} ({names}) SELECT {names} FROM temp.{q(self.saved)}")
+        conn.execute(f"INSERT INTO {live} ({names}) SELECT {names} FROM {temp_table(conn, self.saved)}")
 
 
 _TYPE_RANK = {type(None): 0, int: 1, float: 1, str: 2, bytes: 3}
@@ -334,7 +336,7 @@ def _replay_custom(conn: sqlite3.Connection, shadows: list[_CustomShadow], after
 def _prefix_filter(shadows: list[_CustomShadow]) -> tuple[str, list[Any]]:
     prefixes = sorted({s.custom.prefix for s in shadows})
     if "" in prefixes:
-        return "1", []
+        return "TRUE", []
     return " OR ".join("substr(stream, 1, ?) = ?" for _ in prefixes), [v for p in prefixes for v in (len(p), p)]
 
 
@@ -397,10 +399,11 @@ def rebuild(conn: sqlite3.Connection, schema: Schema, models: list[str] | None =
             for c in custom_shadows:
                 c.set_aside()
                 report_of = custom_counts[c.table.lower()]
-                report_of.rows = int(conn.execute(f"SELECT count(*) FROM temp.{q(c.saved)}").fetchone()[0])
+                report_of.rows = int(conn.execute(f"SELECT count(*) FROM {temp_table(conn, c.saved)}").fetchone()[0])
                 if check:
                     live = table_exists(conn, c.table)
-                    report_of.live_rows = int(conn.execute(f"SELECT count(*) FROM main.{q(c.table)}").fetchone()[0]) \
+                    report_of.live_rows = int(conn.execute(f"SELECT count(*) FROM {live_table(conn, c.table)}"
+                                                           ).fetchone()[0]) \
                         if live else 0
                     report.differences += c.compare(diff_limit - len(report.differences)) if live else \
                         [f"{c.table}: missing live table"][:max(diff_limit - len(report.differences), 0)]

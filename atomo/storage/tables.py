@@ -11,6 +11,7 @@ comment, so the boot migration compares what it wrote, not PostgreSQL's re-spell
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from dataclasses import dataclass
 from typing import Any
@@ -149,6 +150,40 @@ def drop_check_sql(table: str, name: str, dialect: str = "sqlite") -> str:
     if dialect == "postgres":
         return f"ALTER TABLE {q(table)} DROP CONSTRAINT {q(name)}"
     return f"DROP TRIGGER {q(name)}"
+
+
+_SQLITE_TYPE_WORDS = re.compile(r"\b(INTEGER|REAL|BLOB)\b", re.IGNORECASE)
+_PG_TYPE_WORDS = {"integer": "bigint", "real": "double precision", "blob": "bytea"}
+
+
+def portable_ddl(statement: str, dialect: str) -> str:
+    """A custom projection's ``CREATE TABLE`` (SQLite types) for ``dialect``: on PostgreSQL ``INTEGER`` is ``bigint``,
+    ``REAL`` ``double precision`` and ``BLOB`` ``bytea``, SQLite's sizes (PostgreSQL's ``integer`` is 32-bit and its
+    ``real`` 4 bytes). Other statements, and SQLite, unchanged."""
+    if dialect != "postgres" or not statement.lstrip()[:6].upper() == "CREATE" or "TABLE" not in statement.upper()[:40]:
+        return statement
+    return _SQLITE_TYPE_WORDS.sub(lambda m: _PG_TYPE_WORDS[m.group(1).lower()], statement)
+
+
+def live_table(conn: Any, name: str) -> str:
+    """``name`` qualified by the schema of the live tables (SQLite ``main``, PostgreSQL the current schema)."""
+    if dialect_of(conn) == "postgres":
+        return q(conn.execute("SELECT current_schema()").fetchone()[0]) + "." + q(name)
+    return "main." + q(name)
+
+
+def temp_table(conn: Any, name: str) -> str:
+    """The qualified name of the TEMP table ``name`` (SQLite's ``temp`` schema, PostgreSQL's ``pg_temp``)."""
+    return ("pg_temp." if dialect_of(conn) == "postgres" else "temp.") + q(name)
+
+
+def temp_columns(conn: Any, name: str) -> list[str]:
+    """The column names of the TEMP table ``name``."""
+    if dialect_of(conn) == "postgres":
+        return [r[0] for r in conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = (SELECT nspname FROM pg_namespace"
+            " WHERE oid = pg_my_temp_schema()) AND table_name = ? ORDER BY ordinal_position", (name,))]
+    return [r[1] for r in conn.execute(f"PRAGMA temp.table_info({q(name)})")]
 
 
 def dialect_of(conn: Any) -> str:

@@ -28,7 +28,8 @@ ORDER_SCHEMA = ("CREATE TABLE order_totals (order_id TEXT PRIMARY KEY, total REA
 def order_totals(event: StoredEvent, db: Any) -> None:
     if event.type == "OrderPlaced":
         db.execute("INSERT INTO order_totals (order_id, total, placed) VALUES (?, ?, 1) ON CONFLICT (order_id) DO "
-                   "UPDATE SET total = total + excluded.total, placed = placed + 1", (event.stream, event.data["total"]))
+                   "UPDATE SET total = order_totals.total + excluded.total, placed = order_totals.placed + 1",
+                   (event.stream, event.data["total"]))
     elif event.type == "OrderCancelled":
         db.execute("DELETE FROM order_totals WHERE order_id = ?", (event.stream,))
     elif event.type == "Explode":
@@ -46,12 +47,13 @@ def rows(app: Atomo, sql: str, params: tuple[Any, ...] = ()) -> Any:
     return app.runtime.db.read(lambda c: [tuple(r) for r in c.execute(sql, params)])
 
 
-async def test_every_append_path_runs_the_projection_in_its_transaction(tmp_path: Path) -> None:
+async def test_every_append_path_runs_the_projection_in_its_transaction(tmp_path: Path, backend_settings: Any) -> None:
     @after("Deal", "create")
     async def announce(deal: dict[str, Any], ctx: HookContext) -> None:
         await ctx.events.append("order-from-hook", "OrderPlaced", {"total": 1.5})
 
-    async with Atomo(make_project(tmp_path), settings=settings(), hooks=[order_totals, deal_events, announce]) as app:
+    async with Atomo(make_project(tmp_path), settings=backend_settings, hooks=[order_totals, deal_events, announce]
+                     ) as app:
         await app.runtime.seed_file(SAMPLE / "seed.json")                        # seed: model events
         seeded = await rows(app, "SELECT count(*) FROM deal_events")
         assert seeded == [(4,)]
@@ -75,9 +77,9 @@ async def test_every_append_path_runs_the_projection_in_its_transaction(tmp_path
         assert custom["deal_events"].rows == custom["deal_events"].events == 8
 
 
-async def test_a_failing_projection_fails_the_append_with_internal_error(tmp_path: Path,
+async def test_a_failing_projection_fails_the_append_with_internal_error(tmp_path: Path, backend_settings: Any,
                                                                          caplog: pytest.LogCaptureFixture) -> None:
-    async with Atomo(make_project(tmp_path), settings=settings(), hooks=[order_totals]) as app:
+    async with Atomo(make_project(tmp_path), settings=backend_settings, hooks=[order_totals]) as app:
         await app.events.append("order-1", [NewEvent("OrderPlaced", {"total": 10})])
         before = await app.events.last_position()
         with caplog.at_level(logging.ERROR), pytest.raises(StorageError) as failed:
@@ -97,7 +99,7 @@ async def test_a_failing_projection_fails_the_append_with_internal_error(tmp_pat
         assert (await app.projections.rebuild(check=True)).differences == []
 
 
-async def test_a_projection_reaches_only_its_table(tmp_path: Path) -> None:
+async def test_a_projection_reaches_only_its_table(tmp_path: Path, backend_settings: Any) -> None:
     attempts = {"read": "SELECT count(*) FROM events", "write": "DELETE FROM deals",
                 "ddl": "DROP TABLE spy", "pragma": "PRAGMA user_version = 3", "tx": "COMMIT"}
 
@@ -106,7 +108,7 @@ async def test_a_projection_reaches_only_its_table(tmp_path: Path) -> None:
         db.execute("INSERT INTO spy VALUES (1)")
         db.execute(attempts[event.type])
 
-    async with Atomo(make_project(tmp_path), settings=settings(), hooks=[spy]) as app:
+    async with Atomo(make_project(tmp_path), settings=backend_settings, hooks=[spy]) as app:
         await app.runtime.seed_file(SAMPLE / "seed.json")
         for kind in attempts:
             with pytest.raises(StorageError):
@@ -171,8 +173,8 @@ async def test_project_hooks_files_declare_projections(tmp_path: Path) -> None:
         assert await rows(app, "SELECT n FROM order_count") == [(2,)]
 
 
-async def test_reloaded_hooks_take_over_the_projections(tmp_path: Path) -> None:
-    async with Atomo(make_project(tmp_path), settings=settings(), hooks=[order_totals]) as app:
+async def test_reloaded_hooks_take_over_the_projections(tmp_path: Path, backend_settings: Any) -> None:
+    async with Atomo(make_project(tmp_path), settings=backend_settings, hooks=[order_totals]) as app:
         await app.events.append("order-1", [NewEvent("OrderPlaced", {"total": 1})])
         app.runtime.hooks = HookSet([deal_events])        # what atomo dev does after a reload
         await asyncio.gather(*app.runtime._tasks)          # the exclusive unit switching them
