@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from collections.abc import AsyncIterator
@@ -77,10 +78,10 @@ async def crm(app: Atomo) -> Atomo:
 
 
 # -- PostgreSQL (issue 21): one throwaway server per test run, a fresh schema per test ---------------------------
-@pytest.fixture(scope="session")
-def postgres_server():  # noqa: ANN201
-    """A real PostgreSQL (``atomo.testing.postgres``), started on first use; skips the test where PostgreSQL or
-    psycopg is not installed (``.ci/run`` installs both)."""
+@contextlib.contextmanager
+def own_postgres():  # noqa: ANN201
+    """A real PostgreSQL (``atomo.testing.postgres``) for the block; skips the test where PostgreSQL or psycopg is
+    not installed (``.ci/run`` installs both). Tests that restart their server use one of their own."""
     pytest.importorskip("psycopg")
     from atomo.testing.postgres import PostgresUnavailable, TemporaryPostgres
     try:
@@ -91,6 +92,13 @@ def postgres_server():  # noqa: ANN201
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server():  # noqa: ANN201
+    """The test run's PostgreSQL, started on first use (``own_postgres``)."""
+    with own_postgres() as server:
+        yield server
 
 
 @pytest.fixture

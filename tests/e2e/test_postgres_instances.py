@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.conftest import own_postgres
 from tests.e2e.conftest import ServerProcess, free_port, login, server_env
 from tests.e2e.proxykit import RoundRobinProxy
 from tests.e2e.test_realtime_workers import subscribe as subscribe_channel
@@ -152,12 +153,7 @@ def test_login_limits_hold_for_both_instances(tmp_path: Path, postgres_url: str)
 def test_an_instance_serves_on_after_a_database_restart(tmp_path: Path) -> None:
     """PostgreSQL restarts (maintenance, a failover) under a serving instance: the next requests succeed — reads
     and the write transactions open new sessions by themselves; no request fails and no restart is needed."""
-    from atomo.testing.postgres import PostgresUnavailable, TemporaryPostgres
-    try:
-        pg = TemporaryPostgres().start()                    # its own: a restart cuts every session of the server
-    except PostgresUnavailable as exc:
-        pytest.skip(str(exc))
-    try:
+    with own_postgres() as pg:                              # its own: a restart cuts every session of the server
         running = Instances(tmp_path, pg.url)
         try:
             token = login(running.servers[0].base_url)
@@ -172,5 +168,3 @@ def test_an_instance_serves_on_after_a_database_restart(tmp_path: Path) -> None:
             assert login(running.servers[1].base_url)       # the other instance too
         finally:
             running.close()
-    finally:
-        pg.stop()

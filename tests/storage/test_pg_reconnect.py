@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from atomo.storage.pg_database import PgDatabase
+from tests.conftest import own_postgres
 
 pytest.importorskip("psycopg")
 
@@ -15,15 +16,8 @@ pytest.importorskip("psycopg")
 @pytest.fixture
 def server() -> Iterator[object]:
     """A PostgreSQL of its own: restarting the test run's shared one would cut every other test's sessions."""
-    from atomo.testing.postgres import PostgresUnavailable, TemporaryPostgres
-    try:
-        pg = TemporaryPostgres().start()
-    except PostgresUnavailable as exc:
-        pytest.skip(str(exc))
-    try:
+    with own_postgres() as pg:
         yield pg
-    finally:
-        pg.stop()
 
 
 def insert(n: int):  # noqa: ANN201
