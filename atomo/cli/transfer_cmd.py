@@ -76,10 +76,8 @@ def export(obj: CliContext, file: str, database_url: str | None) -> None:
 
 def _begin_snapshot(conn: Any) -> None:
     """One read transaction: every page of the export sees the same snapshot."""
-    if isinstance(conn, sqlite3.Connection):
-        conn.execute("BEGIN")
-    else:
-        conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+    from atomo.storage.pg_database import PgDatabase
+    conn.execute("BEGIN" if isinstance(conn, sqlite3.Connection) else PgDatabase.READ_BEGIN)
 
 
 def _export(conn: Any, out: IO[bytes], exported_at: str, progress: Any) -> TransferSummary:

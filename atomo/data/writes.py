@@ -21,6 +21,7 @@ from atomo.content.ops import BlockOp, apply_event, at_op, block_list, decide, i
 from atomo.data.validation import normalize_input
 from atomo.errors import AtomoError, ConflictError, PermissionDeniedError, ValidationError
 from atomo.schema.model import Model, Schema
+from atomo.storage.database import is_driver_error
 from atomo.storage.events import EventAppender, StoredEvent, stream_version, uuid7
 from atomo.storage.idempotency import claim_in_transaction
 from atomo.storage.records import codec_for, dump_json, fetch_records
@@ -36,7 +37,7 @@ def is_constraint_error(exc: BaseException) -> bool:
     or text PostgreSQL cannot store (a NUL character: refused by psycopg before it is sent)."""
     if isinstance(exc, sqlite3.IntegrityError):
         return True
-    if not type(exc).__module__.startswith("psycopg"):
+    if isinstance(exc, sqlite3.Error) or not is_driver_error(exc):
         return False
     return str(getattr(exc, "sqlstate", None) or "").startswith("23") or "NUL (0x00)" in str(exc)
 

@@ -194,6 +194,8 @@ class ProjectionHook:
     def __post_init__(self) -> None:
         object.__setattr__(self, "_regex", pattern_regex(self.pattern))
         object.__setattr__(self, "prefix", literal_prefix(self.pattern))
+        # statements PgProjectionDB found to reach this table only (at most CHECKED_MAX kept)
+        object.__setattr__(self, "_checked", {})
 
     prefix: str = ""     # the pattern's literal start: events of other streams are never looked at
 
@@ -231,7 +233,8 @@ class ProjectionHook:
         if sqlite:
             conn.set_authorizer(self._authorize)
         try:
-            self.fn(event, ProjectionDB(conn, self.table) if sqlite else PgProjectionDB(conn, self.table, self._checked))
+            checked = self._checked  # type: ignore[attr-defined]
+            self.fn(event, ProjectionDB(conn, self.table) if sqlite else PgProjectionDB(conn, self.table, checked))
         except Exception as exc:
             hint = (f" (a projection may read and write only its table {self.table})"
                     if "not authorized" in str(exc) or "prohibited" in str(exc) else "")
@@ -240,15 +243,6 @@ class ProjectionHook:
         finally:
             if sqlite:
                 conn.set_authorizer(None)
-
-    @property
-    def _checked(self) -> dict[str, bool]:
-        """Statements ``PgProjectionDB`` found to reach this table only (at most ``CHECKED_MAX`` kept)."""
-        checked: dict[str, bool] | None = self.__dict__.get("_checked_sql")
-        if checked is None:
-            checked = {}
-            object.__setattr__(self, "_checked_sql", checked)
-        return checked
 
 
 class ProjectionFailed(RuntimeError):

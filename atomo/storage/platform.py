@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from atomo.storage.events import EVENTS_DDL
 from atomo.storage.idempotency import IDEMPOTENCY_DDL
 from atomo.storage.pg_log import on_postgres
-from atomo.storage.tables import q, table_columns
+from atomo.storage.tables import PG_SIZED_TYPES, q, table_columns
 
 ACCOUNT_DDL = """
 CREATE TABLE IF NOT EXISTS users (
@@ -79,7 +79,7 @@ def create_platform_tables(conn: sqlite3.Connection, user_columns: Mapping[str, 
         for statement in pg_platform_ddl(event_encoding):
             conn.execute(statement)
         for name, sql_type in (user_columns or {}).items():
-            conn.execute(f"ALTER TABLE users ADD COLUMN IF NOT EXISTS {q(name)} {PG_TYPES.get(sql_type, sql_type)}")
+            conn.execute(f"ALTER TABLE users ADD COLUMN IF NOT EXISTS {q(name)} {PG_SIZED_TYPES.get(sql_type, sql_type)}")
         return
     for statement in PLATFORM_DDL.split(";\n"):
         if statement.strip():
@@ -94,7 +94,6 @@ def create_platform_tables(conn: sqlite3.Connection, user_columns: Mapping[str, 
 
 
 # -- PostgreSQL (issue 21) ----------------------------------------------------------------------------------------
-PG_TYPES = {"REAL": "double precision", "BLOB": "bytea", "INTEGER": "bigint"}
 _PG_EPOCH_TRIGGERS = (
     ("trg_auth_epoch_user", "AFTER UPDATE OF role, tenant_id, is_active, email ON users"),
     ("trg_auth_epoch_user_gone", "AFTER DELETE ON users"),

@@ -51,8 +51,10 @@ def column_default(field: Field) -> Any:
     return None
 
 
-PG_COLUMN_TYPES = {"TEXT": 'text COLLATE "C"', "NUMERIC": "numeric", "INTEGER": "bigint", "REAL": "float8",
-                   "BLOB": "bytea"}
+# SQLite's storage types on PostgreSQL at SQLite's sizes (PostgreSQL's integer is 32-bit, its real 4 bytes): user
+# columns, custom projection tables, and (with text in binary order and numeric) the model tables
+PG_SIZED_TYPES = {"INTEGER": "bigint", "REAL": "double precision", "BLOB": "bytea"}
+PG_COLUMN_TYPES = {**PG_SIZED_TYPES, "TEXT": 'text COLLATE "C"', "NUMERIC": "numeric"}
 
 
 def column_type(sql_type: str, dialect: str = "sqlite") -> str:
@@ -153,7 +155,6 @@ def drop_check_sql(table: str, name: str, dialect: str = "sqlite") -> str:
 
 
 _SQLITE_TYPE_WORDS = re.compile(r"\b(INTEGER|REAL|BLOB)\b", re.IGNORECASE)
-_PG_TYPE_WORDS = {"integer": "bigint", "real": "double precision", "blob": "bytea"}
 
 
 def portable_ddl(statement: str, dialect: str) -> str:
@@ -162,7 +163,7 @@ def portable_ddl(statement: str, dialect: str) -> str:
     ``real`` 4 bytes). Other statements, and SQLite, unchanged."""
     if dialect != "postgres" or not statement.lstrip()[:6].upper() == "CREATE" or "TABLE" not in statement.upper()[:40]:
         return statement
-    return _SQLITE_TYPE_WORDS.sub(lambda m: _PG_TYPE_WORDS[m.group(1).lower()], statement)
+    return _SQLITE_TYPE_WORDS.sub(lambda m: PG_SIZED_TYPES[m.group(1).upper()], statement)
 
 
 def live_table(conn: Any, name: str) -> str:

@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from atomo.data.query import compile_order_by, compile_where
 from atomo.errors import ValidationError
 from atomo.schema.model import Model
-from atomo.storage.records import codec_for, column_values, record_from_row
+from atomo.storage.records import column_values, record_from_row
+from atomo.storage.tables import create_table_sql
 from tests.conftest import postgres_schema_connection
 from tests.data.test_query import (
     ITEM,
@@ -29,7 +30,6 @@ from tests.data.test_query import (
 )
 
 pytest.importorskip("psycopg")
-PG_TYPES = {"number": "numeric", "boolean": "bigint"}
 
 
 @pytest.fixture(scope="module")
@@ -40,9 +40,9 @@ def conn(postgres_server) -> Iterator[Any]:  # noqa: ANN001
 
 
 def fresh_table(conn: Any, model: Model = ITEM) -> None:
-    cols = [f'"{c.column}" {PG_TYPES.get(c.kind, "text")}' for c in codec_for(model).columns]
+    """The model's table as the boot migration makes it on PostgreSQL (without NOT NULL: rows are random)."""
     conn.execute(f'DROP TABLE IF EXISTS "{model.table}"')
-    conn.execute(f'CREATE TABLE "{model.table}" ({", ".join(cols)}, PRIMARY KEY ("id"))')
+    conn.execute(create_table_sql(model, strict=False, dialect="postgres"))
 
 
 def insert(conn: Any, record: dict, model: Model = ITEM) -> None:
